@@ -1,0 +1,290 @@
+/* client.c -- fetches files from an STCP server.
+ *
+ * client [-U] [-q] [-f FILE] HOST:PORT
+ * With -f it fetches FILE once; otherwise it prompts for names on stdin,
+ * one connection each.  What arrives is stored in "rcvd" (or -o NAME), or
+ * discarded with -q.  Exit status 0 only if every file arrived whole.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mysock.h"
+
+struct options {
+    bool_t reliable;
+    bool_t quiet;
+    const char *file;
+    const char *output;
+    long window;
+    int verbose;
+    struct sockaddr_in server;
+};
+
+static void usage(const char *prog)
+{
+    fprintf(stderr,
+            "usage: %s [-U] [-q] [-f FILE] [-o OUTPUT] [-w WINDOW] [-v] HOST:PORT\n"
+            "  -U          unreliable network (emulation; see STCP_NETEM)\n"
+            "  -q          discard the data instead of storing it\n"
+            "  -f FILE     fetch FILE (default: prompt for names)\n"
+            "  -o OUTPUT   store the data in OUTPUT (default: rcvd)\n"
+            "  -w WINDOW   receive/send window, 1..65535 bytes (default 3072)\n"
+            "  -v          print counters at the end\n",
+            prog);
+    exit(2);
+}
+
+static int parse_hostport(const char *arg, struct sockaddr_in *out)
+{
+    const char *colon = strrchr(arg, ':');
+    if (!colon || colon == arg || !colon[1])
+        return -1;
+    char host[256];
+    size_t hlen = (size_t)(colon - arg);
+    if (hlen >= sizeof host)
+        return -1;
+    memcpy(host, arg, hlen);
+    host[hlen] = '\0';
+    char *end;
+    errno = 0;
+    long port = strtol(colon + 1, &end, 10);
+    if (errno || *end || port < 1 || port > 65535)
+        return -1;
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM};
+    struct addrinfo *res;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0)
+        return -1;
+    memcpy(out, res->ai_addr, sizeof *out);
+    freeaddrinfo(res);
+    out->sin_port = htons((uint16_t)port);
+    return 0;
+}
+
+static void parse_args(int argc, char **argv, struct options *o)
+{
+    *o = (struct options){TRUE, FALSE, NULL, "rcvd", 3072, 0, {0}};
+    int c;
+    while ((c = getopt(argc, argv, "Uqf:o:w:vh")) != -1) {
+        switch (c) {
+        case 'U':
+            o->reliable = FALSE;
+            break;
+        case 'q':
+            o->quiet = TRUE;
+            break;
+        case 'f':
+            o->file = optarg;
+            break;
+        case 'o':
+            o->output = optarg;
+            break;
+        case 'w': {
+            char *end;
+            errno = 0;
+            o->window = strtol(optarg, &end, 10);
+            if (errno || *end || o->window < 1 || o->window > 65535)
+                usage(argv[0]);
+            break;
+        }
+        case 'v':
+            o->verbose++;
+            break;
+        default:
+            usage(argv[0]);
+        }
+    }
+    if (optind + 1 != argc)
+        usage(argv[0]);
+    if (parse_hostport(argv[optind], &o->server) < 0) {
+        fprintf(stderr, "%s: bad server address '%s' (want HOST:PORT)\n", argv[0], argv[optind]);
+        usage(argv[0]);
+    }
+}
+
+/* Read the reply line "NAME,LENGTH,MESSAGE\r\n" into line. */
+static int read_line(mysocket_t sd, char *line, size_t cap)
+{
+    size_t n = 0;
+    for (;;) {
+        char ch;
+        int r = myread(sd, &ch, 1);
+        if (r <= 0)
+            return -1;
+        if (ch == '\n')
+            break;
+        if (n + 1 >= cap)
+            return -1;
+        line[n++] = ch;
+    }
+    if (n && line[n - 1] == '\r')
+        n--;
+    line[n] = '\0';
+    return 0;
+}
+
+/* LENGTH and MESSAGE from a reply line; the name may itself hold commas,
+ * so the last two fields are taken from the right. */
+static int parse_reply(char *line, long long *length, const char **message)
+{
+    char *last = strrchr(line, ',');
+    if (!last)
+        return -1;
+    *last = '\0';
+    char *mid = strrchr(line, ',');
+    if (!mid)
+        return -1;
+    char *end;
+    errno = 0;
+    *length = strtoll(mid + 1, &end, 10);
+    if (errno || end == mid + 1 || *end)
+        return -1;
+    *message = last + 1;
+    return 0;
+}
+
+static int connect_to(const struct options *o)
+{
+    mysocket_t sd = mysocket(o->reliable);
+    if (sd < 0) {
+        perror("client: mysocket");
+        return -1;
+    }
+    if (mysetsockopt(sd, MYSO_WINDOW, o->window) < 0 ||
+        myconnect(sd, (struct sockaddr *)&o->server, sizeof o->server) < 0) {
+        fprintf(stderr, "client: connect: %s\n", strerror(errno));
+        myclose(sd);
+        return -1;
+    }
+    return sd;
+}
+
+static int write_all_fd(int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        buf += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Receive exactly length bytes into out_fd (-1: discard), then EOF. */
+static int receive_body(mysocket_t sd, long long length, int out_fd)
+{
+    static char buf[65536];
+    long long got = 0;
+    while (got < length) {
+        size_t want = (size_t)(length - got < (long long)sizeof buf ? length - got
+                                                                     : (long long)sizeof buf);
+        int n = myread(sd, buf, want);
+        if (n < 0) {
+            fprintf(stderr, "client: read: %s after %lld of %lld bytes\n", strerror(errno),
+                    got, length);
+            return -1;
+        }
+        if (n == 0) {
+            fprintf(stderr, "client: connection closed after %lld of %lld bytes\n", got, length);
+            return -1;
+        }
+        if (out_fd >= 0 && write_all_fd(out_fd, buf, (size_t)n) < 0) {
+            perror("client: write");
+            return -1;
+        }
+        got += n;
+    }
+    char extra;
+    int n = myread(sd, &extra, 1);
+    if (n > 0) {
+        fprintf(stderr, "client: the server sent more than %lld bytes\n", length);
+        return -1;
+    }
+    if (n < 0)
+        fprintf(stderr, "client: warning: %s after the whole file arrived\n", strerror(errno));
+    return 0;
+}
+
+static int fetch(const struct options *o, const char *name)
+{
+    if (strchr(name, '\n') || strchr(name, '\r')) {
+        fprintf(stderr, "client: a file name cannot hold a line break\n");
+        return -1;
+    }
+    mysocket_t sd = connect_to(o);
+    if (sd < 0)
+        return -1;
+    int rc = -1;
+    int out_fd = -1;
+    char request[4096 + 3];
+    int len = snprintf(request, sizeof request, "%s\r\n", name);
+    if (len >= (int)sizeof request) {
+        fprintf(stderr, "client: file name too long\n");
+        goto out;
+    }
+    if (mywrite(sd, request, (size_t)len) != len) {
+        fprintf(stderr, "client: sending the request: %s\n", strerror(errno));
+        goto out;
+    }
+    char line[8192];
+    long long length;
+    const char *message;
+    if (read_line(sd, line, sizeof line) < 0 || parse_reply(line, &length, &message) < 0) {
+        fprintf(stderr, "client: no valid reply from the server\n");
+        goto out;
+    }
+    if (length < 0) {
+        fprintf(stderr, "client: server: %s\n", message);
+        goto out;
+    }
+    if (!o->quiet) {
+        out_fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (out_fd < 0) {
+            fprintf(stderr, "client: %s: %s\n", o->output, strerror(errno));
+            goto out;
+        }
+    }
+    if (receive_body(sd, length, out_fd) == 0)
+        rc = 0;
+    if (out_fd >= 0 && close(out_fd) < 0) {
+        perror("client: close");
+        rc = -1;
+    }
+out:
+    if (myclose(sd) < 0 && rc == 0)
+        fprintf(stderr, "client: warning: close: %s\n", strerror(errno));
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    parse_args(argc, argv, &o);
+    signal(SIGPIPE, SIG_IGN);
+    if (o.file)
+        return fetch(&o, o.file) == 0 ? 0 : 1;
+    int status = 0;
+    char name[4096];
+    for (;;) {
+        if (isatty(STDIN_FILENO))
+            fprintf(stderr, "file name: ");
+        if (!fgets(name, sizeof name, stdin))
+            break;
+        name[strcspn(name, "\r\n")] = '\0';
+        if (!*name)
+            continue;
+        if (fetch(&o, name) != 0)
+            status = 1;
+    }
+    return status;
+}

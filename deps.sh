@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install what the build and tests need, if it is missing (Debian).
+set -euo pipefail
+need=()
+pkg-config --exists libcrypto 2>/dev/null || need+=(libssl-dev)
+pkg-config --exists cunit 2>/dev/null || need+=(libcunit1-dev)
+command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v gcc >/dev/null || need+=(gcc)
+command -v make >/dev/null || need+=(make)
+command -v cmp >/dev/null || need+=(diffutils)
+command -v python3 >/dev/null || need+=(python3)
+if [ "${#need[@]}" -eq 0 ]; then
+    exit 0
+fi
+echo "deps.sh: installing ${need[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "deps.sh: need root to install ${need[*]}" >&2; exit 1; }
+    sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq "${need[@]}" >/dev/null

@@ -1,0 +1,1020 @@
+/* mysock.c -- the mysocket layer: the socket table, the application's calls,
+ * and the threads behind them (one transport thread per connection, one
+ * listener thread per listening socket).
+ *
+ * Locking: the table lock guards the table and every socket's reference
+ * count; each socket's own lock guards the rest of it.  No thread holds two
+ * socket locks at once.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "mysock_impl.h"
+#include "transport.h"
+
+/* A transport may leave the listener hook out (a classic transport.c). */
+#pragma weak transport_listen_input
+
+/* ============================== Byte queues =============================== */
+
+int byteq_init(struct byteq *q, size_t cap)
+{
+    q->buf = malloc(cap);
+    q->cap = q->buf ? cap : 0;
+    q->head = q->len = 0;
+    return q->buf ? 0 : -1;
+}
+
+void byteq_free(struct byteq *q)
+{
+    free(q->buf);
+    q->buf = NULL;
+    q->cap = q->len = 0;
+}
+
+size_t byteq_space(const struct byteq *q)
+{
+    return q->cap - q->len;
+}
+
+size_t byteq_put(struct byteq *q, const void *src, size_t len)
+{
+    len = MIN(len, byteq_space(q));
+    size_t tail = (q->head + q->len) % (q->cap ? q->cap : 1);
+    size_t first = MIN(len, q->cap - tail);
+    memcpy(q->buf + tail, src, first);
+    memcpy(q->buf, (const uint8_t *)src + first, len - first);
+    q->len += len;
+    return len;
+}
+
+size_t byteq_get(struct byteq *q, void *dst, size_t len)
+{
+    len = MIN(len, q->len);
+    size_t first = MIN(len, q->cap - q->head);
+    memcpy(dst, q->buf + q->head, first);
+    memcpy((uint8_t *)dst + first, q->buf, len - first);
+    q->head = q->len == len ? 0 : (q->head + len) % q->cap;
+    q->len -= len;
+    return len;
+}
+
+/* ============================== Socket table ============================== */
+
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mysock *table[MAX_NUM_CONNECTIONS];
+static unsigned next_slot;
+
+static struct mysock *sock_alloc(bool reliable)
+{
+    struct mysock *s = calloc(1, sizeof *s);
+    if (!s) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->reliable = reliable;
+    s->kind = SOCK_FRESH;
+    s->app_open = true;
+    for (int i = 0; i < MYSO_COUNT; i++)
+        s->opt[i] = -1;
+    pthread_mutex_lock(&table_lock);
+    /* Hand out descriptors round-robin so a closed one is not reused at once. */
+    for (unsigned i = 0; i < MAX_NUM_CONNECTIONS; i++) {
+        unsigned slot = (next_slot + i) % MAX_NUM_CONNECTIONS;
+        if (!table[slot]) {
+            s->sd = (mysocket_t)slot;
+            s->refs = 1; /* the application's */
+            __atomic_store_n(&table[slot], s, __ATOMIC_RELEASE);
+            next_slot = slot + 1;
+            pthread_mutex_unlock(&table_lock);
+            return s;
+        }
+    }
+    pthread_mutex_unlock(&table_lock);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+    errno = EMFILE;
+    return NULL;
+}
+
+static void conn_free(struct conn *c)
+{
+    net_ep_close(c->ep);
+    if (c->wake_fd >= 0)
+        close(c->wake_fd);
+    byteq_free(&c->sndq);
+    byteq_free(&c->rcvq);
+    pthread_cond_destroy(&c->rd_cv);
+    pthread_cond_destroy(&c->wr_cv);
+    free(c->inbox);
+    free(c);
+}
+
+static void sock_destroy(struct mysock *s)
+{
+    if (s->conn)
+        conn_free(s->conn);
+    if (s->lst) {
+        if (s->lst->wake_fd >= 0)
+            close(s->lst->wake_fd);
+        free(s->lst->ready);
+        free(s->lst->children);
+        free(s->lst);
+    }
+    net_ep_close(s->ep);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->cv);
+    free(s);
+}
+
+static struct mysock *sock_ref_locked(mysocket_t sd, bool need_app)
+{
+    if (sd < 0 || sd >= MAX_NUM_CONNECTIONS)
+        return NULL;
+    struct mysock *s = table[sd];
+    if (!s || (need_app && !s->app_open))
+        return NULL;
+    s->refs++;
+    return s;
+}
+
+struct mysock *sock_get(mysocket_t sd)
+{
+    pthread_mutex_lock(&table_lock);
+    struct mysock *s = sock_ref_locked(sd, true);
+    pthread_mutex_unlock(&table_lock);
+    if (!s)
+        errno = EBADF;
+    return s;
+}
+
+/* A reference whether or not the application still has the descriptor. */
+static struct mysock *sock_ref(mysocket_t sd)
+{
+    pthread_mutex_lock(&table_lock);
+    struct mysock *s = sock_ref_locked(sd, false);
+    pthread_mutex_unlock(&table_lock);
+    return s;
+}
+
+static void sock_hold(struct mysock *s)
+{
+    pthread_mutex_lock(&table_lock);
+    s->refs++;
+    pthread_mutex_unlock(&table_lock);
+}
+
+void sock_put(struct mysock *s)
+{
+    pthread_mutex_lock(&table_lock);
+    bool last = --s->refs == 0;
+    if (last)
+        __atomic_store_n(&table[s->sd], NULL, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&table_lock);
+    if (last)
+        sock_destroy(s);
+}
+
+struct mysock *sock_transport(mysocket_t sd)
+{
+    if (sd < 0 || sd >= MAX_NUM_CONNECTIONS)
+        return NULL;
+    return __atomic_load_n(&table[sd], __ATOMIC_ACQUIRE);
+}
+
+/* ================================ Options ================================= */
+
+long sock_option(const struct mysock *s, int option)
+{
+    if (option <= 0 || option >= MYSO_COUNT)
+        return -1;
+    long v = s->opt[option];
+    if (v >= 0 || option == MYSO_ISN)
+        return v;
+    long window = s->opt[MYSO_WINDOW] > 0 ? s->opt[MYSO_WINDOW] : 3072;
+    switch (option) {
+    case MYSO_WINDOW:
+        return window;
+    case MYSO_RCVBUF:
+    case MYSO_SNDBUF:
+        return 2 * window;
+    case MYSO_SYNCOOKIES:
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+static bool option_valid(int option, long value)
+{
+    switch (option) {
+    case MYSO_WINDOW:
+        return value >= 1 && value <= 65535;
+    case MYSO_RCVBUF:
+    case MYSO_SNDBUF:
+        return value >= 1 && value <= 16L * 1024 * 1024;
+    case MYSO_SYNCOOKIES:
+        return value == 0 || value == 1;
+    case MYSO_ISN:
+        return value >= -1 && value <= 0xffffffffL;
+    default:
+        return false;
+    }
+}
+
+int mysetsockopt(mysocket_t sd, int option, long value)
+{
+    struct mysock *s = sock_get(sd);
+    if (!s)
+        return -1;
+    int rc = 0;
+    if (!option_valid(option, value)) {
+        errno = (option <= 0 || option >= MYSO_COUNT) ? ENOPROTOOPT : EINVAL;
+        rc = -1;
+    } else {
+        pthread_mutex_lock(&s->lock);
+        s->opt[option] = value;
+        pthread_mutex_unlock(&s->lock);
+    }
+    sock_put(s);
+    return rc;
+}
+
+int mygetsockopt(mysocket_t sd, int option, long *value)
+{
+    struct mysock *s = sock_get(sd);
+    if (!s)
+        return -1;
+    int rc = 0;
+    if (!value || option <= 0 || option >= MYSO_COUNT) {
+        errno = value ? ENOPROTOOPT : EFAULT;
+        rc = -1;
+    } else {
+        pthread_mutex_lock(&s->lock);
+        *value = sock_option(s, option);
+        pthread_mutex_unlock(&s->lock);
+    }
+    sock_put(s);
+    return rc;
+}
+
+/* ============================== Connections =============================== */
+
+static struct conn *conn_new(const struct mysock *s, const struct sockaddr_in *local,
+                             const struct sockaddr_in *peer)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    pthread_cond_init(&c->rd_cv, NULL);
+    pthread_cond_init(&c->wr_cv, NULL);
+    if (c->wake_fd < 0 || byteq_init(&c->sndq, (size_t)sock_option(s, MYSO_SNDBUF)) < 0 ||
+        byteq_init(&c->rcvq, (size_t)sock_option(s, MYSO_RCVBUF)) < 0) {
+        int saved = c->wake_fd < 0 ? errno : ENOMEM;
+        conn_free(c);
+        errno = saved;
+        return NULL;
+    }
+    c->local = *local;
+    c->peer = *peer;
+    char l[24], p[24];
+    addr_str(local, l, sizeof l);
+    addr_str(peer, p, sizeof p);
+    snprintf(c->name, sizeof c->name, "%s>%s", l, p);
+    return c;
+}
+
+void conn_wake(struct conn *c, unsigned events)
+{
+    if (c->waiting & events) {
+        c->waiting = 0; /* one wake-up is enough: it will look again */
+        uint64_t one = 1;
+        ssize_t n = write(c->wake_fd, &one, sizeof one);
+        (void)n; /* the counter cannot overflow: it is read on every wake */
+    }
+}
+
+bool conn_inbox_put(struct conn *c, const void *seg, size_t len)
+{
+    if (!c->inbox) {
+        c->inbox = calloc(1, sizeof *c->inbox);
+        if (!c->inbox)
+            return false;
+    }
+    struct segq *q = c->inbox;
+    if (q->count == SEGQ_SLOTS || len > NET_MAX_SEGMENT)
+        return false;
+    unsigned slot = (q->head + q->count) % SEGQ_SLOTS;
+    memcpy(q->data[slot], seg, len);
+    q->len[slot] = (uint16_t)len;
+    q->count++;
+    conn_wake(c, NETWORK_DATA);
+    return true;
+}
+
+/* The connection's transport thread has returned: release whoever waits. */
+static void listener_child_gone(struct mysock *ls, struct mysock *child, bool never_ready);
+
+static void conn_transport_finished(struct mysock *s)
+{
+    struct conn *c = s->conn;
+    pthread_mutex_lock(&s->lock);
+    c->transport_done = true;
+    bool never_ready = !c->unblocked || c->connect_errno;
+    if (!c->unblocked) {
+        c->unblocked = true;
+        c->connect_errno = c->error ? c->error : ECONNABORTED;
+    }
+    if (!c->close_done) {
+        c->close_done = true;
+        c->close_err = c->error;
+    }
+    pthread_cond_broadcast(&s->cv);
+    pthread_cond_broadcast(&c->rd_cv);
+    pthread_cond_broadcast(&c->wr_cv);
+    struct mysock *parent = c->parent;
+    pthread_mutex_unlock(&s->lock);
+    if (parent) {
+        listener_child_gone(parent, s, never_ready);
+        sock_put(parent);
+    }
+}
+
+static void *conn_thread(void *arg)
+{
+    struct mysock *s = arg;
+    log_msg(STCP_LOG_DEBUG, s->conn->name, "transport thread starts (%s)",
+            s->conn->is_active ? "active" : "passive");
+    transport_init(s->sd, s->conn->is_active ? TRUE : FALSE);
+    conn_transport_finished(s);
+    log_msg(STCP_LOG_DEBUG, s->conn->name, "transport thread ends");
+    sock_put(s); /* the transport's reference */
+    return NULL;
+}
+
+static int spawn_detached(void *(*fn)(void *), void *arg, pthread_t *tid, bool detached)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    if (detached)
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int rc = pthread_create(tid ? tid : &t, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    if (rc) {
+        errno = rc;
+        return -1;
+    }
+    return 0;
+}
+
+static int conn_start(struct mysock *s)
+{
+    sock_hold(s); /* the transport's reference */
+    if (spawn_detached(conn_thread, s, NULL, true) < 0) {
+        int saved = errno;
+        sock_put(s);
+        errno = saved;
+        return -1;
+    }
+    return 0;
+}
+
+/* =============================== Listeners ================================ */
+
+struct listener_child {
+    uint32_t ip;
+    uint16_t port;
+    mysocket_t sd;
+};
+
+static mysocket_t listener_find_child(struct listener *l, const struct sockaddr_in *peer)
+{
+    for (int i = 0; i < l->nchildren; i++)
+        if (l->children[i].ip == peer->sin_addr.s_addr &&
+            l->children[i].port == peer->sin_port)
+            return l->children[i].sd;
+    return -1;
+}
+
+static void listener_child_gone(struct mysock *ls, struct mysock *child, bool never_ready)
+{
+    pthread_mutex_lock(&ls->lock);
+    struct listener *l = ls->lst;
+    for (int i = 0; i < l->nchildren; i++) {
+        if (l->children[i].sd == child->sd) {
+            l->children[i] = l->children[--l->nchildren];
+            break;
+        }
+    }
+    bool drop_app_ref = never_ready;
+    if (never_ready)
+        l->pending--;
+    pthread_mutex_unlock(&ls->lock);
+    if (drop_app_ref) {
+        /* Nobody will ever accept it: it was the application's reference. */
+        pthread_mutex_lock(&child->lock);
+        child->app_open = false;
+        pthread_mutex_unlock(&child->lock);
+        sock_put(child);
+    }
+}
+
+/* Close a connection on the application's behalf (its listener closed
+ * before accepting it). */
+static void conn_orphan(struct mysock *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->app_open = false;
+    s->conn->close_requested = true;
+    conn_wake(s->conn, APP_CLOSE_REQUESTED);
+    pthread_mutex_unlock(&s->lock);
+    sock_put(s);
+}
+
+mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local,
+                              const struct sockaddr_in *peer, void *context,
+                              const void *segment, size_t len)
+{
+    pthread_mutex_lock(&ls->lock);
+    struct listener *l = ls->lst;
+    if (l->stopping || l->pending >= l->backlog || l->nchildren >= l->children_cap) {
+        pthread_mutex_unlock(&ls->lock);
+        NET_COUNT(&ls->ctr, no_connection);
+        errno = EAGAIN;
+        return -1;
+    }
+    l->pending++;
+    pthread_mutex_unlock(&ls->lock);
+
+    struct mysock *s = sock_alloc(ls->reliable);
+    struct conn *c = NULL;
+    if (!s)
+        goto fail;
+    memcpy(s->opt, ls->opt, sizeof s->opt);
+    s->netem = ls->netem;
+    s->kind = SOCK_CONN;
+    c = conn_new(s, local, peer);
+    if (!c)
+        goto fail;
+    s->conn = c;
+    c->ep = net_ep_open(local, peer, true);
+    if (!c->ep)
+        goto fail;
+    net_ep_set_counters(c->ep, &s->ctr);
+    net_ep_set_name(c->ep, c->name);
+    if (!s->reliable)
+        net_ep_set_netem(c->ep, &s->netem);
+    c->context = context;
+    sock_hold(ls);
+    c->parent = ls;
+    if (segment)
+        conn_inbox_put(c, segment, len);
+
+    pthread_mutex_lock(&ls->lock);
+    l->children[l->nchildren++] = (struct listener_child){peer->sin_addr.s_addr, peer->sin_port,
+                                                          s->sd};
+    pthread_mutex_unlock(&ls->lock);
+    if (conn_start(s) < 0) {
+        /* Undo as if its transport had run and failed. */
+        c->unblocked = true;
+        c->connect_errno = errno;
+        conn_transport_finished(s);
+        return -1;
+    }
+    log_msg(STCP_LOG_INFO, c->name, "connection opened by listener sd %d", ls->sd);
+    return s->sd;
+fail : {
+    int saved = errno;
+    if (s)
+        sock_put(s);
+    pthread_mutex_lock(&ls->lock);
+    l->pending--;
+    pthread_mutex_unlock(&ls->lock);
+    errno = saved;
+    return -1;
+}
+}
+
+/* A passive connection is established: queue it for myaccept. */
+void conn_established(struct mysock *s)
+{
+    struct mysock *ls = s->conn->parent;
+    if (!ls)
+        return;
+    pthread_mutex_lock(&ls->lock);
+    struct listener *l = ls->lst;
+    bool queued = false;
+    if (!l->stopping && l->ready_count < l->backlog) {
+        l->ready[(l->ready_head + l->ready_count) % l->backlog] = s->sd;
+        l->ready_count++;
+        queued = true;
+        pthread_cond_broadcast(&ls->cv);
+    }
+    if (!queued)
+        l->pending--;
+    pthread_mutex_unlock(&ls->lock);
+    if (!queued)
+        conn_orphan(s);
+}
+
+/* Route one segment that arrived at the listening socket. */
+static void listener_route(struct mysock *ls, const uint8_t *seg, size_t len,
+                           const struct sockaddr_in *peer, const struct sockaddr_in *local)
+{
+    pthread_mutex_lock(&ls->lock);
+    mysocket_t sd = listener_find_child(ls->lst, peer);
+    pthread_mutex_unlock(&ls->lock);
+    if (sd >= 0) {
+        /* It raced the connection's own endpoint into existence. */
+        struct mysock *child = sock_ref(sd);
+        if (child) {
+            pthread_mutex_lock(&child->lock);
+            if (!conn_inbox_put(child->conn, seg, len))
+                NET_COUNT(&ls->ctr, no_connection);
+            pthread_mutex_unlock(&child->lock);
+            sock_put(child);
+        }
+        return;
+    }
+    if (&transport_listen_input != NULL && transport_listen_input(ls->sd, seg, len, local, peer))
+        return;
+    const STCPHeader *h = (const STCPHeader *)seg;
+    if ((h->th_flags & (TH_SYN | TH_ACK)) == TH_SYN)
+        listener_open_conn(ls, local, peer, NULL, seg, len);
+    else
+        NET_COUNT(&ls->ctr, no_connection);
+}
+
+static void *listener_thread(void *arg)
+{
+    struct mysock *ls = arg;
+    struct listener *l = ls->lst;
+    uint8_t seg[NET_MAX_SEGMENT];
+    struct pollfd pfd[2] = {{net_ep_fd(l->ep), POLLIN, 0}, {l->wake_fd, POLLIN, 0}};
+    for (;;) {
+        if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+            break;
+        if (pfd[1].revents)
+            break; /* myclose */
+        for (int i = 0; i < 64; i++) {
+            struct sockaddr_in peer, local;
+            ssize_t n = net_recv_segment(l->ep, seg, sizeof seg, &peer, &local);
+            if (n < 0)
+                break;
+            listener_route(ls, seg, (size_t)n, &peer, &local);
+        }
+    }
+    return NULL;
+}
+
+/* ========================= The application's calls ======================== */
+
+mysocket_t mysocket(bool_t is_reliable)
+{
+    struct netem_profile em;
+    if (!is_reliable && netem_process_profile(&em) < 0)
+        return -1;
+    struct mysock *s = sock_alloc(is_reliable != FALSE);
+    if (!s)
+        return -1;
+    if (!is_reliable)
+        s->netem = em;
+    const char *isn = getenv("STCP_ISN");
+    if (isn && *isn)
+        s->opt[MYSO_ISN] = (long)strtoul(isn, NULL, 0);
+    return s->sd;
+}
+
+static int check_inet(const struct sockaddr *addr, int addrlen)
+{
+    if (!addr || addrlen < (int)sizeof(struct sockaddr_in)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (addr->sa_family != AF_INET) {
+        errno = EAFNOSUPPORT;
+        return -1;
+    }
+    return 0;
+}
+
+int mybind(mysocket_t sd, struct sockaddr *addr, int addrlen)
+{
+    if (check_inet(addr, addrlen) < 0)
+        return -1;
+    struct mysock *s = sock_get(sd);
+    if (!s)
+        return -1;
+    int rc = -1;
+    pthread_mutex_lock(&s->lock);
+    if (s->kind != SOCK_FRESH || s->ep) {
+        errno = EINVAL;
+    } else {
+        struct sockaddr_in local;
+        memcpy(&local, addr, sizeof local);
+        s->ep = net_ep_open(&local, NULL, false);
+        if (s->ep) {
+            net_ep_set_counters(s->ep, &s->ctr);
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    sock_put(s);
+    return rc;
+}
+
+static struct net_ep *any_endpoint(void)
+{
+    struct sockaddr_in any = {.sin_family = AF_INET};
+    return net_ep_open(&any, NULL, false);
+}
+
+static int listen_start(struct mysock *s, int backlog)
+{
+    if (!s->ep && !(s->ep = any_endpoint()))
+        return -1;
+    if (net_ep_share(s->ep) < 0)
+        return -1;
+    struct listener *l = calloc(1, sizeof *l);
+    if (!l)
+        return -1;
+    l->backlog = backlog;
+    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    l->ready = calloc((size_t)backlog, sizeof *l->ready);
+    l->children_cap = MAX_NUM_CONNECTIONS;
+    l->children = calloc((size_t)l->children_cap, sizeof *l->children);
+    if (l->wake_fd < 0 || !l->ready || !l->children) {
+        if (l->wake_fd >= 0)
+            close(l->wake_fd);
+        free(l->ready);
+        free(l->children);
+        free(l);
+        errno = ENOMEM;
+        return -1;
+    }
+    l->ep = s->ep;
+    s->ep = NULL;
+    net_ep_set_counters(l->ep, &s->ctr);
+    net_ep_set_name(l->ep, "listener");
+    if (!s->reliable)
+        net_ep_set_netem(l->ep, &s->netem);
+    s->lst = l;
+    s->kind = SOCK_LISTENER;
+    if (spawn_detached(listener_thread, s, &l->thread, false) < 0)
+        return -1;
+    l->thread_running = true;
+    return 0;
+}
+
+int mylisten(mysocket_t sd, int backlog)
+{
+    struct mysock *s = sock_get(sd);
+    if (!s)
+        return -1;
+    if (backlog < 1)
+        backlog = 1;
+    if (backlog > MAX_NUM_CONNECTIONS)
+        backlog = MAX_NUM_CONNECTIONS;
+    int rc = 0;
+    pthread_mutex_lock(&s->lock);
+    if (s->kind == SOCK_CONN) {
+        errno = EINVAL;
+        rc = -1;
+    } else if (s->kind == SOCK_FRESH) {
+        rc = listen_start(s, backlog);
+    }
+    pthread_mutex_unlock(&s->lock);
+    sock_put(s);
+    return rc;
+}
+
+int myconnect(mysocket_t sd, struct sockaddr *name, int namelen)
+{
+    if (check_inet(name, namelen) < 0)
+        return -1;
+    struct mysock *s = sock_get(sd);
+    if (!s)
+        return -1;
+    struct sockaddr_in peer;
+    memcpy(&peer, name, sizeof peer);
+    int rc = -1;
+    pthread_mutex_lock(&s->lock);
+    if (s->kind != SOCK_FRESH) {
+        errno = s->kind == SOCK_CONN ? EISCONN : EINVAL;
+        goto out;
+    }
+    if (!s->ep && !(s->ep = any_endpoint()))
+        goto out;
+    if (net_ep_connect(s->ep, &peer) < 0)
+        goto out;
+    struct sockaddr_in local;
+    net_ep_local(s->ep, &local);
+    struct conn *c = conn_new(s, &local, &peer);
+    if (!c)
+        goto out;
+    c->ep = s->ep;
+    s->ep = NULL;
+    c->is_active = true;
+    net_ep_set_counters(c->ep, &s->ctr);
+    net_ep_set_name(c->ep, c->name);
+    if (!s->reliable)
+        net_ep_set_netem(c->ep, &s->netem);
+    s->conn = c;
+    s->kind = SOCK_CONN;
+    if (conn_start(s) < 0) {
+        c->unblocked = c->transport_done = c->close_done = true;
+        c->connect_errno = errno;
+        goto out;
+    }
+    while (!c->unblocked)
+        pthread_cond_wait(&s->cv, &s->lock);
+    if (c->connect_errno)
+        errno = c->connect_errno;
+    else
+        rc = 0;
+out:
+    pthread_mutex_unlock(&s->lock);
+    sock_put(s);
+    return rc;
+}
+
+int myaccept(mysocket_t sd, struct sockaddr *addr, int *addrlen)
+{
+    struct mysock *ls = sock_get(sd);
+    if (!ls)
+        return -1;
+    mysocket_t child = -1;
+    pthread_mutex_lock(&ls->lock);
+    if (ls->kind != SOCK_LISTENER) {
+        errno = EINVAL;
+    } else {
+        struct listener *l = ls->lst;
+        while (!l->ready_count && ls->app_open)
+            pthread_cond_wait(&ls->cv, &ls->lock);
+        if (l->ready_count) {
+            child = l->ready[l->ready_head];
+            l->ready_head = (l->ready_head + 1) % l->backlog;
+            l->ready_count--;
+            l->pending--;
+        } else {
+            errno = EBADF; /* closed while we waited */
+        }
+    }
+    pthread_mutex_unlock(&ls->lock);
+    sock_put(ls);
+    if (child >= 0 && addr && addrlen) {
+        struct mysock *s = sock_ref(child);
+        if (s) {
+            pthread_mutex_lock(&s->lock);
+            s->conn->accepted = true;
+            int n = MIN(*addrlen, (int)sizeof s->conn->peer);
+            memcpy(addr, &s->conn->peer, (size_t)n);
+            *addrlen = (int)sizeof s->conn->peer;
+            pthread_mutex_unlock(&s->lock);
+            sock_put(s);
+        }
+    }
+    return child;
+}
+
+/* The connection of an application call, or NULL with errno. */
+static struct conn *app_conn(struct mysock *s)
+{
+    if (s->kind != SOCK_CONN) {
+        errno = s->kind == SOCK_LISTENER ? EINVAL : ENOTCONN;
+        return NULL;
+    }
+    return s->conn;
+}
+
+int myread(mysocket_t sd, void *buffer, size_t length)
+{
+    struct mysock *s = sock_get(sd);
+    if (!s)
+        return -1;
+    int rc = -1;
+    pthread_mutex_lock(&s->lock);
+    struct conn *c = app_conn(s);
+    if (!c)
+        goto out;
+    if (!buffer && length) {
+        errno = EFAULT;
+        goto out;
+    }
+    length = MIN(length, (size_t)INT32_MAX);
+    while (!c->rcvq.len && length && !c->fin_received && !c->error && !c->transport_done &&
+           s->app_open)
+        pthread_cond_wait(&c->rd_cv, &s->lock);
+    if (c->rcvq.len || !length) {
+        rc = (int)byteq_get(&c->rcvq, buffer, length);
+        c->app_read = true;
+        conn_wake(c, APP_READ);
+        if (c->app_send_blocked)
+            pthread_cond_broadcast(&s->cv);
+    } else if (c->fin_received) {
+        rc = 0;
+    } else if (c->error) {
+        errno = c->error;
+    } else if (c->transport_done) {
+        rc = 0;
+    } else {
+        errno = EBADF;
+    }
+out:
+    pthread_mutex_unlock(&s->lock);
+    sock_put(s);
+    return rc;
+}
+
+int mywrite(mysocket_t sd, const void *buffer, size_t length)
+{
+    struct mysock *s = sock_get(sd);
+    if (!s)
+        return -1;
+    size_t done = 0;
+    int err = 0;
+    pthread_mutex_lock(&s->lock);
+    struct conn *c = app_conn(s);
+    if (!c) {
+        err = errno;
+    } else if (!buffer && length) {
+        err = EFAULT;
+    }
+    length = MIN(length, (size_t)INT32_MAX);
+    while (!err && done < length) {
+        if (c->error)
+            err = c->error;
+        else if (c->transport_done || c->close_requested)
+            err = EPIPE;
+        else if (!s->app_open)
+            err = EBADF;
+        if (err)
+            break;
+        size_t n = byteq_put(&c->sndq, (const uint8_t *)buffer + done, length - done);
+        if (n) {
+            done += n;
+            conn_wake(c, APP_DATA);
+            continue;
+        }
+        pthread_cond_wait(&c->wr_cv, &s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    sock_put(s);
+    if (err && !done) {
+        errno = err;
+        return -1;
+    }
+    return (int)done;
+}
+
+static void listener_close(struct mysock *s)
+{
+    struct listener *l = s->lst;
+    pthread_mutex_lock(&s->lock);
+    l->stopping = true;
+    int n = l->ready_count;
+    mysocket_t *unaccepted = malloc(sizeof *unaccepted * (size_t)(n ? n : 1));
+    for (int i = 0; i < n && unaccepted; i++)
+        unaccepted[i] = l->ready[(l->ready_head + i) % l->backlog];
+    l->ready_count = 0;
+    l->pending -= n;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->lock);
+
+    uint64_t one = 1;
+    if (write(l->wake_fd, &one, sizeof one) == (ssize_t)sizeof one && l->thread_running)
+        pthread_join(l->thread, NULL);
+    l->thread_running = false;
+    net_ep_close(l->ep);
+    l->ep = NULL;
+    for (int i = 0; i < n && unaccepted; i++) {
+        struct mysock *child = sock_ref(unaccepted[i]);
+        if (child) {
+            conn_orphan(child); /* drops the application's reference */
+            sock_put(child);
+        }
+    }
+    free(unaccepted);
+}
+
+static int conn_close(struct mysock *s)
+{
+    struct conn *c = s->conn;
+    pthread_mutex_lock(&s->lock);
+    c->close_requested = true;
+    c->rcvq.len = 0; /* nobody will read it now */
+    conn_wake(c, APP_CLOSE_REQUESTED);
+    pthread_cond_broadcast(&s->cv); /* a transport blocked in stcp_app_send */
+    pthread_cond_broadcast(&c->rd_cv);
+    pthread_cond_broadcast(&c->wr_cv);
+    while (!c->close_done)
+        pthread_cond_wait(&s->cv, &s->lock);
+    int err = c->close_err;
+    pthread_mutex_unlock(&s->lock);
+    if (err) {
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+int myclose(mysocket_t sd)
+{
+    struct mysock *s = sock_get(sd);
+    if (!s)
+        return -1;
+    pthread_mutex_lock(&s->lock);
+    bool was_open = s->app_open;
+    s->app_open = false; /* new calls on sd fail with EBADF from here on */
+    pthread_mutex_unlock(&s->lock);
+    int rc = 0;
+    if (!was_open) {
+        errno = EBADF;
+        rc = -1;
+    } else {
+        if (s->kind == SOCK_LISTENER)
+            listener_close(s);
+        else if (s->kind == SOCK_CONN)
+            rc = conn_close(s);
+        sock_put(s); /* the application's reference */
+    }
+    sock_put(s);
+    return rc;
+}
+
+static int copy_addr(const struct sockaddr_in *a, struct sockaddr *addr, socklen_t *addrlen)
+{
+    if (!addr || !addrlen) {
+        errno = EFAULT;
+        return -1;
+    }
+    memcpy(addr, a, MIN((size_t)*addrlen, sizeof *a));
+    *addrlen = sizeof *a;
+    return 0;
+}
+
+int mygetsockname(mysocket_t sd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    struct mysock *s = sock_get(sd);
+    if (!s)
+        return -1;
+    struct sockaddr_in local = {.sin_family = AF_INET};
+    pthread_mutex_lock(&s->lock);
+    if (s->conn)
+        local = s->conn->local;
+    else if (s->lst)
+        net_ep_local(s->lst->ep, &local);
+    else if (s->ep)
+        net_ep_local(s->ep, &local);
+    pthread_mutex_unlock(&s->lock);
+    sock_put(s);
+    return copy_addr(&local, addr, addrlen);
+}
+
+int mygetpeername(mysocket_t sd, struct sockaddr *addr, socklen_t *addrlen)
+{
+    struct mysock *s = sock_get(sd);
+    if (!s)
+        return -1;
+    struct sockaddr_in peer;
+    pthread_mutex_lock(&s->lock);
+    bool connected = s->conn != NULL;
+    if (connected)
+        peer = s->conn->peer;
+    pthread_mutex_unlock(&s->lock);
+    sock_put(s);
+    if (!connected) {
+        errno = ENOTCONN;
+        return -1;
+    }
+    return copy_addr(&peer, addr, addrlen);
+}
+
+uint32_t mylocalip(uint32_t peer_addr)
+{
+    struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(9)};
+    peer.sin_addr.s_addr = peer_addr;
+    struct sockaddr_in local = {0};
+    socklen_t len = sizeof local;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return htonl(INADDR_ANY);
+    if (connect(fd, (struct sockaddr *)&peer, sizeof peer) < 0 ||
+        getsockname(fd, (struct sockaddr *)&local, &len) < 0)
+        local.sin_addr.s_addr = htonl(INADDR_ANY);
+    close(fd);
+    return local.sin_addr.s_addr;
+}

@@ -1,0 +1,75 @@
+/* mysock.h -- the mysocket application interface.
+ *
+ * The first part is the classic STCP framework's interface, unchanged in name,
+ * signature and meaning, so an application written against it builds here.
+ * The second part is additions (options and statistics); nothing classic
+ * depends on them.
+ *
+ * Errors follow POSIX: a call that fails returns -1 and sets errno.
+ */
+#ifndef MYSOCK_H
+#define MYSOCK_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#ifndef FALSE
+#define FALSE 0
+#endif
+
+#ifndef TRUE
+#define TRUE 1
+#endif
+
+typedef int bool_t;
+typedef int mysocket_t; /* mysocket descriptor */
+
+/* Maximum number of mysockets per process (listening sockets, connections,
+ * and connections still finishing after myclose all count). */
+#define MAX_NUM_CONNECTIONS 1024
+
+#if (MAX_NUM_CONNECTIONS & (MAX_NUM_CONNECTIONS - 1)) != 0
+#error MAX_NUM_CONNECTIONS should be a power of two
+#endif
+
+/* ---- Classic interface ---------------------------------------------------- */
+
+/* is_reliable FALSE turns on network emulation (loss, duplication, reordering,
+ * ...) for the segments this socket sends; see STCP_NETEM in the README. */
+extern mysocket_t mysocket(bool_t is_reliable);
+extern int mybind(mysocket_t sd, struct sockaddr *addr, int addrlen);
+extern int mylisten(mysocket_t sd, int backlog);
+extern int myconnect(mysocket_t sd, struct sockaddr *name, int namelen);
+extern int myaccept(mysocket_t sd, struct sockaddr *addr, int *addrlen);
+extern int myclose(mysocket_t sd);
+extern int myread(mysocket_t sd, void *buffer, size_t length);
+extern int mywrite(mysocket_t sd, const void *buffer, size_t length);
+extern int mygetsockname(mysocket_t sd, struct sockaddr *addr, socklen_t *addrlen);
+extern int mygetpeername(mysocket_t sd, struct sockaddr *addr, socklen_t *addrlen);
+
+/* Return the IP address of the interface on which packets to/from peer_addr
+ * are delivered.  peer_addr and the result are in network byte order. */
+extern uint32_t mylocalip(uint32_t peer_addr);
+
+/* ---- Additions ------------------------------------------------------------ */
+
+/* Socket options, for mysetsockopt/mygetsockopt.  Set them before mylisten or
+ * myconnect; a listening socket passes its options on to the connections it
+ * accepts. */
+enum mysock_option {
+    MYSO_WINDOW = 1,   /* largest receive window advertised, and the send window:
+                          1..65535 bytes, default 3072 (the STCP value) */
+    MYSO_RCVBUF = 2,   /* receive queue between transport and myread, bytes;
+                          default 2 * MYSO_WINDOW */
+    MYSO_SNDBUF = 3,   /* send queue between mywrite and transport, bytes;
+                          default 2 * MYSO_WINDOW */
+    MYSO_SYNCOOKIES = 4, /* listening socket: answer SYNs with SYN cookies (0/1) */
+    MYSO_ISN = 5,        /* testing: force the initial sequence number (0..2^32-1),
+                            -1 for a random one (the default) */
+};
+
+extern int mysetsockopt(mysocket_t sd, int option, long value);
+extern int mygetsockopt(mysocket_t sd, int option, long *value);
+
+#endif /* MYSOCK_H */

@@ -1,0 +1,146 @@
+/* mysock_impl.h -- framework internals shared by mysock.c, stcp_api.c and
+ * network.c.  Nothing here is for applications or transports. */
+#ifndef MYSOCK_IMPL_H
+#define MYSOCK_IMPL_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mysock.h"
+#include "network.h"
+#include "stcp_api.h"
+
+/* ---- Clocks ----------------------------------------------------------------- */
+
+uint64_t clock_mono_ns(void);
+/* Convert an absolute CLOCK_REALTIME time to nanoseconds from now (>= 0). */
+int64_t realtime_ns_until(const struct timespec *abstime);
+
+/* ---- Logging (STCP_LOG) ----------------------------------------------------- */
+
+/* who names the connection ("127.0.0.1:5000>127.0.0.1:41000") or a part. */
+void log_msg(enum stcp_log_level level, const char *who, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void log_vmsg(enum stcp_log_level level, const char *who, const char *fmt, va_list ap);
+/* "a.b.c.d:port" */
+void addr_str(const struct sockaddr_in *a, char *buf, size_t len);
+
+/* ---- Byte queues between application and transport ---------------------- */
+
+struct byteq {
+    uint8_t *buf;
+    size_t cap, head, len;
+};
+int byteq_init(struct byteq *q, size_t cap);
+void byteq_free(struct byteq *q);
+size_t byteq_space(const struct byteq *q);
+size_t byteq_put(struct byteq *q, const void *src, size_t len);
+size_t byteq_get(struct byteq *q, void *dst, size_t len);
+
+/* ---- Segments a listener forwards to a connection -------------------------- */
+
+#define SEGQ_SLOTS 8
+struct segq {
+    unsigned head, count;
+    uint16_t len[SEGQ_SLOTS];
+    uint8_t data[SEGQ_SLOTS][NET_MAX_SEGMENT];
+};
+
+/* ---- Sockets ---------------------------------------------------------------- */
+
+enum sock_kind { SOCK_FRESH, SOCK_LISTENER, SOCK_CONN };
+
+struct listener_child;
+struct mysock;
+
+struct listener {
+    struct net_ep *ep;
+    pthread_t thread;
+    int wake_fd;     /* eventfd: tells the listener thread to stop */
+    int backlog;
+    int pending;     /* connections opened and not yet accepted */
+    mysocket_t *ready; /* established, waiting for myaccept: a ring of backlog */
+    int ready_head, ready_count;
+    struct listener_child *children; /* connections it opened, by peer */
+    int nchildren, children_cap;
+    bool stopping;
+    bool thread_running;
+};
+
+struct conn {
+    struct net_ep *ep; /* its own endpoint, connected to the peer */
+    struct sockaddr_in local, peer;
+    char name[48];     /* "local>peer" for log lines */
+    int wake_fd;       /* eventfd: wakes the transport thread */
+    unsigned waiting;  /* events the transport is blocked on, 0 if running */
+
+    struct byteq sndq; /* mywrite -> transport */
+    struct byteq rcvq; /* transport -> myread */
+    pthread_cond_t rd_cv, wr_cv; /* myread / mywrite wait here */
+    bool wake_reader, wake_writer; /* signals owed, sent when the transport waits */
+    bool app_send_blocked; /* the transport waits in stcp_app_send for room */
+
+    uint8_t stage[NET_MAX_SEGMENT]; /* one received segment, checked */
+    size_t stage_len;
+    struct segq *inbox; /* segments forwarded by the listener (allocated lazily) */
+    int net_error;      /* error the path reported (ECONNREFUSED), sticky */
+
+    bool app_read;        /* myread freed space since APP_READ was reported */
+    bool close_requested; /* myclose was called */
+    bool close_reported;  /* APP_CLOSE_REQUESTED was reported */
+    bool fin_received;    /* the peer's FIN: myread returns 0 when drained */
+    int error;            /* stcp_set_error */
+
+    bool is_active;
+    bool unblocked;       /* stcp_unblock_application was called */
+    int connect_errno;
+    bool close_done;      /* stcp_unblock_close was called */
+    int close_err;
+    bool transport_done;  /* transport_init returned */
+    bool accepted;        /* handed to the application by myaccept */
+
+    void *context; /* stcp_set_context */
+    struct mysock *parent; /* the listener that opened it (a reference), or NULL */
+};
+
+enum { MYSO_COUNT = 6 };
+
+struct mysock {
+    pthread_mutex_t lock;
+    pthread_cond_t cv; /* application threads wait here */
+    mysocket_t sd;
+    int refs;          /* guarded by the table lock */
+    bool app_open;     /* the application may use the descriptor */
+    bool reliable;
+    enum sock_kind kind;
+    long opt[MYSO_COUNT]; /* -1: default */
+    struct net_ep *ep;    /* bound, before listen or connect */
+    struct netem_profile netem;
+    struct net_counters ctr;
+    struct listener *lst;
+    struct conn *conn;
+};
+
+/* Table access.  sock_get takes a reference the caller drops with sock_put. */
+struct mysock *sock_get(mysocket_t sd);
+void sock_put(struct mysock *s);
+/* For transport-side calls: the transport thread holds a reference for as
+ * long as it runs, so no extra reference is needed.  NULL if no such socket. */
+struct mysock *sock_transport(mysocket_t sd);
+
+/* Option value with the default applied. */
+long sock_option(const struct mysock *s, int option);
+
+/* Listener side (mysock.c), used by stcp_api.c. */
+mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local,
+                              const struct sockaddr_in *peer, void *context,
+                              const void *segment, size_t len);
+void conn_established(struct mysock *s);
+/* Wake the transport thread if it waits for any of events. */
+void conn_wake(struct conn *c, unsigned events);
+/* Queue a forwarded segment for the connection; false if the inbox is full. */
+bool conn_inbox_put(struct conn *c, const void *seg, size_t len);
+
+#endif /* MYSOCK_IMPL_H */

@@ -1,0 +1,726 @@
+/* network.c -- STCP segments over UDP datagrams, with emulation of a bad path.
+ *
+ * Sections: checksum; emulation profiles; the emulation timer (delayed and
+ * held-back datagrams); endpoints and the UDP carrier; segment send/receive.
+ */
+#define _GNU_SOURCE
+#include "network.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "mysock_impl.h"
+#include "pcap.h"
+#include "transport.h"
+
+/* ============================== Checksum ================================== */
+
+uint32_t net_sum(uint32_t sum, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 1) {
+        sum += (uint32_t)((p[0] << 8) | p[1]);
+        p += 2;
+        len -= 2;
+    }
+    if (len)
+        sum += (uint32_t)(p[0] << 8);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return sum;
+}
+
+uint16_t net_tcp_checksum(uint32_t src_ip, uint32_t dst_ip, const void *seg, size_t len)
+{
+    uint8_t pseudo[12];
+    memcpy(pseudo, &src_ip, 4);
+    memcpy(pseudo + 4, &dst_ip, 4);
+    pseudo[8] = 0;
+    pseudo[9] = IPPROTO_TCP;
+    pseudo[10] = (uint8_t)(len >> 8);
+    pseudo[11] = (uint8_t)len;
+    uint32_t sum = net_sum(net_sum(0, pseudo, sizeof pseudo), seg, len);
+    return htons((uint16_t)~sum);
+}
+
+void net_counters_read(const struct net_counters *ctr, struct net_counters *out)
+{
+    const uint64_t *src = (const uint64_t *)ctr;
+    uint64_t *dst = (uint64_t *)out;
+    for (size_t i = 0; i < sizeof *ctr / sizeof(uint64_t); i++)
+        dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+/* ========================== Emulation profiles ============================ */
+
+void netem_classic(struct netem_profile *p)
+{
+    memset(p, 0, sizeof *p);
+    p->loss = p->dup = p->reorder = 1.0 / 32;
+}
+
+static int parse_probability(const char *val, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(val, &end);
+    if (errno || end == val || *end || d < 0 || d > 1)
+        return -1;
+    *out = d;
+    return 0;
+}
+
+static int parse_delay(const char *val, uint32_t *out_us)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(val, &end);
+    if (errno || end == val || d < 0)
+        return -1;
+    double scale = 1000; /* plain numbers are milliseconds */
+    if (!strcmp(end, "us"))
+        scale = 1;
+    else if (!strcmp(end, "ms") || !*end)
+        scale = 1000;
+    else if (!strcmp(end, "s"))
+        scale = 1e6;
+    else
+        return -1;
+    if (d * scale > 10e6) /* at most 10 s */
+        return -1;
+    *out_us = (uint32_t)(d * scale);
+    return 0;
+}
+
+static int parse_seed(const char *val, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(val, &end, 0);
+    if (errno || end == val || *end || *val == '-')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int netem_set(struct netem_profile *p, const char *key, const char *val)
+{
+    if (!strcmp(key, "loss"))
+        return parse_probability(val, &p->loss);
+    if (!strcmp(key, "dup"))
+        return parse_probability(val, &p->dup);
+    if (!strcmp(key, "reorder"))
+        return parse_probability(val, &p->reorder);
+    if (!strcmp(key, "corrupt"))
+        return parse_probability(val, &p->corrupt);
+    if (!strcmp(key, "delay"))
+        return parse_delay(val, &p->delay_us);
+    if (!strcmp(key, "seed"))
+        return parse_seed(val, &p->seed);
+    return -2;
+}
+
+int netem_parse(const char *spec, struct netem_profile *p, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof *p);
+    if (!strcmp(spec, "classic")) {
+        netem_classic(p);
+        return 0;
+    }
+    char copy[512];
+    if (strlen(spec) >= sizeof copy) {
+        snprintf(err, errlen, "too long");
+        return -1;
+    }
+    strcpy(copy, spec);
+    char *save = NULL;
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        if (!eq) {
+            snprintf(err, errlen, "'%s' is not key=value", item);
+            return -1;
+        }
+        *eq = '\0';
+        int rc = netem_set(p, item, eq + 1);
+        if (rc == -2) {
+            snprintf(err, errlen,
+                     "unknown key '%s' (known: loss, dup, reorder, corrupt, delay, seed)", item);
+            return -1;
+        }
+        if (rc < 0) {
+            snprintf(err, errlen, "bad value '%s' for %s", eq + 1, item);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int netem_process_profile(struct netem_profile *p)
+{
+    const char *spec = getenv("STCP_NETEM");
+    if (!spec || !*spec) {
+        netem_classic(p);
+        return 0;
+    }
+    char err[160];
+    if (netem_parse(spec, p, err, sizeof err) < 0) {
+        log_msg(STCP_LOG_ERROR, "netem", "STCP_NETEM=\"%s\": %s", spec, err);
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
+/* ============================== Endpoints ================================= */
+
+struct net_ep {
+    const struct net_carrier *carrier;
+    int fd;
+    struct sockaddr_in local, peer;
+    bool connected;
+    char name[48];
+    struct net_counters *ctr;
+    struct net_counters own_ctr;
+
+    /* Emulation, guarded by lock (sends come from transport, listener and
+     * timer threads). */
+    pthread_mutex_t lock;
+    bool netem_on;
+    struct netem_profile em;
+    uint64_t rng;
+    unsigned held; /* datagrams held back for reordering */
+};
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* A uniform number in [0, 1). */
+static double rng_unit(uint64_t *state)
+{
+    return (double)(splitmix64(state) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static bool rng_chance(uint64_t *state, double p)
+{
+    return p > 0 && rng_unit(state) < p;
+}
+
+/* ======================== Emulation timer thread ========================== */
+
+/* Datagrams waiting to leave: delayed ones, and ones held back for
+ * reordering (released by the next datagram of their endpoint, or by a
+ * deadline so a held segment at the end of a burst is not lost). */
+struct pending_dgram {
+    struct pending_dgram *next;
+    struct net_ep *ep;
+    uint64_t due_ns;
+    bool held;
+    struct sockaddr_in src, dst;
+    size_t len;
+    uint8_t data[NET_MAX_SEGMENT];
+};
+
+#define PENDING_MAX    4096
+#define HOLD_MAX_NS    (20 * 1000 * 1000ULL) /* longest hold for reordering */
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    struct pending_dgram *head; /* by due time */
+    unsigned count;
+    bool started;
+} pending = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, false};
+static pthread_once_t pending_cv_once = PTHREAD_ONCE_INIT;
+
+static void carrier_send_captured(struct net_ep *ep, const struct sockaddr_in *src,
+                                  const struct sockaddr_in *dst, const void *buf, size_t len)
+{
+    pcap_capture(buf, len, src, dst);
+    if (ep->carrier->send(ep, src, dst, buf, len) >= 0)
+        NET_COUNT(ep->ctr, segs_sent);
+}
+
+static void *pending_thread(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&pending.lock);
+    for (;;) {
+        while (!pending.head)
+            pthread_cond_wait(&pending.cv, &pending.lock);
+        uint64_t now = clock_mono_ns();
+        struct pending_dgram *d = pending.head;
+        if (d->due_ns > now) {
+            struct timespec ts = {(time_t)(d->due_ns / 1000000000ULL),
+                                  (long)(d->due_ns % 1000000000ULL)};
+            pthread_cond_timedwait(&pending.cv, &pending.lock, &ts);
+            continue;
+        }
+        pending.head = d->next;
+        pending.count--;
+        if (d->held)
+            d->ep->held--;
+        carrier_send_captured(d->ep, &d->src, &d->dst, d->data, d->len);
+        free(d);
+    }
+    return NULL;
+}
+
+static void pending_init_cv(void)
+{
+    /* Deadlines are on the monotonic clock. */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&pending.cv, &attr);
+    pthread_condattr_destroy(&attr);
+}
+
+/* Queue a datagram to leave at due_ns.  Called with pending.lock held.
+ * Returns false if the queue is full (the caller sends it at once). */
+static bool pending_add(struct net_ep *ep, const struct sockaddr_in *src,
+                        const struct sockaddr_in *dst, const void *buf, size_t len,
+                        uint64_t due_ns, bool held)
+{
+    if (pending.count >= PENDING_MAX)
+        return false;
+    if (!pending.started) {
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 64 * 1024);
+        int rc = pthread_create(&t, &attr, pending_thread, NULL);
+        pthread_attr_destroy(&attr);
+        if (rc)
+            return false;
+        pending.started = true;
+    }
+    struct pending_dgram *d = malloc(sizeof *d);
+    if (!d)
+        return false;
+    d->ep = ep;
+    d->due_ns = due_ns;
+    d->held = held;
+    d->src = *src;
+    d->dst = *dst;
+    d->len = len;
+    memcpy(d->data, buf, len);
+    struct pending_dgram **pp = &pending.head;
+    while (*pp && (*pp)->due_ns <= due_ns)
+        pp = &(*pp)->next;
+    d->next = *pp;
+    *pp = d;
+    pending.count++;
+    if (held)
+        ep->held++;
+    pthread_cond_signal(&pending.cv);
+    return true;
+}
+
+/* Send now whatever ep holds back for reordering.  pending.lock held. */
+static void pending_release_held(struct net_ep *ep)
+{
+    struct pending_dgram **pp = &pending.head;
+    while (ep->held && *pp) {
+        struct pending_dgram *d = *pp;
+        if (d->ep != ep || !d->held) {
+            pp = &d->next;
+            continue;
+        }
+        *pp = d->next;
+        pending.count--;
+        ep->held--;
+        carrier_send_captured(ep, &d->src, &d->dst, d->data, d->len);
+        free(d);
+    }
+}
+
+/* Forget ep's waiting datagrams: it is closing. */
+static void pending_drop_ep(struct net_ep *ep)
+{
+    pthread_mutex_lock(&pending.lock);
+    struct pending_dgram **pp = &pending.head;
+    while (*pp) {
+        struct pending_dgram *d = *pp;
+        if (d->ep == ep) {
+            *pp = d->next;
+            pending.count--;
+            free(d);
+        } else {
+            pp = &d->next;
+        }
+    }
+    pthread_mutex_unlock(&pending.lock);
+}
+
+/* ============================ The UDP carrier ============================= */
+
+static int udp_open(struct net_ep *ep, const struct sockaddr_in *local,
+                    const struct sockaddr_in *peer, bool share_port)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    if (share_port && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+        goto fail;
+    /* Learn each datagram's destination address, for the checksum and for
+     * replying from the address the peer used. */
+    if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one) < 0)
+        goto fail;
+    if (bind(fd, (const struct sockaddr *)local, sizeof *local) < 0)
+        goto fail;
+    if (peer && connect(fd, (const struct sockaddr *)peer, sizeof *peer) < 0)
+        goto fail;
+    socklen_t alen = sizeof ep->local;
+    if (getsockname(fd, (struct sockaddr *)&ep->local, &alen) < 0)
+        goto fail;
+    ep->fd = fd;
+    return 0;
+fail: {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+}
+}
+
+static int udp_share(struct net_ep *ep)
+{
+    int one = 1;
+    return setsockopt(ep->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+}
+
+static ssize_t udp_send(struct net_ep *ep, const struct sockaddr_in *src,
+                        const struct sockaddr_in *dst, const void *buf, size_t len)
+{
+    if (ep->connected)
+        return send(ep->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    struct iovec iov = {(void *)buf, len};
+    union {
+        char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+        struct cmsghdr align;
+    } cbuf;
+    struct msghdr msg = {.msg_name = (void *)dst,
+                         .msg_namelen = sizeof *dst,
+                         .msg_iov = &iov,
+                         .msg_iovlen = 1};
+    if (ep->local.sin_addr.s_addr == htonl(INADDR_ANY) && src &&
+        src->sin_addr.s_addr != htonl(INADDR_ANY)) {
+        /* Reply from the address the peer sent to. */
+        memset(&cbuf, 0, sizeof cbuf);
+        msg.msg_control = cbuf.buf;
+        msg.msg_controllen = sizeof cbuf.buf;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = IPPROTO_IP;
+        cm->cmsg_type = IP_PKTINFO;
+        cm->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+        struct in_pktinfo pi = {0};
+        pi.ipi_spec_dst = src->sin_addr;
+        memcpy(CMSG_DATA(cm), &pi, sizeof pi);
+    }
+    return sendmsg(ep->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static ssize_t udp_recv(struct net_ep *ep, void *buf, size_t cap, struct sockaddr_in *src,
+                        struct sockaddr_in *dst, bool *truncated)
+{
+    struct iovec iov = {buf, cap};
+    union {
+        char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+        struct cmsghdr align;
+    } cbuf;
+    struct msghdr msg = {.msg_name = src,
+                         .msg_namelen = sizeof *src,
+                         .msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = cbuf.buf,
+                         .msg_controllen = sizeof cbuf.buf};
+    ssize_t n = recvmsg(ep->fd, &msg, MSG_DONTWAIT);
+    if (n < 0)
+        return -1;
+    *truncated = (msg.msg_flags & MSG_TRUNC) != 0;
+    *dst = ep->local;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_PKTINFO) {
+            struct in_pktinfo pi;
+            memcpy(&pi, CMSG_DATA(cm), sizeof pi);
+            dst->sin_addr = pi.ipi_addr;
+        }
+    }
+    return n;
+}
+
+static void udp_close(struct net_ep *ep)
+{
+    if (ep->fd >= 0)
+        close(ep->fd);
+    ep->fd = -1;
+}
+
+const struct net_carrier net_udp_carrier = {
+    .name = "udp",
+    .open = udp_open,
+    .share = udp_share,
+    .send = udp_send,
+    .recv = udp_recv,
+    .close = udp_close,
+};
+
+/* ======================= Endpoint life cycle ============================== */
+
+struct net_ep *net_ep_open(const struct sockaddr_in *local, const struct sockaddr_in *peer,
+                           bool share_port)
+{
+    struct net_ep *ep = calloc(1, sizeof *ep);
+    if (!ep)
+        return NULL;
+    ep->carrier = &net_udp_carrier;
+    ep->fd = -1;
+    ep->ctr = &ep->own_ctr;
+    pthread_mutex_init(&ep->lock, NULL);
+    if (ep->carrier->open(ep, local, peer, share_port) < 0) {
+        int saved = errno;
+        pthread_mutex_destroy(&ep->lock);
+        free(ep);
+        errno = saved;
+        return NULL;
+    }
+    if (peer) {
+        ep->peer = *peer;
+        ep->connected = true;
+    }
+    return ep;
+}
+
+int net_ep_connect(struct net_ep *ep, const struct sockaddr_in *peer)
+{
+    if (connect(ep->fd, (const struct sockaddr *)peer, sizeof *peer) < 0)
+        return -1;
+    socklen_t alen = sizeof ep->local;
+    if (getsockname(ep->fd, (struct sockaddr *)&ep->local, &alen) < 0)
+        return -1;
+    ep->peer = *peer;
+    ep->connected = true;
+    return 0;
+}
+
+int net_ep_share(struct net_ep *ep)
+{
+    return ep->carrier->share(ep);
+}
+
+void net_ep_close(struct net_ep *ep)
+{
+    if (!ep)
+        return;
+    pending_drop_ep(ep);
+    ep->carrier->close(ep);
+    pthread_mutex_destroy(&ep->lock);
+    free(ep);
+}
+
+int net_ep_fd(const struct net_ep *ep)
+{
+    return ep->fd;
+}
+
+void net_ep_local(const struct net_ep *ep, struct sockaddr_in *out)
+{
+    *out = ep->local;
+}
+
+void net_ep_set_counters(struct net_ep *ep, struct net_counters *ctr)
+{
+    ep->ctr = ctr ? ctr : &ep->own_ctr;
+}
+
+void net_ep_set_name(struct net_ep *ep, const char *name)
+{
+    snprintf(ep->name, sizeof ep->name, "%s", name);
+}
+
+void net_ep_set_netem(struct net_ep *ep, const struct netem_profile *profile)
+{
+    static uint64_t ordinal;
+    pthread_mutex_lock(&ep->lock);
+    ep->netem_on = profile != NULL;
+    if (profile) {
+        ep->em = *profile;
+        if (!ep->em.seed) {
+            uint64_t s = 0;
+            if (getrandom(&s, sizeof s, 0) != (ssize_t)sizeof s)
+                s = clock_mono_ns();
+            ep->em.seed = s ? s : 1;
+            log_msg(STCP_LOG_DEBUG, "netem", "seed=%llu (set seed= in STCP_NETEM to replay)",
+                    (unsigned long long)ep->em.seed);
+        }
+        /* Each endpoint of the process draws its own stream, derived from
+         * the seed and the order endpoints were made in. */
+        uint64_t n = __atomic_fetch_add(&ordinal, 1, __ATOMIC_RELAXED);
+        ep->rng = ep->em.seed ^ (n * 0xd1b54a32d192ed03ULL);
+        splitmix64(&ep->rng);
+    }
+    pthread_mutex_unlock(&ep->lock);
+}
+
+/* ======================== Segments: sending =============================== */
+
+/* What emulation does to one datagram. */
+struct netem_verdict {
+    bool drop, dup, hold, corrupt;
+    size_t corrupt_bit;
+};
+
+static struct netem_verdict netem_decide(struct net_ep *ep, size_t len)
+{
+    struct netem_verdict v = {0};
+    v.drop = rng_chance(&ep->rng, ep->em.loss);
+    v.dup = rng_chance(&ep->rng, ep->em.dup);
+    v.hold = rng_chance(&ep->rng, ep->em.reorder);
+    v.corrupt = rng_chance(&ep->rng, ep->em.corrupt);
+    v.corrupt_bit = (size_t)(splitmix64(&ep->rng) % (len * 8));
+    return v;
+}
+
+/* Send one datagram through emulation.  Called with ep->lock held. */
+static void netem_send(struct net_ep *ep, const struct sockaddr_in *src,
+                       const struct sockaddr_in *dst, uint8_t *buf, size_t len)
+{
+    struct netem_verdict v = netem_decide(ep, len);
+    pthread_once(&pending_cv_once, pending_init_cv);
+    pthread_mutex_lock(&pending.lock);
+    if (v.drop) {
+        NET_COUNT(ep->ctr, dropped);
+        pending_release_held(ep); /* a later segment was sent, as far as they know */
+        pthread_mutex_unlock(&pending.lock);
+        return;
+    }
+    if (v.corrupt) {
+        buf[v.corrupt_bit / 8] ^= (uint8_t)(1u << (v.corrupt_bit % 8));
+        NET_COUNT(ep->ctr, corrupted);
+    }
+    uint64_t now = clock_mono_ns();
+    uint64_t due = now + ep->em.delay_us * 1000ULL;
+    int copies = v.dup ? 2 : 1;
+    if (v.dup)
+        NET_COUNT(ep->ctr, duplicated);
+    if (v.hold && !ep->held) {
+        /* Held back until the next datagram of this endpoint leaves. */
+        if (pending_add(ep, src, dst, buf, len, due + HOLD_MAX_NS, true)) {
+            NET_COUNT(ep->ctr, reordered);
+            copies--;
+        }
+    }
+    for (int i = 0; i < copies; i++) {
+        if (ep->em.delay_us && pending_add(ep, src, dst, buf, len, due, false)) {
+            NET_COUNT(ep->ctr, delayed);
+            continue;
+        }
+        carrier_send_captured(ep, src, dst, buf, len);
+    }
+    if (copies > 0)
+        pending_release_held(ep);
+    pthread_mutex_unlock(&pending.lock);
+}
+
+ssize_t net_send_segment(struct net_ep *ep, const struct sockaddr_in *local,
+                         const struct sockaddr_in *peer, const struct iovec *iov, int iovcnt)
+{
+    uint8_t buf[NET_MAX_SEGMENT];
+    size_t len = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > sizeof buf - len) {
+            errno = EMSGSIZE;
+            return -1;
+        }
+        memcpy(buf + len, iov[i].iov_base, iov[i].iov_len);
+        len += iov[i].iov_len;
+    }
+    if (len < sizeof(STCPHeader)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (ep->connected || !local)
+        local = &ep->local;
+    if (ep->connected || !peer)
+        peer = &ep->peer;
+    STCPHeader *h = (STCPHeader *)buf;
+    h->th_sport = local->sin_port;
+    h->th_dport = peer->sin_port;
+    h->th_sum = 0;
+    h->th_sum = net_tcp_checksum(local->sin_addr.s_addr, peer->sin_addr.s_addr, buf, len);
+
+    if (!ep->netem_on) {
+        pcap_capture(buf, len, local, peer);
+        ssize_t n = ep->carrier->send(ep, local, peer, buf, len);
+        if (n < 0)
+            return -1;
+        NET_COUNT(ep->ctr, segs_sent);
+        return (ssize_t)len;
+    }
+    pthread_mutex_lock(&ep->lock);
+    netem_send(ep, local, peer, buf, len);
+    pthread_mutex_unlock(&ep->lock);
+    return (ssize_t)len;
+}
+
+/* ======================== Segments: receiving ============================= */
+
+int net_check_segment(const void *seg, size_t len, const struct sockaddr_in *peer,
+                      const struct sockaddr_in *local, struct net_counters *ctr)
+{
+    const STCPHeader *h = seg;
+    if (len < sizeof(STCPHeader) || len > NET_MAX_SEGMENT || h->th_off < 5 ||
+        (size_t)h->th_off * 4 > len || h->th_dport != local->sin_port ||
+        h->th_sport != peer->sin_port) {
+        if (ctr)
+            NET_COUNT(ctr, malformed);
+        return -1;
+    }
+    if (net_tcp_checksum(peer->sin_addr.s_addr, local->sin_addr.s_addr, seg, len) != 0) {
+        if (ctr)
+            NET_COUNT(ctr, bad_checksum);
+        return -1;
+    }
+    return 0;
+}
+
+ssize_t net_recv_segment(struct net_ep *ep, void *buf, size_t cap, struct sockaddr_in *peer,
+                         struct sockaddr_in *local)
+{
+    for (;;) {
+        bool truncated = false;
+        ssize_t n = ep->carrier->recv(ep, buf, cap, peer, local, &truncated);
+        if (n < 0)
+            return -1;
+        pcap_capture(buf, (size_t)n, peer, local);
+        if (truncated) {
+            NET_COUNT(ep->ctr, malformed);
+            continue;
+        }
+        if (net_check_segment(buf, (size_t)n, peer, local, ep->ctr) < 0) {
+            if (stcp_log_enabled(STCP_LOG_DEBUG)) {
+                char who[24];
+                addr_str(peer, who, sizeof who);
+                log_msg(STCP_LOG_DEBUG, ep->name[0] ? ep->name : "net",
+                        "dropped a bad segment of %zd bytes from %s", n, who);
+            }
+            continue;
+        }
+        NET_COUNT(ep->ctr, segs_received);
+        return n;
+    }
+}

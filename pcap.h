@@ -1,0 +1,18 @@
+/* pcap.h -- a packet capture of every segment a process sends and receives.
+ *
+ * With STCP_PCAP=FILE in the environment ("%p" in FILE becomes the process
+ * id) each segment is written with a synthesized IPv4 header carrying the
+ * real addresses, so Wireshark and tshark decode it as ordinary TCP.  Writes
+ * go to a buffer that is flushed when full, by pcap_flush() and at exit. */
+#ifndef PCAP_H
+#define PCAP_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+
+/* Record one segment from src to dst (no-op unless STCP_PCAP is set). */
+void pcap_capture(const void *seg, size_t len, const struct sockaddr_in *src,
+                  const struct sockaddr_in *dst);
+void pcap_flush(void);
+
+#endif /* PCAP_H */

@@ -1,0 +1,328 @@
+/* server.c -- serves files over STCP.
+ *
+ * The classic exchange: the client sends "NAME\r\n"; the server replies
+ * "NAME,LENGTH,MESSAGE\r\n" and then LENGTH bytes, or LENGTH -1 and a
+ * message if it will not serve the file.  One connection per request.
+ * Files are served only from beneath the served directory.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "mysock.h"
+
+#define REQUEST_MAX 1024 /* longest request line accepted, bytes */
+
+struct options {
+    bool_t reliable;
+    bool_t cookies;
+    const char *bind_addr;
+    unsigned port;
+    const char *dir;
+    long window;
+    int backlog;
+    long serve_count; /* exit after this many connections (0: never) */
+    int verbose;
+};
+
+static int root_fd = -1;
+
+static void usage(const char *prog)
+{
+    fprintf(stderr,
+            "usage: %s [-U] [-C] [-a ADDR] [-p PORT] [-d DIR] [-w WINDOW] [-b BACKLOG]\n"
+            "          [-n COUNT] [-v]\n"
+            "  -U          unreliable network (emulation; see STCP_NETEM)\n"
+            "  -C          answer SYNs with SYN cookies\n"
+            "  -a ADDR     address to listen on (default 0.0.0.0)\n"
+            "  -p PORT     port to listen on (default: any free port)\n"
+            "  -d DIR      directory to serve (default: the working directory)\n"
+            "  -w WINDOW   receive/send window, 1..65535 bytes (default 3072)\n"
+            "  -b BACKLOG  listen backlog (default 64)\n"
+            "  -n COUNT    exit after serving COUNT connections\n"
+            "  -v          print counters at exit\n",
+            prog);
+    exit(2);
+}
+
+static long parse_long(const char *s, long lo, long hi, const char *prog)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        usage(prog);
+    return v;
+}
+
+static void parse_args(int argc, char **argv, struct options *o)
+{
+    *o = (struct options){TRUE, FALSE, "0.0.0.0", 0, ".", 3072, 64, 0, 0};
+    int c;
+    while ((c = getopt(argc, argv, "UCa:p:d:w:b:n:vh")) != -1) {
+        switch (c) {
+        case 'U':
+            o->reliable = FALSE;
+            break;
+        case 'C':
+            o->cookies = TRUE;
+            break;
+        case 'a':
+            o->bind_addr = optarg;
+            break;
+        case 'p':
+            o->port = (unsigned)parse_long(optarg, 0, 65535, argv[0]);
+            break;
+        case 'd':
+            o->dir = optarg;
+            break;
+        case 'w':
+            o->window = parse_long(optarg, 1, 65535, argv[0]);
+            break;
+        case 'b':
+            o->backlog = (int)parse_long(optarg, 1, MAX_NUM_CONNECTIONS, argv[0]);
+            break;
+        case 'n':
+            o->serve_count = parse_long(optarg, 1, 1L << 40, argv[0]);
+            break;
+        case 'v':
+            o->verbose++;
+            break;
+        default:
+            usage(argv[0]);
+        }
+    }
+    if (optind != argc)
+        usage(argv[0]);
+}
+
+/* ---- The request ---- */
+
+/* Read one line ending in "\r\n" (or "\n").  Returns its length, or -1 if
+ * the connection ended first, the line is too long, or it holds a NUL. */
+static int read_request(mysocket_t sd, char *line, size_t cap, const char **why)
+{
+    size_t n = 0;
+    for (;;) {
+        char ch;
+        int r = myread(sd, &ch, 1);
+        if (r <= 0) {
+            *why = "connection ended before the request line";
+            return -1;
+        }
+        if (ch == '\n')
+            break;
+        if (ch == '\0') {
+            *why = "request line holds a NUL byte";
+            return -1;
+        }
+        if (n + 1 >= cap) {
+            *why = "request line too long";
+            return -1;
+        }
+        line[n++] = ch;
+    }
+    if (n && line[n - 1] == '\r')
+        n--;
+    line[n] = '\0';
+    return (int)n;
+}
+
+/* Open name beneath the served directory, or say why not. */
+static int open_beneath(const char *name, const char **why)
+{
+    if (!*name) {
+        *why = "Empty file name";
+        return -1;
+    }
+    if (name[0] == '/') {
+        *why = "Absolute paths are not served";
+        return -1;
+    }
+    /* No ".." component anywhere, symlinks included (RESOLVE_BENEATH). */
+    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+    int fd = (int)syscall(SYS_openat2, root_fd, name, &how, sizeof how);
+    if (fd < 0) {
+        *why = errno == EXDEV    ? "Path leaves the served directory"
+               : errno == ENOENT ? "File not found"
+               : errno == EACCES ? "Permission denied"
+                                 : "Cannot open file";
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        *why = "Not a regular file";
+        return -1;
+    }
+    return fd;
+}
+
+static int write_all(mysocket_t sd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len) {
+        int n = mywrite(sd, p, len);
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int send_reply(mysocket_t sd, const char *name, long long length, const char *msg)
+{
+    char line[REQUEST_MAX + 128];
+    int n = snprintf(line, sizeof line, "%s,%lld,%s\r\n", name, length, msg);
+    return write_all(sd, line, (size_t)n);
+}
+
+static int send_file(mysocket_t sd, int fd, off_t length)
+{
+    char buf[65536];
+    off_t left = length;
+    while (left > 0) {
+        ssize_t n = read(fd, buf, (size_t)(left < (off_t)sizeof buf ? left : (off_t)sizeof buf));
+        if (n <= 0)
+            return -1; /* the file shrank: the client will see a short reply */
+        if (write_all(sd, buf, (size_t)n) < 0)
+            return -1;
+        left -= n;
+    }
+    return 0;
+}
+
+static void serve(mysocket_t sd)
+{
+    char name[REQUEST_MAX];
+    const char *why = NULL;
+    if (read_request(sd, name, sizeof name, &why) < 0) {
+        fprintf(stderr, "server: %s\n", why);
+        if (strcmp(why, "connection ended before the request line") != 0)
+            send_reply(sd, "", -1, why);
+        myclose(sd);
+        return;
+    }
+    int fd = open_beneath(name, &why);
+    if (fd < 0) {
+        send_reply(sd, name, -1, why);
+    } else {
+        struct stat st;
+        fstat(fd, &st);
+        if (send_reply(sd, name, (long long)st.st_size, "OK") == 0 &&
+            send_file(sd, fd, st.st_size) < 0)
+            fprintf(stderr, "server: sending %s failed: %s\n", name, strerror(errno));
+        close(fd);
+    }
+    if (myclose(sd) < 0)
+        fprintf(stderr, "server: close: %s\n", strerror(errno));
+}
+
+/* Connections being served, so -n can wait for the last ones to finish. */
+static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t active_cv = PTHREAD_COND_INITIALIZER;
+static long active;
+
+static void *serve_thread(void *arg)
+{
+    mysocket_t sd = (mysocket_t)(long)arg;
+    serve(sd);
+    pthread_mutex_lock(&active_lock);
+    if (--active == 0)
+        pthread_cond_broadcast(&active_cv);
+    pthread_mutex_unlock(&active_lock);
+    return NULL;
+}
+
+static void print_address(mysocket_t sd, const char *bind_addr)
+{
+    struct sockaddr_in sin;
+    socklen_t len = sizeof sin;
+    if (mygetsockname(sd, (struct sockaddr *)&sin, &len) < 0) {
+        perror("mygetsockname");
+        exit(1);
+    }
+    char host[256];
+    if (strcmp(bind_addr, "0.0.0.0") != 0 || gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "%s", strcmp(bind_addr, "0.0.0.0") ? bind_addr : "127.0.0.1");
+    printf("Server's address is %s:%u\n", host, ntohs(sin.sin_port));
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o;
+    parse_args(argc, argv, &o);
+    signal(SIGPIPE, SIG_IGN);
+    root_fd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0) {
+        fprintf(stderr, "server: %s: %s\n", o.dir, strerror(errno));
+        return 1;
+    }
+    mysocket_t ls = mysocket(o.reliable);
+    if (ls < 0) {
+        perror("mysocket");
+        return 1;
+    }
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)o.port)};
+    if (inet_pton(AF_INET, o.bind_addr, &sin.sin_addr) != 1) {
+        fprintf(stderr, "server: bad address %s\n", o.bind_addr);
+        return 2;
+    }
+    if (mysetsockopt(ls, MYSO_WINDOW, o.window) < 0 ||
+        mysetsockopt(ls, MYSO_SYNCOOKIES, o.cookies) < 0) {
+        perror("mysetsockopt");
+        return 1;
+    }
+    if (mybind(ls, (struct sockaddr *)&sin, sizeof sin) < 0) {
+        fprintf(stderr, "server: bind %s:%u: %s\n", o.bind_addr, o.port, strerror(errno));
+        return 1;
+    }
+    if (mylisten(ls, o.backlog) < 0) {
+        perror("mylisten");
+        return 1;
+    }
+    print_address(ls, o.bind_addr);
+
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    for (long served = 0; !o.serve_count || served < o.serve_count; served++) {
+        mysocket_t sd = myaccept(ls, NULL, NULL);
+        if (sd < 0) {
+            perror("myaccept");
+            continue;
+        }
+        pthread_mutex_lock(&active_lock);
+        active++;
+        pthread_mutex_unlock(&active_lock);
+        pthread_t t;
+        if (pthread_create(&t, &attr, serve_thread, (void *)(long)sd) != 0) {
+            fprintf(stderr, "server: no thread for a client\n");
+            myclose(sd);
+            pthread_mutex_lock(&active_lock);
+            active--;
+            pthread_mutex_unlock(&active_lock);
+        }
+    }
+    pthread_mutex_lock(&active_lock);
+    while (active > 0)
+        pthread_cond_wait(&active_cv, &active_lock);
+    pthread_mutex_unlock(&active_lock);
+    myclose(ls);
+    return 0;
+}

@@ -1,0 +1,489 @@
+/* stcp_api.c -- the transport-facing interface (stcp_api.h) on top of the
+ * socket table, plus the framework's clocks and logging.
+ *
+ * Wake-ups: the transport thread sleeps in ppoll() on its connection's own
+ * datagram socket and an eventfd; application threads write the eventfd
+ * only when the transport is asleep waiting for what they did.  The other
+ * way, myread/mywrite waiters are signalled once per batch of transport
+ * work (when the transport next waits), not once per segment.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "mysock_impl.h"
+#include "transport.h"
+
+/* ================================ Clocks ================================== */
+
+uint64_t clock_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int64_t realtime_ns_until(const struct timespec *abstime)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t d = ((int64_t)abstime->tv_sec - (int64_t)now.tv_sec) * 1000000000LL +
+                ((int64_t)abstime->tv_nsec - (int64_t)now.tv_nsec);
+    return d > 0 ? d : 0;
+}
+
+/* ================================ Logging ================================= */
+
+static int log_level = -1;
+
+static int parse_level(void)
+{
+    static const char *names[] = {"error", "warn", "info", "debug", "trace"};
+    const char *v = getenv("STCP_LOG");
+    if (v && *v) {
+        for (int i = 0; i < 5; i++)
+            if (!strcmp(v, names[i]))
+                return i;
+        fprintf(stderr, "stcp: STCP_LOG=%s is not one of error|warn|info|debug|trace; "
+                        "using warn\n", v);
+    }
+    return STCP_LOG_WARN;
+}
+
+int stcp_log_enabled(enum stcp_log_level level)
+{
+    int cur = __atomic_load_n(&log_level, __ATOMIC_RELAXED);
+    if (cur < 0) {
+        cur = parse_level();
+        __atomic_store_n(&log_level, cur, __ATOMIC_RELAXED);
+    }
+    return (int)level <= cur;
+}
+
+void log_vmsg(enum stcp_log_level level, const char *who, const char *fmt, va_list ap)
+{
+    static const char *tags[] = {"ERROR", "WARN", "INFO", "DEBUG", "TRACE"};
+    if (!stcp_log_enabled(level))
+        return;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    localtime_r(&ts.tv_sec, &tm);
+    fprintf(stderr, "%02d:%02d:%02d.%06ld %-5s [%s] %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+            ts.tv_nsec / 1000, tags[level], who, msg);
+}
+
+void log_msg(enum stcp_log_level level, const char *who, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, who, fmt, ap);
+    va_end(ap);
+}
+
+void addr_str(const struct sockaddr_in *a, char *buf, size_t len)
+{
+    char ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+    snprintf(buf, len, "%s:%u", ip, ntohs(a->sin_port));
+}
+
+void stcp_log(mysocket_t sd, enum stcp_log_level level, const char *fmt, ...)
+{
+    if (!stcp_log_enabled(level))
+        return;
+    struct mysock *s = sock_transport(sd);
+    char who[48];
+    if (s && s->conn)
+        snprintf(who, sizeof who, "%s", s->conn->name);
+    else
+        snprintf(who, sizeof who, "sd %d", sd);
+    va_list ap;
+    va_start(ap, fmt);
+    log_vmsg(level, who, fmt, ap);
+    va_end(ap);
+}
+
+void our_dprintf(const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    log_vmsg(STCP_LOG_DEBUG, "transport", format, ap);
+    va_end(ap);
+}
+
+/* ============================ Looking up sd =============================== */
+
+static struct conn *transport_conn(mysocket_t sd, struct mysock **out)
+{
+    struct mysock *s = sock_transport(sd);
+    if (!s || !s->conn) {
+        errno = EBADF;
+        return NULL;
+    }
+    *out = s;
+    return s->conn;
+}
+
+/* ============================ Waiting for events ========================== */
+
+/* Events of flags that are ready now.  Called with the socket lock held. */
+static unsigned ready_events(struct conn *c, unsigned flags)
+{
+    unsigned ev = 0;
+    if ((flags & APP_DATA) && c->sndq.len)
+        ev |= APP_DATA;
+    if ((flags & APP_CLOSE_REQUESTED) && c->close_requested && !c->close_reported &&
+        !c->sndq.len)
+        ev |= APP_CLOSE_REQUESTED;
+    if ((flags & NETWORK_DATA) &&
+        (c->stage_len || (c->inbox && c->inbox->count) || c->net_error))
+        ev |= NETWORK_DATA;
+    if ((flags & APP_READ) && c->app_read)
+        ev |= APP_READ;
+    return ev;
+}
+
+/* Signal the application threads this batch of transport work owes. */
+static void flush_app_wakes(struct conn *c)
+{
+    if (c->wake_reader) {
+        c->wake_reader = false;
+        pthread_cond_broadcast(&c->rd_cv);
+    }
+    if (c->wake_writer) {
+        c->wake_writer = false;
+        pthread_cond_broadcast(&c->wr_cv);
+    }
+}
+
+/* Read one segment from the connection's own endpoint into the stage, if
+ * it is empty.  Only the transport thread touches the stage. */
+static void fill_stage(struct conn *c)
+{
+    if (c->stage_len || c->net_error || !c->ep)
+        return;
+    struct sockaddr_in peer, local;
+    ssize_t n = net_recv_segment(c->ep, c->stage, sizeof c->stage, &peer, &local);
+    if (n > 0)
+        c->stage_len = (size_t)n;
+    else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        c->net_error = errno;
+}
+
+unsigned int stcp_wait_for_event(mysocket_t sd, unsigned int wait_flags,
+                                 const struct timespec *abstime)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c)
+        return TIMEOUT;
+    int saved_errno = errno;
+    unsigned ev = TIMEOUT;
+    for (;;) {
+        if (wait_flags & NETWORK_DATA)
+            fill_stage(c);
+        pthread_mutex_lock(&s->lock);
+        ev = ready_events(c, wait_flags);
+        if (ev) {
+            if (ev & APP_CLOSE_REQUESTED)
+                c->close_reported = true;
+            if (ev & APP_READ)
+                c->app_read = false;
+            pthread_mutex_unlock(&s->lock);
+            break;
+        }
+        flush_app_wakes(c);
+        int64_t wait_ns = abstime ? realtime_ns_until(abstime) : -1;
+        if (wait_ns == 0) {
+            pthread_mutex_unlock(&s->lock);
+            break;
+        }
+        c->waiting = wait_flags;
+        pthread_mutex_unlock(&s->lock);
+
+        struct pollfd pfd[2] = {{c->wake_fd, POLLIN, 0}, {-1, POLLIN, 0}};
+        if ((wait_flags & NETWORK_DATA) && c->ep)
+            pfd[1].fd = net_ep_fd(c->ep);
+        struct timespec ts = {(time_t)(wait_ns / 1000000000LL), (long)(wait_ns % 1000000000LL)};
+        int n = ppoll(pfd, 2, wait_ns < 0 ? NULL : &ts, NULL);
+
+        pthread_mutex_lock(&s->lock);
+        c->waiting = 0;
+        pthread_mutex_unlock(&s->lock);
+        if (n > 0 && pfd[0].revents) {
+            uint64_t count;
+            ssize_t r = read(c->wake_fd, &count, sizeof count);
+            (void)r; /* nonblocking: a spurious wake-up leaves it empty */
+        }
+    }
+    errno = saved_errno;
+    return ev;
+}
+
+/* ================================ Network ================================= */
+
+ssize_t stcp_network_recv(mysocket_t sd, void *dst, size_t max_len)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c)
+        return -1;
+    size_t n = 0;
+    pthread_mutex_lock(&s->lock);
+    struct segq *q = c->inbox;
+    if (q && q->count) {
+        n = MIN(max_len, (size_t)q->len[q->head]);
+        memcpy(dst, q->data[q->head], n);
+        q->head = (q->head + 1) % SEGQ_SLOTS;
+        q->count--;
+        pthread_mutex_unlock(&s->lock);
+        return (ssize_t)n;
+    }
+    pthread_mutex_unlock(&s->lock);
+    fill_stage(c);
+    if (c->stage_len) {
+        n = MIN(max_len, c->stage_len);
+        memcpy(dst, c->stage, n);
+        c->stage_len = 0;
+        return (ssize_t)n;
+    }
+    if (c->net_error) {
+        errno = c->net_error;
+        return -1;
+    }
+    return 0;
+}
+
+ssize_t stcp_network_send(mysocket_t sd, const void *src, size_t src_len, ...)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c)
+        return -1;
+    struct iovec iov[8];
+    int n = 0;
+    va_list ap;
+    va_start(ap, src_len);
+    for (const void *buf = src; buf; buf = va_arg(ap, const void *)) {
+        if (n == 8) {
+            va_end(ap);
+            errno = EMSGSIZE;
+            return -1;
+        }
+        iov[n].iov_base = (void *)buf;
+        iov[n].iov_len = n ? va_arg(ap, size_t) : src_len;
+        n++;
+    }
+    va_end(ap);
+    int saved_errno = errno;
+    ssize_t rc = net_send_segment(c->ep, NULL, NULL, iov, n);
+    if (rc >= 0)
+        errno = saved_errno;
+    return rc;
+}
+
+/* ============================== Application =============================== */
+
+size_t stcp_app_recv(mysocket_t sd, void *dst, size_t max_len)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    size_t n = byteq_get(&c->sndq, dst, max_len);
+    /* Wake a blocked writer only once half the queue is free, so it
+     * refills in large pieces instead of once per segment. */
+    if (n && byteq_space(&c->sndq) * 2 >= c->sndq.cap)
+        c->wake_writer = true;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+void stcp_app_send(mysocket_t sd, const void *src, size_t src_len)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c)
+        return;
+    const uint8_t *p = src;
+    pthread_mutex_lock(&s->lock);
+    while (src_len && s->app_open && !c->close_requested) {
+        size_t n = byteq_put(&c->rcvq, p, src_len);
+        p += n;
+        src_len -= n;
+        if (n)
+            c->wake_reader = true;
+        if (!src_len)
+            break;
+        /* Full: only a transport that ignores stcp_app_space() gets here. */
+        flush_app_wakes(c);
+        c->app_send_blocked = true;
+        pthread_cond_wait(&s->cv, &s->lock);
+        c->app_send_blocked = false;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+size_t stcp_app_space(mysocket_t sd)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    /* After myclose nothing is read: incoming data is discarded, and the
+     * window stays open so the peer is not stalled. */
+    size_t n = (s->app_open && !c->close_requested) ? byteq_space(&c->rcvq) : c->rcvq.cap;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+void stcp_fin_received(mysocket_t sd)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c)
+        return;
+    pthread_mutex_lock(&s->lock);
+    c->fin_received = true;
+    pthread_cond_broadcast(&c->rd_cv);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void stcp_unblock_application(mysocket_t sd)
+{
+    int err = errno;
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c)
+        return;
+    pthread_mutex_lock(&s->lock);
+    bool first = !c->unblocked;
+    c->unblocked = true;
+    if (first)
+        c->connect_errno = err;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->lock);
+    if (first && !err) {
+        log_msg(STCP_LOG_INFO, c->name, "established");
+        conn_established(s);
+    }
+    errno = err;
+}
+
+void stcp_set_error(mysocket_t sd, int err)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c)
+        return;
+    pthread_mutex_lock(&s->lock);
+    if (!c->error)
+        c->error = err;
+    pthread_cond_broadcast(&s->cv);
+    pthread_cond_broadcast(&c->rd_cv);
+    pthread_cond_broadcast(&c->wr_cv);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void stcp_unblock_close(mysocket_t sd, int err)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c)
+        return;
+    pthread_mutex_lock(&s->lock);
+    if (!c->close_done) {
+        c->close_done = true;
+        c->close_err = err;
+    }
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->lock);
+}
+
+void stcp_set_context(mysocket_t sd, const void *stcp_state)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (c)
+        c->context = (void *)stcp_state;
+}
+
+void *stcp_get_context(mysocket_t sd)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    return c ? c->context : NULL;
+}
+
+long stcp_get_option(mysocket_t sd, int option)
+{
+    struct mysock *s = sock_transport(sd);
+    if (!s) {
+        errno = EBADF;
+        return -1;
+    }
+    pthread_mutex_lock(&s->lock);
+    long v = sock_option(s, option);
+    pthread_mutex_unlock(&s->lock);
+    return v;
+}
+
+void stcp_get_addresses(mysocket_t sd, struct sockaddr_in *local, struct sockaddr_in *peer)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c)
+        return;
+    if (local)
+        *local = c->local;
+    if (peer)
+        *peer = c->peer;
+}
+
+void stcp_count_retransmission(mysocket_t sd, bool_t on_timeout)
+{
+    struct mysock *s = sock_transport(sd);
+    if (!s)
+        return;
+    if (on_timeout)
+        NET_COUNT(&s->ctr, retransmits_timeout);
+    else
+        NET_COUNT(&s->ctr, retransmits_other);
+}
+
+/* ============================ Listening sockets =========================== */
+
+ssize_t stcp_listen_reply(mysocket_t listen_sd, const struct sockaddr_in *local,
+                          const struct sockaddr_in *peer, const void *segment, size_t len)
+{
+    struct mysock *s = sock_transport(listen_sd);
+    if (!s || !s->lst || !s->lst->ep) {
+        errno = EBADF;
+        return -1;
+    }
+    struct iovec iov = {(void *)segment, len};
+    return net_send_segment(s->lst->ep, local, peer, &iov, 1);
+}
+
+mysocket_t stcp_listen_open(mysocket_t listen_sd, const struct sockaddr_in *local,
+                            const struct sockaddr_in *peer, void *context,
+                            const void *segment, size_t len)
+{
+    struct mysock *s = sock_transport(listen_sd);
+    if (!s || !s->lst) {
+        errno = EBADF;
+        return -1;
+    }
+    return listener_open_conn(s, local, peer, context, segment, len);
+}

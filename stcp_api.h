@@ -1,0 +1,140 @@
+/* stcp_api.h -- what the framework offers a transport layer.
+ *
+ * These are the only framework calls a transport may make.  The first part is
+ * the classic STCP interface, unchanged in name, signature and meaning, so a
+ * transport.c written for the classic framework runs here.  The second part
+ * is additions our transport uses; a classic transport simply ignores them.
+ *
+ * All functions take the mysocket descriptor the transport was started with
+ * (transport_init's sd).  They are called from that connection's transport
+ * thread only, except where noted.
+ */
+#ifndef STCP_API_H
+#define STCP_API_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "mysock.h"
+
+/* stcp_wait_for_event() flags */
+typedef enum {
+    TIMEOUT = 0,
+    APP_DATA = 1,
+    NETWORK_DATA = 2,
+    APP_CLOSE_REQUESTED = 4,
+    ANY_EVENT = APP_DATA | NETWORK_DATA | APP_CLOSE_REQUESTED,
+    /* Addition, only reported when asked for: the application has read data
+     * from the receive queue since this event was last reported, so the
+     * window may have opened (stcp_app_space() says by how much). */
+    APP_READ = 8
+} stcp_event_type_t;
+
+/* ---- Classic interface ---------------------------------------------------- */
+
+/* Unblock the application's myconnect/myaccept: the connection is
+ * established (errno 0) or failed (errno says why; myconnect then returns -1
+ * with that errno). */
+void stcp_unblock_application(mysocket_t sd);
+
+/* Wait for any of the events in wait_flags, or until the absolute time
+ * abstime (CLOCK_REALTIME, the origin of time(2)); NULL waits indefinitely.
+ * Returns the events that occurred (a mask of wait_flags bits), or TIMEOUT.
+ * Events are level-triggered: pending network segments and pending
+ * application data are reported again until consumed.  APP_CLOSE_REQUESTED
+ * is reported once, after all data the application wrote has been taken
+ * with stcp_app_recv().  NETWORK_DATA guarantees that the next
+ * stcp_network_recv() returns a segment (or -1 with the path's error). */
+unsigned int stcp_wait_for_event(mysocket_t sd, unsigned int wait_flags,
+                                 const struct timespec *abstime);
+
+/* A per-connection pointer for the transport's own use. */
+void stcp_set_context(mysocket_t sd, const void *stcp_state);
+void *stcp_get_context(mysocket_t sd);
+
+/* Take the next segment that arrived from the peer (header included), with
+ * ports and checksum already verified by the network layer.  Returns its
+ * length, 0 if none is pending, or -1 with errno if the path reported an
+ * error (ECONNREFUSED: the peer's host says the port is closed). */
+ssize_t stcp_network_recv(mysocket_t sd, void *dst, size_t max_len);
+
+/* Send one segment made of the given buffer/length pairs, ended by NULL:
+ *     stcp_network_send(sd, hdr, hdr_len, payload, payload_len, NULL);
+ * The network layer fills th_sport, th_dport and th_sum.  Returns the number
+ * of bytes handed to the network, or -1 with errno. */
+ssize_t stcp_network_send(mysocket_t sd, const void *src, size_t src_len, ...);
+
+/* Take up to max_len bytes the application wrote with mywrite(). */
+size_t stcp_app_recv(mysocket_t sd, void *dst, size_t max_len);
+
+/* Pass in-order data up to the application for myread().  Blocks while the
+ * receive queue is full, so a transport must not hand up more than
+ * stcp_app_space() allows if it wants never to block. */
+void stcp_app_send(mysocket_t sd, const void *src, size_t src_len);
+
+/* The peer has sent FIN: myread() returns 0 once the queued data is read. */
+void stcp_fin_received(mysocket_t sd);
+
+/* ---- Additions ------------------------------------------------------------ */
+
+/* Free space in the receive queue: the most the receive window may offer. */
+size_t stcp_app_space(mysocket_t sd);
+
+/* The connection has failed with error err (ETIMEDOUT, ECONNRESET, ...):
+ * blocked and later myread/mywrite calls return -1 with it, after any data
+ * already queued for the application has been read. */
+void stcp_set_error(mysocket_t sd, int err);
+
+/* The application's myclose() may return: everything it wrote, and the FIN,
+ * are acknowledged (err 0), or the connection failed (err).  Without this
+ * call myclose() waits for transport_init() to return. */
+void stcp_unblock_close(mysocket_t sd, int err);
+
+/* An option of the socket (mysock.h's MYSO_*), with its default applied. */
+long stcp_get_option(mysocket_t sd, int option);
+
+/* Addresses of the connection (network byte order). */
+void stcp_get_addresses(mysocket_t sd, struct sockaddr_in *local, struct sockaddr_in *peer);
+
+/* Logging.  Levels as in STCP_LOG; each line names the connection. */
+enum stcp_log_level {
+    STCP_LOG_ERROR = 0,
+    STCP_LOG_WARN = 1,
+    STCP_LOG_INFO = 2,
+    STCP_LOG_DEBUG = 3,
+    STCP_LOG_TRACE = 4
+};
+int stcp_log_enabled(enum stcp_log_level level);
+void stcp_log(mysocket_t sd, enum stcp_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Count one retransmission in the socket's counters (timeout or other). */
+void stcp_count_retransmission(mysocket_t sd, bool_t on_timeout);
+
+/* ---- Listening sockets (optional transport hook) -------------------------- */
+
+/* A transport may define this function.  The framework then offers it every
+ * segment that arrives at a listening socket and belongs to no connection,
+ * before doing its default (a SYN opens a new connection, if the backlog has
+ * room; anything else is dropped).  It runs in the listener's thread and must
+ * not block.  Return nonzero if the segment was handled, 0 for the default.
+ * The segment is already checked (length, th_off, checksum). */
+int transport_listen_input(mysocket_t listen_sd, const void *segment, size_t len,
+                           const struct sockaddr_in *local, const struct sockaddr_in *peer);
+
+/* From transport_listen_input: send a segment to peer from the listening
+ * socket, keeping no state. */
+ssize_t stcp_listen_reply(mysocket_t listen_sd, const struct sockaddr_in *local,
+                          const struct sockaddr_in *peer, const void *segment, size_t len);
+
+/* From transport_listen_input: open a connection to peer now, with context
+ * already set (see stcp_get_context) and segment queued as its first input.
+ * Returns the new descriptor, or -1 with errno (EAGAIN: backlog full). */
+mysocket_t stcp_listen_open(mysocket_t listen_sd, const struct sockaddr_in *local,
+                            const struct sockaddr_in *peer, void *context,
+                            const void *segment, size_t len);
+
+#endif /* STCP_API_H */

@@ -1,0 +1,1314 @@
+/* transport.c -- STCP: TCP's state machine over an unreliable datagram path.
+ *
+ * Read it top to bottom:
+ *   1. Small pieces: segment parsing, the send buffer, the reassembly
+ *      buffer, the retransmission timeout estimator (RFC 6298).
+ *   2. Output (tcp_out): the one place segments are built and sent.
+ *   3. Input (tcp_in): a segment arrives, checked in the order of
+ *      RFC 9293 section 3.10.7.
+ *   4. User calls and timers: write, close, window update, timeouts.
+ *   5. SYN cookies.
+ *   6. The driver: transport_init() and control_loop(), which only move
+ *      events between stcp_api.h and the core.
+ *
+ * Parts 1-5 are the protocol core: no threads, sockets or clocks.  Each
+ * function takes the current time and an event and reports through the
+ * tcb's env callbacks, so tests feed it segments one at a time.
+ *
+ * This file uses only transport.h, stcp_api.h, mysock.h, the C library,
+ * POSIX and libcrypto, so it runs on any framework with the classic
+ * interface (the additions it calls are declared in stcp_api.h).
+ */
+#define _GNU_SOURCE
+#include "transport.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "mysock.h"
+#include "stcp_api.h"
+
+/* ======================= 1. Small pieces =================================== */
+
+const char *tcp_state_name(enum tcp_state state)
+{
+    static const char *names[] = {"CLOSED",      "LISTEN",     "SYN_SENT",   "SYN_RECEIVED",
+                                  "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT",
+                                  "CLOSING",     "LAST_ACK",   "TIME_WAIT"};
+    return (unsigned)state < sizeof names / sizeof names[0] ? names[state] : "?";
+}
+
+void tcp_config_default(struct tcp_config *cfg)
+{
+    cfg->window = 3072;
+    cfg->rto_initial = 100 * STCP_MSEC;
+    cfg->rto_min = 2 * STCP_MSEC;
+    cfg->rto_max = 500 * STCP_MSEC;
+    cfg->max_retries = 24;
+    cfg->time_wait = 1 * STCP_SEC;
+    cfg->persist_max = 500 * STCP_MSEC;
+    cfg->orphan_timeout = 60 * STCP_SEC;
+}
+
+int tcp_parse(const void *buf, size_t len, struct tcp_segment *seg)
+{
+    const STCPHeader *h = buf;
+    if (len < sizeof *h || h->th_off < 5 || (size_t)h->th_off * 4 > len)
+        return -1;
+    size_t off = (size_t)h->th_off * 4; /* options, if any, are skipped */
+    seg->seq = ntohl(h->th_seq);
+    seg->ack = ntohl(h->th_ack);
+    seg->flags = h->th_flags & (TH_FIN | TH_SYN | TH_ACK); /* RST, PSH, URG ignored */
+    seg->win = ntohs(h->th_win);
+    seg->payload = (const uint8_t *)buf + off;
+    seg->len = (uint32_t)(len - off);
+    return 0;
+}
+
+/* ---- Send buffer: bytes from snd_una on ---- */
+
+static uint32_t sndbuf_put(struct tcp_sndbuf *b, const uint8_t *src, uint32_t len)
+{
+    len = MIN(len, b->cap - b->len);
+    uint32_t tail = (b->head + b->len) % b->cap;
+    uint32_t first = MIN(len, b->cap - tail);
+    memcpy(b->data + tail, src, first);
+    memcpy(b->data, src + first, len - first);
+    b->len += len;
+    return len;
+}
+
+static void sndbuf_copy(const struct tcp_sndbuf *b, uint32_t off, uint8_t *dst, uint32_t len)
+{
+    uint32_t pos = (b->head + off) % b->cap;
+    uint32_t first = MIN(len, b->cap - pos);
+    memcpy(dst, b->data + pos, first);
+    memcpy(dst + first, b->data, len - first);
+}
+
+static void sndbuf_drop(struct tcp_sndbuf *b, uint32_t len)
+{
+    b->head = (b->head + len) % b->cap;
+    b->len -= len;
+}
+
+/* Data bytes sent and not yet acknowledged (SYN and FIN excluded). */
+static uint32_t data_in_flight(const struct tcb *t)
+{
+    uint32_t flight = t->snd_nxt - t->snd_una;
+    if (!t->syn_acked && flight)
+        flight--;
+    if (t->fin_sent && flight)
+        flight--;
+    return flight;
+}
+
+static uint32_t data_unsent(const struct tcb *t)
+{
+    return t->sndbuf.len - data_in_flight(t);
+}
+
+/* ---- Reassembly: data beyond rcv_nxt ---- */
+
+static void reasm_remove(struct tcp_reasm *r, unsigned i)
+{
+    memmove(&r->run[i], &r->run[i + 1], (r->nruns - i - 1) * sizeof r->run[0]);
+    r->nruns--;
+}
+
+/* Keep [seq, seq+len) of a segment that arrived beyond rcv_nxt.  It lies
+ * inside the advertised window, so it fits in the ring. */
+static void reasm_store(struct tcb *t, uint32_t seq, const uint8_t *data, uint32_t len)
+{
+    struct tcp_reasm *r = &t->reasm;
+    uint32_t start = seq, end = seq + len;
+    /* Merge with every run it overlaps or touches. */
+    unsigned i = 0;
+    while (i < r->nruns) {
+        if (seq_leq(r->run[i].start, end) && seq_geq(r->run[i].end, start)) {
+            if (seq_lt(r->run[i].start, start))
+                start = r->run[i].start;
+            if (seq_gt(r->run[i].end, end))
+                end = r->run[i].end;
+            reasm_remove(r, i);
+        } else {
+            i++;
+        }
+    }
+    if (r->nruns == TCP_REASM_RUNS)
+        return; /* too fragmented: the sender will send it again */
+    uint32_t pos = (r->head + (seq - t->rcv_nxt)) % r->cap;
+    uint32_t first = MIN(len, r->cap - pos);
+    memcpy(r->data + pos, data, first);
+    memcpy(r->data, data + first, len - first);
+    for (i = 0; i < r->nruns && seq_lt(r->run[i].start, start); i++)
+        ;
+    memmove(&r->run[i + 1], &r->run[i], (r->nruns - i) * sizeof r->run[0]);
+    r->run[i].start = start;
+    r->run[i].end = end;
+    r->nruns++;
+}
+
+/* ---- Retransmission timeout (RFC 6298) ---- */
+
+#define RTO_CLOCK_GRANULARITY (100ULL) /* microseconds */
+
+static void rto_clamp(struct tcb *t)
+{
+    if (t->rto < t->cfg.rto_min)
+        t->rto = t->cfg.rto_min;
+    if (t->rto > t->cfg.rto_max)
+        t->rto = t->cfg.rto_max;
+}
+
+static void rtt_sample(struct tcb *t, stcp_usec_t r)
+{
+    if (!t->have_rtt) {
+        t->srtt = r;
+        t->rttvar = r / 2;
+        t->have_rtt = true;
+    } else {
+        stcp_usec_t err = t->srtt > r ? t->srtt - r : r - t->srtt;
+        t->rttvar = (3 * t->rttvar + err) / 4;
+        t->srtt = (7 * t->srtt + r) / 8;
+    }
+    t->rto = t->srtt + MAX(RTO_CLOCK_GRANULARITY, 4 * t->rttvar);
+    rto_clamp(t);
+}
+
+static void event(struct tcb *t, enum tcp_event ev, int err)
+{
+    if (t->env.event)
+        t->env.event(t->env.ctx, ev, err);
+}
+
+static size_t app_space(const struct tcb *t)
+{
+    return t->env.app_space ? t->env.app_space(t->env.ctx) : 0;
+}
+
+static void timers_off(struct tcb *t)
+{
+    t->rexmit_at = t->persist_at = t->close_at = STCP_NO_TIMER;
+}
+
+static void enter_closed(struct tcb *t)
+{
+    t->state = TCPS_CLOSED;
+    timers_off(t);
+    event(t, TCP_EV_CLOSED, 0);
+}
+
+void tcp_abort(struct tcb *t, int err)
+{
+    if (t->state == TCPS_CLOSED)
+        return;
+    t->error = err;
+    t->state = TCPS_CLOSED;
+    timers_off(t);
+    event(t, TCP_EV_ERROR, err);
+    event(t, TCP_EV_CLOSED, 0);
+}
+
+int tcp_init(struct tcb *t, const struct tcp_config *cfg, const struct tcp_env *env)
+{
+    memset(t, 0, sizeof *t);
+    if (!cfg || !env || cfg->window < 1 || cfg->window > 65535 || !env->output) {
+        errno = EINVAL;
+        return -1;
+    }
+    t->cfg = *cfg;
+    t->env = *env;
+    t->sndbuf.data = malloc(cfg->window);
+    t->reasm.data = malloc(cfg->window);
+    if (!t->sndbuf.data || !t->reasm.data) {
+        tcp_free(t);
+        errno = ENOMEM;
+        return -1;
+    }
+    t->sndbuf.cap = t->reasm.cap = cfg->window;
+    t->state = TCPS_CLOSED;
+    t->rto = cfg->rto_initial;
+    timers_off(t);
+    return 0;
+}
+
+void tcp_free(struct tcb *t)
+{
+    free(t->sndbuf.data);
+    free(t->reasm.data);
+    t->sndbuf.data = t->reasm.data = NULL;
+}
+
+/* ======================= 2. Output (tcp_out) =============================== */
+
+/* Window we would advertise now: the free receive space (at most the
+ * configured window), never moving the right edge back, and not moving it
+ * forward by less than min(MSS, window/2) (receiver SWS avoidance,
+ * RFC 1122 4.2.3.3). */
+uint32_t tcp_rcv_window(const struct tcb *t)
+{
+    uint32_t space = (uint32_t)MIN(app_space(t), (size_t)t->cfg.window);
+    if (t->state == TCPS_SYN_SENT || t->state == TCPS_LISTEN || t->state == TCPS_CLOSED)
+        return space;
+    uint32_t edge = t->rcv_nxt + space;
+    uint32_t threshold = MAX(1u, MIN((uint32_t)STCP_MSS, t->cfg.window / 2));
+    if (seq_lt(edge, t->rcv_adv) || edge - t->rcv_adv < threshold)
+        return seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
+    return space;
+}
+
+/* Build and send one segment.  Every segment but the first SYN carries ACK
+ * and rcv_nxt; every segment carries the window. */
+static void emit(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *payload,
+                 uint32_t len)
+{
+    STCPHeader h;
+    memset(&h, 0, sizeof h);
+    h.th_seq = htonl(seq);
+    if (t->state != TCPS_SYN_SENT) {
+        flags |= TH_ACK;
+        h.th_ack = htonl(t->rcv_nxt);
+    }
+    h.th_off = 5;
+    h.th_flags = flags;
+    uint32_t wnd = tcp_rcv_window(t);
+    t->rcv_wnd = wnd;
+    if (t->state != TCPS_SYN_SENT)
+        t->rcv_adv = t->rcv_nxt + wnd;
+    h.th_win = htons((uint16_t)wnd);
+    t->env.output(t->env.ctx, &h, payload, len);
+    t->ack_now = false;
+    t->stats.segs_out++;
+}
+
+static void emit_data(struct tcb *t, uint32_t seq, uint32_t len, bool fin)
+{
+    uint8_t payload[STCP_MSS];
+    sndbuf_copy(&t->sndbuf, seq - t->snd_una, payload, len);
+    emit(t, seq, fin ? TH_FIN : 0, payload, len);
+}
+
+static void start_rtt_timing(struct tcb *t, uint32_t seq, stcp_usec_t now)
+{
+    if (!t->rtt_timing) {
+        t->rtt_timing = true;
+        t->rtt_seq = seq;
+        t->rtt_start = now;
+    }
+}
+
+/* Resend the oldest unacknowledged segment: the SYN, or up to an MSS of
+ * data from snd_una (with the FIN if it follows directly), or the FIN. */
+static void send_oldest(struct tcb *t)
+{
+    t->rtt_timing = false; /* Karn: no sample from a retransmitted segment */
+    if (!t->syn_acked) {
+        emit(t, t->iss, TH_SYN, NULL, 0);
+        return;
+    }
+    uint32_t flight = data_in_flight(t);
+    uint32_t len = MIN((uint32_t)STCP_MSS, flight);
+    bool fin = t->fin_sent && len == flight;
+    if (!len && !fin)
+        return;
+    emit_data(t, t->snd_una, len, fin);
+    t->stats.rexmit_bytes += len;
+}
+
+/* An ACK now, out of turn (duplicate, out of order, unacceptable). */
+static void send_ack_now(struct tcb *t)
+{
+    if (t->state == TCPS_SYN_RECEIVED)
+        send_oldest(t); /* our SYN is not acknowledged yet: resend it */
+    else
+        emit(t, t->snd_nxt, 0, NULL, 0);
+}
+
+static bool may_send_data(const struct tcb *t)
+{
+    switch (t->state) {
+    case TCPS_ESTABLISHED:
+    case TCPS_CLOSE_WAIT:
+        return true;
+    case TCPS_FIN_WAIT_1:
+    case TCPS_LAST_ACK:
+        return !t->fin_sent; /* closing: data queued before close still goes */
+    default:
+        return false;
+    }
+}
+
+/* New data as far as min(peer window, configured window) allows, packed in
+ * full segments, then the FIN once all data has gone. */
+static void send_new_data(struct tcb *t, stcp_usec_t now)
+{
+    uint32_t wnd = MIN(t->snd_wnd, t->cfg.window);
+    for (;;) {
+        uint32_t flight = t->snd_nxt - t->snd_una;
+        uint32_t unsent = data_unsent(t);
+        uint32_t usable = wnd > flight ? wnd - flight : 0;
+        if (!unsent || !usable)
+            break;
+        uint32_t len = MIN(MIN((uint32_t)STCP_MSS, unsent), usable);
+        bool fin = t->fin_queued && len == unsent;
+        emit_data(t, t->snd_nxt, len, fin);
+        start_rtt_timing(t, t->snd_nxt, now);
+        t->snd_nxt += len + (fin ? 1 : 0);
+        t->fin_sent = fin;
+        t->stats.bytes_out += len;
+    }
+    if (t->fin_queued && !t->fin_sent && !data_unsent(t)) {
+        emit(t, t->snd_nxt, TH_FIN, NULL, 0);
+        start_rtt_timing(t, t->snd_nxt, now);
+        t->snd_nxt++;
+        t->fin_sent = true;
+    }
+}
+
+static stcp_usec_t persist_interval(const struct tcb *t)
+{
+    unsigned shift = MIN(t->persist_shift, 16u);
+    stcp_usec_t iv = t->rto << shift;
+    return MIN(iv, t->cfg.persist_max);
+}
+
+/* Start or stop the retransmission and persist timers to match what is
+ * outstanding now. */
+static void arm_timers(struct tcb *t, stcp_usec_t now)
+{
+    bool zero_window_stall =
+        t->syn_acked && t->snd_wnd == 0 && data_unsent(t) && t->snd_nxt == t->snd_una;
+    if (zero_window_stall) {
+        if (t->persist_at == STCP_NO_TIMER) {
+            t->persist_shift = 0;
+            t->persist_at = now + persist_interval(t);
+        }
+    } else if (t->snd_wnd > 0 || !t->syn_acked) {
+        t->persist_at = STCP_NO_TIMER;
+    }
+    if (t->snd_nxt == t->snd_una)
+        t->rexmit_at = STCP_NO_TIMER;
+    else if (t->rexmit_at == STCP_NO_TIMER && t->persist_at == STCP_NO_TIMER)
+        t->rexmit_at = now + t->rto;
+}
+
+void tcp_output(struct tcb *t, stcp_usec_t now)
+{
+    if (t->state == TCPS_CLOSED || t->state == TCPS_LISTEN) {
+        t->ack_now = t->rexmit_now = false;
+        return;
+    }
+    if (t->rexmit_now) {
+        t->rexmit_now = false;
+        send_oldest(t);
+    }
+    if (t->state == TCPS_SYN_SENT || t->state == TCPS_SYN_RECEIVED) {
+        if (t->snd_nxt == t->iss) { /* the first SYN, or SYN-ACK */
+            emit(t, t->iss, TH_SYN, NULL, 0);
+            start_rtt_timing(t, t->iss, now);
+            t->snd_nxt = t->iss + 1;
+        } else if (t->ack_now) {
+            send_ack_now(t);
+        }
+        t->ack_now = false;
+        arm_timers(t, now);
+        return;
+    }
+    if (may_send_data(t))
+        send_new_data(t, now);
+    if (t->ack_now)
+        emit(t, t->snd_nxt, 0, NULL, 0);
+    arm_timers(t, now);
+}
+
+/* ======================= 3. Input (tcp_in) ================================= */
+
+static void enter_established(struct tcb *t)
+{
+    t->state = t->fin_queued ? TCPS_FIN_WAIT_1 : TCPS_ESTABLISHED;
+    event(t, TCP_EV_ESTABLISHED, 0);
+}
+
+static void start_time_wait(struct tcb *t, stcp_usec_t now)
+{
+    t->state = TCPS_TIME_WAIT;
+    t->rexmit_at = t->persist_at = STCP_NO_TIMER;
+    t->close_at = now + t->cfg.time_wait;
+}
+
+static void input_listen(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
+{
+    /* An ACK would get a RST in TCP; STCP sends none.  Data on a SYN is
+     * not kept: the peer sends it again once the connection is open. */
+    if ((seg->flags & TH_ACK) || !(seg->flags & TH_SYN)) {
+        t->stats.dropped_in++;
+        return;
+    }
+    t->irs = seg->seq;
+    t->rcv_nxt = seg->seq + 1;
+    t->rcv_adv = t->rcv_nxt;
+    t->snd_wnd = seg->win;
+    t->snd_max_wnd = seg->win;
+    t->snd_wl1 = seg->seq;
+    t->snd_wl2 = t->iss;
+    t->last_heard = now;
+    t->state = TCPS_SYN_RECEIVED; /* tcp_output sends the SYN-ACK */
+}
+
+/* Take the peer's window from seg if it is newer than the last one used
+ * (RFC 9293 3.10.7.4, fifth check). */
+static void update_send_window(struct tcb *t, const struct tcp_segment *seg)
+{
+    if (seq_lt(t->snd_wl1, seg->seq) ||
+        (t->snd_wl1 == seg->seq && seq_leq(t->snd_wl2, seg->ack))) {
+        t->snd_wnd = seg->win;
+        t->snd_wl1 = seg->seq;
+        t->snd_wl2 = seg->ack;
+        if (seg->win > t->snd_max_wnd)
+            t->snd_max_wnd = seg->win;
+    }
+}
+
+/* snd_una advances to ack: drop acknowledged data, take an RTT sample,
+ * restart the timer, and move loss recovery along. */
+static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
+{
+    if (t->rtt_timing && seq_gt(ack, t->rtt_seq)) {
+        rtt_sample(t, now - t->rtt_start);
+        t->rtt_timing = false;
+    }
+    uint32_t acked = ack - t->snd_una;
+    if (!t->syn_acked) {
+        t->syn_acked = true;
+        acked--;
+    }
+    sndbuf_drop(&t->sndbuf, MIN(acked, t->sndbuf.len));
+    t->snd_una = ack;
+    t->dupacks = 0;
+    t->backoff = 0;
+    if (t->in_recovery) {
+        if (seq_geq(ack, t->recover)) {
+            t->in_recovery = false;
+        } else if (t->snd_una != t->snd_nxt) {
+            /* A partial ACK shows where the next hole is: fill it now. */
+            t->rexmit_now = true;
+            t->stats.rexmit_fast++;
+        }
+    }
+    t->rexmit_at = t->snd_una == t->snd_nxt ? STCP_NO_TIMER : now + t->rto;
+}
+
+static void input_syn_sent(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
+{
+    bool has_ack = seg->flags & TH_ACK;
+    if (has_ack && (seq_leq(seg->ack, t->iss) || seq_gt(seg->ack, t->snd_nxt))) {
+        t->stats.dropped_in++; /* not for our SYN (TCP would send a RST) */
+        return;
+    }
+    if (!(seg->flags & TH_SYN)) {
+        t->stats.dropped_in++;
+        return;
+    }
+    t->irs = seg->seq;
+    t->rcv_nxt = seg->seq + 1;
+    t->rcv_adv = t->rcv_nxt + t->rcv_wnd; /* the window our SYN offered */
+    t->last_heard = now;
+    t->snd_wnd = seg->win;
+    t->snd_max_wnd = seg->win;
+    t->snd_wl1 = seg->seq;
+    t->snd_wl2 = has_ack ? seg->ack : t->iss;
+    t->ack_now = true;
+    if (has_ack) {
+        ack_new_data(t, now, seg->ack);
+        enter_established(t);
+    } else {
+        /* Simultaneous open: answer with SYN-ACK (RFC 9293 3.5, figure 8). */
+        t->state = TCPS_SYN_RECEIVED;
+    }
+}
+
+/* First check: does the segment fall in the receive window? */
+static bool segment_acceptable(const struct tcb *t, const struct tcp_segment *seg)
+{
+    uint32_t wnd = t->rcv_adv - t->rcv_nxt;
+    uint32_t space = tcp_seg_space(seg);
+    if (space == 0)
+        return wnd == 0 ? seg->seq == t->rcv_nxt : seq_in(seg->seq, t->rcv_nxt, t->rcv_adv);
+    if (wnd == 0)
+        return false;
+    return seq_in(seg->seq, t->rcv_nxt, t->rcv_adv) ||
+           seq_in(seg->seq + space - 1, t->rcv_nxt, t->rcv_adv);
+}
+
+/* Cut off what lies before rcv_nxt or beyond the advertised window. */
+static void trim_to_window(const struct tcb *t, struct tcp_segment *seg)
+{
+    if (seq_lt(seg->seq, t->rcv_nxt)) {
+        if (seg->flags & TH_SYN) {
+            seg->flags &= (uint8_t)~TH_SYN;
+            seg->seq++;
+        }
+        uint32_t cut = MIN(t->rcv_nxt - seg->seq, seg->len);
+        seg->payload += cut;
+        seg->len -= cut;
+        seg->seq += cut;
+        if (seq_lt(seg->seq, t->rcv_nxt)) { /* the FIN, too, was old */
+            seg->flags &= (uint8_t)~TH_FIN;
+            seg->seq = t->rcv_nxt;
+        }
+    }
+    if (seq_gt(seg->seq + seg->len, t->rcv_adv)) {
+        seg->len = seq_gt(t->rcv_adv, seg->seq) ? t->rcv_adv - seg->seq : 0;
+        seg->flags &= (uint8_t)~TH_FIN; /* the FIN follows data we did not take */
+    }
+}
+
+static void fin_acked(struct tcb *t, stcp_usec_t now)
+{
+    switch (t->state) {
+    case TCPS_FIN_WAIT_1:
+        t->state = TCPS_FIN_WAIT_2;
+        if (t->app_closed)
+            t->close_at = now + t->cfg.orphan_timeout;
+        event(t, TCP_EV_CLOSE_DONE, 0);
+        break;
+    case TCPS_CLOSING:
+        start_time_wait(t, now);
+        event(t, TCP_EV_CLOSE_DONE, 0);
+        break;
+    case TCPS_LAST_ACK:
+        event(t, TCP_EV_CLOSE_DONE, 0);
+        enter_closed(t);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Duplicate ACK (RFC 5681): nothing new, no data, same window, data
+ * outstanding.  The third one resends the oldest segment. */
+static void check_dupack(struct tcb *t, const struct tcp_segment *seg)
+{
+    if (seg->len || (seg->flags & (TH_SYN | TH_FIN)) || seg->win != t->snd_wnd ||
+        t->snd_una == t->snd_nxt || t->snd_wnd == 0)
+        return;
+    t->stats.dupacks_in++;
+    if (++t->dupacks == 3 && !t->in_recovery) {
+        t->rexmit_now = true;
+        t->in_recovery = true;
+        t->recover = t->snd_nxt;
+        t->stats.rexmit_fast++;
+    }
+}
+
+/* Fifth check: the ACK field.  Returns false if the segment goes no further. */
+static bool process_ack(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
+{
+    if (t->state == TCPS_SYN_RECEIVED) {
+        if (!seq_lt(t->snd_una, seg->ack) || !seq_leq(seg->ack, t->snd_nxt)) {
+            t->stats.dropped_in++; /* TCP would send a RST */
+            return false;
+        }
+        enter_established(t);
+    }
+    if (seq_gt(seg->ack, t->snd_nxt)) {
+        send_ack_now(t); /* acknowledges something not yet sent */
+        t->stats.dropped_in++;
+        return false;
+    }
+    if (seq_gt(seg->ack, t->snd_una))
+        ack_new_data(t, now, seg->ack);
+    else if (seg->ack == t->snd_una)
+        check_dupack(t, seg);
+    t->unanswered_probes = 0;
+    if (seq_geq(seg->ack, t->snd_una))
+        update_send_window(t, seg);
+    if (t->fin_sent && t->snd_una == t->snd_nxt)
+        fin_acked(t, now);
+    return t->state != TCPS_CLOSED;
+}
+
+/* The peer's FIN is next in sequence: its data is complete. */
+static void process_fin(struct tcb *t, stcp_usec_t now)
+{
+    t->rcv_nxt++;
+    t->reasm.fin = false;
+    t->ack_now = true;
+    event(t, TCP_EV_PEER_FIN, 0);
+    switch (t->state) {
+    case TCPS_SYN_RECEIVED:
+    case TCPS_ESTABLISHED:
+        t->state = TCPS_CLOSE_WAIT;
+        break;
+    case TCPS_FIN_WAIT_1:
+        t->state = TCPS_CLOSING;
+        break;
+    case TCPS_FIN_WAIT_2:
+        start_time_wait(t, now);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Hand data to the application, as much as it has room for. */
+static uint32_t deliver(struct tcb *t, const uint8_t *data, uint32_t len)
+{
+    len = (uint32_t)MIN((size_t)len, app_space(t));
+    if (len) {
+        t->env.deliver(t->env.ctx, data, len);
+        t->rcv_nxt += len;
+        t->reasm.head = (t->reasm.head + len) % t->reasm.cap;
+        t->stats.bytes_in += len;
+    }
+    return len;
+}
+
+/* After rcv_nxt moved: deliver what the reassembly buffer now holds in
+ * order, then the FIN if it was waiting for this point. */
+static void reasm_deliver(struct tcb *t, stcp_usec_t now)
+{
+    struct tcp_reasm *r = &t->reasm;
+    while (r->nruns && seq_leq(r->run[0].start, t->rcv_nxt)) {
+        if (seq_leq(r->run[0].end, t->rcv_nxt)) {
+            reasm_remove(r, 0);
+            continue;
+        }
+        uint32_t want = r->run[0].end - t->rcv_nxt;
+        uint32_t first = MIN(want, r->cap - r->head);
+        uint32_t got = deliver(t, r->data + r->head, first);
+        if (got == first && want > first)
+            got += deliver(t, r->data, want - first);
+        if (got < want) {
+            r->run[0].start = t->rcv_nxt; /* no room: keep the rest */
+            return;
+        }
+        reasm_remove(r, 0);
+    }
+    if (r->fin && r->fin_seq == t->rcv_nxt)
+        process_fin(t, now);
+}
+
+/* Seventh and eighth checks: segment text, then FIN. */
+static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
+{
+    bool receiving = t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_1 ||
+                     t->state == TCPS_FIN_WAIT_2;
+    bool fin = (seg->flags & TH_FIN) != 0;
+    if (!receiving || (!seg->len && !fin))
+        return; /* after the peer's FIN nothing more is taken */
+    if (seg->seq != t->rcv_nxt) {
+        /* Out of order: keep it and send a duplicate ACK at once, which is
+         * what lets the sender retransmit without waiting for a timeout. */
+        if (seg->len)
+            reasm_store(t, seg->seq, seg->payload, seg->len);
+        if (fin) {
+            t->reasm.fin = true;
+            t->reasm.fin_seq = seg->seq + seg->len;
+        }
+        t->stats.ooo_segs_in++;
+        send_ack_now(t);
+        return;
+    }
+    uint32_t got = deliver(t, seg->payload, seg->len);
+    t->ack_now = true;
+    if (got < seg->len)
+        return; /* no room for the rest (and so not for the FIN either) */
+    if (fin) {
+        t->reasm.fin = true;
+        t->reasm.fin_seq = seg->seq + seg->len;
+    }
+    reasm_deliver(t, now);
+}
+
+static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segment *seg)
+{
+    /* First: sequence number. */
+    if (!segment_acceptable(t, seg)) {
+        t->stats.dup_segs_in++;
+        /* A zero window still takes valid ACKs (RFC 9293 3.10.7.4). */
+        if (t->rcv_adv == t->rcv_nxt && seg->seq == t->rcv_nxt && (seg->flags & TH_ACK) &&
+            !process_ack(t, now, seg))
+            return;
+        if (t->state == TCPS_TIME_WAIT && (seg->flags & TH_FIN))
+            t->close_at = now + t->cfg.time_wait; /* their FIN again: restart 2MSL */
+        send_ack_now(t);
+        return;
+    }
+    t->last_heard = now;
+    t->backoff = 0;
+    if (t->state == TCPS_FIN_WAIT_2 && t->app_closed)
+        t->close_at = now + t->cfg.orphan_timeout;
+    trim_to_window(t, seg);
+    /* Second (RST) and third (security) checks: not in STCP.
+     * Fourth: a SYN inside the window gets a challenge ACK (RFC 5961). */
+    if (seg->flags & TH_SYN) {
+        t->stats.dropped_in++;
+        send_ack_now(t);
+        return;
+    }
+    /* Fifth: ACK. */
+    if (!(seg->flags & TH_ACK)) {
+        t->stats.dropped_in++;
+        return;
+    }
+    if (!process_ack(t, now, seg))
+        return;
+    /* Sixth (URG) is ignored; seventh and eighth: text and FIN. */
+    process_text(t, now, seg);
+}
+
+void tcp_input(struct tcb *t, stcp_usec_t now, const void *buf, size_t len)
+{
+    struct tcp_segment seg;
+    if (tcp_parse(buf, len, &seg) < 0) {
+        t->stats.dropped_in++;
+        return;
+    }
+    t->stats.segs_in++;
+    switch (t->state) {
+    case TCPS_CLOSED:
+        t->stats.dropped_in++;
+        break;
+    case TCPS_LISTEN:
+        input_listen(t, now, &seg);
+        break;
+    case TCPS_SYN_SENT:
+        input_syn_sent(t, now, &seg);
+        break;
+    default:
+        input_synchronized(t, now, &seg);
+        break;
+    }
+}
+
+/* ======================= 4. User calls and timers ========================== */
+
+void tcp_connect(struct tcb *t, stcp_usec_t now, uint32_t iss)
+{
+    (void)now;
+    t->iss = t->snd_una = t->snd_nxt = iss;
+    t->state = TCPS_SYN_SENT; /* tcp_output sends the SYN */
+}
+
+void tcp_listen(struct tcb *t, uint32_t iss)
+{
+    t->iss = t->snd_una = t->snd_nxt = iss;
+    t->state = TCPS_LISTEN;
+}
+
+void tcp_open_established(struct tcb *t, stcp_usec_t now, uint32_t iss, uint32_t irs,
+                          uint16_t peer_window, uint16_t our_window)
+{
+    t->iss = iss;
+    t->snd_una = t->snd_nxt = iss + 1;
+    t->syn_acked = true;
+    t->irs = irs;
+    t->rcv_nxt = irs + 1;
+    t->rcv_wnd = our_window;
+    t->rcv_adv = t->rcv_nxt + our_window;
+    t->snd_wnd = t->snd_max_wnd = peer_window;
+    t->snd_wl1 = irs;
+    t->snd_wl2 = iss + 1;
+    t->last_heard = now;
+    enter_established(t);
+}
+
+size_t tcp_send_space(const struct tcb *t)
+{
+    bool open = t->state != TCPS_CLOSED && t->state != TCPS_LISTEN && !t->fin_queued;
+    return open ? t->sndbuf.cap - t->sndbuf.len : 0;
+}
+
+size_t tcp_write(struct tcb *t, const void *data, size_t len)
+{
+    if (!tcp_send_space(t))
+        return 0;
+    return sndbuf_put(&t->sndbuf, data, (uint32_t)MIN(len, (size_t)UINT32_MAX));
+}
+
+void tcp_close(struct tcb *t, stcp_usec_t now)
+{
+    (void)now;
+    t->app_closed = true;
+    switch (t->state) {
+    case TCPS_CLOSED:
+    case TCPS_LISTEN:
+    case TCPS_SYN_SENT:
+        enter_closed(t);
+        break;
+    case TCPS_SYN_RECEIVED:
+        t->fin_queued = true; /* FIN_WAIT_1 once established */
+        break;
+    case TCPS_ESTABLISHED:
+        t->fin_queued = true;
+        t->state = TCPS_FIN_WAIT_1;
+        break;
+    case TCPS_CLOSE_WAIT:
+        t->fin_queued = true;
+        t->state = TCPS_LAST_ACK;
+        break;
+    default:
+        break; /* already closing */
+    }
+}
+
+void tcp_app_read(struct tcb *t, stcp_usec_t now)
+{
+    (void)now;
+    bool receiving = t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_1 ||
+                     t->state == TCPS_FIN_WAIT_2;
+    /* Send a window update if the right edge would move enough. */
+    if (receiving && seq_gt(t->rcv_nxt + tcp_rcv_window(t), t->rcv_adv))
+        t->ack_now = true;
+}
+
+void tcp_peer_unreachable(struct tcb *t)
+{
+    switch (t->state) {
+    case TCPS_CLOSED:
+        break;
+    case TCPS_SYN_SENT:
+        tcp_abort(t, ECONNREFUSED);
+        break;
+    case TCPS_FIN_WAIT_2:
+    case TCPS_TIME_WAIT:
+        enter_closed(t); /* everything of ours was acknowledged */
+        break;
+    default:
+        tcp_abort(t, ECONNRESET);
+        break;
+    }
+}
+
+static void on_rexmit_timeout(struct tcb *t, stcp_usec_t now)
+{
+    t->rexmit_at = STCP_NO_TIMER;
+    if (t->snd_nxt == t->snd_una)
+        return;
+    if (++t->backoff > t->cfg.max_retries) {
+        tcp_abort(t, ETIMEDOUT);
+        return;
+    }
+    t->rto = MIN(t->rto * 2, t->cfg.rto_max);
+    t->rexmit_now = true;
+    t->in_recovery = true;
+    t->recover = t->snd_nxt;
+    t->dupacks = 0;
+    t->stats.rexmit_timeout++;
+    t->rexmit_at = now + t->rto;
+}
+
+/* Zero window: send one byte beyond it (or resend the one in flight) so
+ * the ACK tells us when the window opens, backing off up to persist_max. */
+static void on_persist_timeout(struct tcb *t, stcp_usec_t now)
+{
+    t->persist_at = STCP_NO_TIMER;
+    if (t->snd_wnd != 0 || (!data_unsent(t) && t->snd_nxt == t->snd_una))
+        return;
+    if (++t->unanswered_probes > t->cfg.max_retries) {
+        tcp_abort(t, ETIMEDOUT);
+        return;
+    }
+    if (t->snd_nxt == t->snd_una) {
+        emit_data(t, t->snd_nxt, 1, false);
+        t->snd_nxt++;
+        t->stats.bytes_out++;
+    } else {
+        emit_data(t, t->snd_una, 1, false);
+    }
+    t->stats.window_probes++;
+    t->persist_shift++;
+    t->persist_at = now + persist_interval(t);
+}
+
+void tcp_timer(struct tcb *t, stcp_usec_t now)
+{
+    if (t->close_at != STCP_NO_TIMER && now >= t->close_at) {
+        enter_closed(t); /* TIME_WAIT over, or an orphan's peer went quiet */
+        return;
+    }
+    if (t->rexmit_at != STCP_NO_TIMER && now >= t->rexmit_at)
+        on_rexmit_timeout(t, now);
+    if (t->persist_at != STCP_NO_TIMER && now >= t->persist_at)
+        on_persist_timeout(t, now);
+}
+
+stcp_usec_t tcp_next_timer(const struct tcb *t)
+{
+    stcp_usec_t next = t->rexmit_at;
+    if (t->persist_at < next)
+        next = t->persist_at;
+    if (t->close_at < next)
+        next = t->close_at;
+    if (t->rexmit_now || t->ack_now)
+        next = 0; /* output is owed now */
+    return next;
+}
+
+/* ======================= 5. SYN cookies ==================================== */
+
+#define SYNCOOKIE_MSS_CODE 1u /* 001: MSS 536 */
+
+uint32_t syncookie_counter(uint64_t unix_seconds)
+{
+    return (uint32_t)((unix_seconds >> 6) & 31);
+}
+
+static uint32_t syncookie_hash(const uint8_t secret[SYNCOOKIE_SECRET_LEN], uint32_t counter,
+                               uint32_t client_ip, uint16_t client_port, uint32_t server_ip,
+                               uint16_t server_port)
+{
+    uint8_t msg[SYNCOOKIE_SECRET_LEN + 13];
+    memcpy(msg, secret, SYNCOOKIE_SECRET_LEN);
+    uint8_t *p = msg + SYNCOOKIE_SECRET_LEN;
+    memcpy(p, &client_ip, 4);
+    memcpy(p + 4, &client_port, 2);
+    memcpy(p + 6, &server_ip, 4);
+    memcpy(p + 10, &server_port, 2);
+    p[12] = (uint8_t)counter;
+    uint8_t md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(msg, sizeof msg, md, &mdlen, EVP_sha1(), NULL) || mdlen != 20)
+        return 0;
+    /* The low 24 bits of the 160-bit digest: its last three bytes. */
+    return ((uint32_t)md[17] << 16) | ((uint32_t)md[18] << 8) | md[19];
+}
+
+uint32_t syncookie_make(const uint8_t secret[SYNCOOKIE_SECRET_LEN], uint32_t counter,
+                        uint32_t client_ip, uint16_t client_port, uint32_t server_ip,
+                        uint16_t server_port)
+{
+    counter &= 31;
+    return (counter << 27) | (SYNCOOKIE_MSS_CODE << 24) |
+           syncookie_hash(secret, counter, client_ip, client_port, server_ip, server_port);
+}
+
+bool syncookie_check(const uint8_t secret[SYNCOOKIE_SECRET_LEN], uint32_t cookie,
+                     uint32_t now_counter, uint32_t client_ip, uint16_t client_port,
+                     uint32_t server_ip, uint16_t server_port)
+{
+    uint32_t counter = cookie >> 27;
+    bool fresh = counter == (now_counter & 31) || counter == ((now_counter - 1) & 31);
+    if (!fresh || ((cookie >> 24) & 7) != SYNCOOKIE_MSS_CODE)
+        return false;
+    return cookie ==
+           syncookie_make(secret, counter, client_ip, client_port, server_ip, server_port);
+}
+
+/* ======================= 6. The driver ===================================== */
+
+struct driver {
+    mysocket_t sd;
+    struct tcb tcb;
+    bool done;
+    bool unblocked;
+    enum tcp_state logged_state;
+    uint64_t reported_rexmit_timeout, reported_rexmit_fast;
+};
+
+/* A connection made from a SYN cookie: what transport_listen_input learnt,
+ * handed to the new connection's transport_init through its context. */
+struct cookie_handoff {
+    uint32_t magic;
+    uint32_t iss, irs;
+    uint16_t peer_window;
+};
+#define COOKIE_HANDOFF_MAGIC 0x5c00c1e5u
+
+static stcp_usec_t now_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (stcp_usec_t)ts.tv_sec * STCP_SEC + (stcp_usec_t)ts.tv_nsec / 1000;
+}
+
+/* stcp_wait_for_event takes CLOCK_REALTIME deadlines. */
+static void deadline_to_abstime(stcp_usec_t deadline, stcp_usec_t now, struct timespec *abs)
+{
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    stcp_usec_t wait = deadline > now ? deadline - now : 0;
+    uint64_t ns = (uint64_t)rt.tv_nsec + (wait % STCP_SEC) * 1000;
+    abs->tv_sec = rt.tv_sec + (time_t)(wait / STCP_SEC) + (time_t)(ns / 1000000000ULL);
+    abs->tv_nsec = (long)(ns % 1000000000ULL);
+}
+
+static void flags_str(uint8_t f, char *buf)
+{
+    char *p = buf;
+    if (f & TH_SYN)
+        *p++ = 'S';
+    if (f & TH_FIN)
+        *p++ = 'F';
+    if (f & TH_ACK)
+        *p++ = '.';
+    *p = '\0';
+}
+
+static void log_segment(mysocket_t sd, const char *dir, const STCPHeader *h, size_t len)
+{
+    if (!stcp_log_enabled(STCP_LOG_TRACE))
+        return;
+    char f[8];
+    flags_str(h->th_flags, f);
+    stcp_log(sd, STCP_LOG_TRACE, "%s [%s] seq=%u ack=%u win=%u len=%zu", dir, f,
+             ntohl(h->th_seq), ntohl(h->th_ack), ntohs(h->th_win), len);
+}
+
+static void drv_output(void *ctx, const STCPHeader *hdr, const void *payload, size_t len)
+{
+    struct driver *d = ctx;
+    log_segment(d->sd, "out", hdr, len);
+    if (len)
+        stcp_network_send(d->sd, hdr, sizeof *hdr, payload, len, NULL);
+    else
+        stcp_network_send(d->sd, hdr, sizeof *hdr, NULL);
+}
+
+static void drv_deliver(void *ctx, const void *data, size_t len)
+{
+    struct driver *d = ctx;
+    stcp_app_send(d->sd, data, len);
+}
+
+static size_t drv_app_space(void *ctx)
+{
+    struct driver *d = ctx;
+    return stcp_app_space(d->sd);
+}
+
+static void drv_event(void *ctx, enum tcp_event ev, int err)
+{
+    struct driver *d = ctx;
+    switch (ev) {
+    case TCP_EV_ESTABLISHED:
+        d->unblocked = true;
+        errno = 0;
+        stcp_unblock_application(d->sd);
+        break;
+    case TCP_EV_PEER_FIN:
+        stcp_fin_received(d->sd);
+        break;
+    case TCP_EV_CLOSE_DONE:
+        stcp_unblock_close(d->sd, err);
+        break;
+    case TCP_EV_ERROR:
+        stcp_log(d->sd, STCP_LOG_INFO, "connection failed: %s", strerror(err));
+        stcp_set_error(d->sd, err);
+        if (!d->unblocked) {
+            d->unblocked = true;
+            errno = err;
+            stcp_unblock_application(d->sd);
+        }
+        break;
+    case TCP_EV_CLOSED:
+        d->done = true;
+        break;
+    }
+}
+
+/* The events the connection can use now. */
+static unsigned wanted_events(const struct driver *d)
+{
+    const struct tcb *t = &d->tcb;
+    unsigned flags = NETWORK_DATA;
+    if (tcp_send_space(t))
+        flags |= APP_DATA;
+    if (!t->app_closed)
+        flags |= APP_CLOSE_REQUESTED;
+    if (t->rcv_wnd < t->cfg.window && t->state != TCPS_SYN_SENT)
+        flags |= APP_READ; /* the reader is behind: watch for the window opening */
+    return flags;
+}
+
+static void handle_events(struct driver *d, unsigned ev)
+{
+    struct tcb *t = &d->tcb;
+    stcp_usec_t now = now_usec();
+    if (ev & NETWORK_DATA) {
+        uint8_t seg[sizeof(STCPHeader) + 40 + STCP_MSS];
+        ssize_t n = stcp_network_recv(d->sd, seg, sizeof seg);
+        if (n > 0) {
+            log_segment(d->sd, "in ", (const STCPHeader *)seg, (size_t)n);
+            tcp_input(t, now, seg, (size_t)n);
+        } else if (n < 0) {
+            stcp_log(d->sd, STCP_LOG_INFO, "path error: %s", strerror(errno));
+            tcp_peer_unreachable(t);
+        }
+    }
+    if (ev & APP_DATA) {
+        uint8_t buf[65536];
+        size_t room = MIN(tcp_send_space(t), sizeof buf);
+        size_t n = stcp_app_recv(d->sd, buf, room);
+        tcp_write(t, buf, n);
+    }
+    if (ev & APP_CLOSE_REQUESTED)
+        tcp_close(t, now);
+    if (ev & APP_READ)
+        tcp_app_read(t, now);
+}
+
+static void report_progress(struct driver *d)
+{
+    struct tcb *t = &d->tcb;
+    if (t->state != d->logged_state) {
+        stcp_log(d->sd, STCP_LOG_INFO, "%s -> %s", tcp_state_name(d->logged_state),
+                 tcp_state_name(t->state));
+        d->logged_state = t->state;
+    }
+    for (; d->reported_rexmit_timeout < t->stats.rexmit_timeout; d->reported_rexmit_timeout++)
+        stcp_count_retransmission(d->sd, TRUE);
+    for (; d->reported_rexmit_fast < t->stats.rexmit_fast; d->reported_rexmit_fast++)
+        stcp_count_retransmission(d->sd, FALSE);
+}
+
+/* Handle events until the connection is over.  Events that are already
+ * pending are drained in a batch before output, so one ACK answers a burst
+ * of segments and queued application data goes out in full segments. */
+#define EVENT_BATCH 16
+
+static void control_loop(struct driver *d)
+{
+    struct tcb *t = &d->tcb;
+    static const struct timespec past = {0, 0};
+    for (;;) {
+        stcp_usec_t now = now_usec();
+        tcp_timer(t, now);
+        if (!d->done)
+            tcp_output(t, now);
+        report_progress(d);
+        if (d->done)
+            break;
+        stcp_usec_t deadline = tcp_next_timer(t);
+        struct timespec abs;
+        if (deadline != STCP_NO_TIMER)
+            deadline_to_abstime(deadline, now, &abs);
+        unsigned ev = stcp_wait_for_event(d->sd, wanted_events(d),
+                                          deadline == STCP_NO_TIMER ? NULL : &abs);
+        for (int i = 0; ev && !d->done; i++) {
+            handle_events(d, ev);
+            if (i + 1 == EVENT_BATCH)
+                break;
+            ev = stcp_wait_for_event(d->sd, wanted_events(d), &past);
+        }
+    }
+}
+
+static uint32_t random_isn(void)
+{
+    uint32_t isn = 0;
+    if (getrandom(&isn, sizeof isn, 0) != (ssize_t)sizeof isn)
+        isn = (uint32_t)now_usec() * 2654435761u;
+    return isn;
+}
+
+void transport_init(mysocket_t sd, bool_t is_active)
+{
+    struct driver *d = calloc(1, sizeof *d);
+    struct cookie_handoff *cookie = stcp_get_context(sd);
+    if (cookie && cookie->magic != COOKIE_HANDOFF_MAGIC)
+        cookie = NULL;
+    struct tcp_config cfg;
+    tcp_config_default(&cfg);
+    long window = stcp_get_option(sd, MYSO_WINDOW);
+    if (window > 0)
+        cfg.window = (uint32_t)window;
+    struct tcp_env env = {d, drv_output, drv_deliver, drv_app_space, drv_event};
+    if (!d || tcp_init(&d->tcb, &cfg, &env) < 0) {
+        free(d);
+        free(cookie);
+        errno = ENOMEM;
+        stcp_unblock_application(sd);
+        return;
+    }
+    d->sd = sd;
+    stcp_set_context(sd, d);
+    long isn_opt = stcp_get_option(sd, MYSO_ISN);
+    uint32_t iss = isn_opt >= 0 ? (uint32_t)isn_opt : random_isn();
+    if (cookie) {
+        tcp_open_established(&d->tcb, now_usec(), cookie->iss, cookie->irs,
+                             cookie->peer_window, SYNCOOKIE_WINDOW);
+        free(cookie);
+    } else if (is_active) {
+        tcp_connect(&d->tcb, now_usec(), iss);
+    } else {
+        tcp_listen(&d->tcb, iss);
+    }
+    d->logged_state = is_active ? TCPS_CLOSED : TCPS_LISTEN;
+    report_progress(d);
+    control_loop(d);
+    stcp_set_context(sd, NULL);
+    tcp_free(&d->tcb);
+    free(d);
+}
+
+/* ---- The listener's hook: SYN cookies, when the socket asks for them ---- */
+
+static uint8_t cookie_secret[SYNCOOKIE_SECRET_LEN];
+static pthread_once_t cookie_secret_once = PTHREAD_ONCE_INIT;
+
+static void cookie_secret_init(void)
+{
+    /* Once per process, from the OS random source. */
+    if (getrandom(cookie_secret, sizeof cookie_secret, 0) != (ssize_t)sizeof cookie_secret) {
+        uint64_t t = now_usec();
+        memcpy(cookie_secret, &t, sizeof t);
+    }
+}
+
+static void cookie_send_synack(mysocket_t lsd, const struct tcp_segment *syn, uint32_t cookie,
+                               const struct sockaddr_in *local, const struct sockaddr_in *peer)
+{
+    STCPHeader h;
+    memset(&h, 0, sizeof h);
+    h.th_seq = htonl(cookie);
+    h.th_ack = htonl(syn->seq + 1);
+    h.th_off = 5;
+    h.th_flags = TH_SYN | TH_ACK;
+    h.th_win = htons(SYNCOOKIE_WINDOW);
+    stcp_listen_reply(lsd, local, peer, &h, sizeof h);
+}
+
+int transport_listen_input(mysocket_t listen_sd, const void *segment, size_t len,
+                           const struct sockaddr_in *local, const struct sockaddr_in *peer)
+{
+    if (stcp_get_option(listen_sd, MYSO_SYNCOOKIES) != 1)
+        return 0; /* the framework's default: a SYN opens a connection */
+    pthread_once(&cookie_secret_once, cookie_secret_init);
+    struct tcp_segment seg;
+    if (tcp_parse(segment, len, &seg) < 0)
+        return 1;
+    uint32_t counter = syncookie_counter((uint64_t)time(NULL));
+    uint32_t cip = peer->sin_addr.s_addr, sip = local->sin_addr.s_addr;
+    if ((seg.flags & (TH_SYN | TH_ACK)) == TH_SYN) {
+        /* Answer with the cookie as our ISN, and keep nothing. */
+        uint32_t cookie =
+            syncookie_make(cookie_secret, counter, cip, peer->sin_port, sip, local->sin_port);
+        cookie_send_synack(listen_sd, &seg, cookie, local, peer);
+        return 1;
+    }
+    if ((seg.flags & (TH_SYN | TH_ACK)) != TH_ACK)
+        return 1;
+    /* The handshake's final ACK, or the client's first byte (or FIN)
+     * carrying the same acknowledgement: ack - 1 must be a valid cookie. */
+    uint32_t cookie = seg.ack - 1;
+    if (!syncookie_check(cookie_secret, cookie, counter, cip, peer->sin_port, sip,
+                         local->sin_port))
+        return 1;
+    struct cookie_handoff *h = malloc(sizeof *h);
+    if (!h)
+        return 1;
+    *h = (struct cookie_handoff){COOKIE_HANDOFF_MAGIC, cookie, seg.seq - 1, seg.win};
+    if (stcp_listen_open(listen_sd, local, peer, h, segment, len) < 0)
+        free(h);
+    return 1;
+}
