@@ -48,10 +48,11 @@ const char *tcp_state_name(enum tcp_state state)
 void tcp_config_default(struct tcp_config *cfg)
 {
     cfg->window = 3072;
-    cfg->rto_initial = 100 * STCP_MSEC;
-    cfg->rto_min = 2 * STCP_MSEC;
-    cfg->rto_max = 500 * STCP_MSEC;
-    cfg->max_retries = 24;
+    cfg->rto_initial = 20 * STCP_MSEC;
+    cfg->rto_min = 200; /* microseconds: loopback RTTs are tens of them */
+    cfg->rto_max = 100 * STCP_MSEC;
+    cfg->max_retries = 16;
+    cfg->abort_silence = 5 * STCP_SEC;
     cfg->time_wait = 1 * STCP_SEC;
     cfg->persist_max = 500 * STCP_MSEC;
     cfg->orphan_timeout = 60 * STCP_SEC;
@@ -160,12 +161,13 @@ static void reasm_store(struct tcb *t, uint32_t seq, const uint8_t *data, uint32
 
 #define RTO_CLOCK_GRANULARITY (100ULL) /* microseconds */
 
-static void rto_clamp(struct tcb *t)
+/* RTO from the estimates alone, before any backoff (RFC 6298 2.3). */
+static stcp_usec_t rto_estimate(const struct tcb *t)
 {
-    if (t->rto < t->cfg.rto_min)
-        t->rto = t->cfg.rto_min;
-    if (t->rto > t->cfg.rto_max)
-        t->rto = t->cfg.rto_max;
+    if (!t->have_rtt)
+        return t->cfg.rto_initial;
+    stcp_usec_t rto = t->srtt + MAX(RTO_CLOCK_GRANULARITY, 4 * t->rttvar);
+    return MAX(rto, t->cfg.rto_min);
 }
 
 static void rtt_sample(struct tcb *t, stcp_usec_t r)
@@ -179,8 +181,69 @@ static void rtt_sample(struct tcb *t, stcp_usec_t r)
         t->rttvar = (3 * t->rttvar + err) / 4;
         t->srtt = (7 * t->srtt + r) / 8;
     }
-    t->rto = t->srtt + MAX(RTO_CLOCK_GRANULARITY, 4 * t->rttvar);
-    rto_clamp(t);
+    t->rto = rto_estimate(t); /* a fresh sample ends any backoff */
+}
+
+/* Back off after a timeout (RFC 6298 5.5): double, up to rto_max, but
+ * never below what the estimates themselves say (a slow path). */
+static void rto_backoff(struct tcb *t)
+{
+    stcp_usec_t cap = MAX(t->cfg.rto_max, rto_estimate(t));
+    t->rto = MIN(t->rto * 2, cap);
+}
+
+/* Give up only after max_retries timeouts in a row and abort_silence
+ * without a segment from the peer, so neither heavy loss nor a peer that
+ * is merely slow ends a live connection. */
+static bool peer_gone(const struct tcb *t, unsigned tries, stcp_usec_t now)
+{
+    return tries > t->cfg.max_retries && now - t->last_heard >= t->cfg.abort_silence;
+}
+
+/* ---- Send times, for RTT samples ---- */
+
+static void sent_log_add(struct tcp_sent_log *l, uint32_t end, stcp_usec_t now)
+{
+    if (l->count == TCP_SENT_LOG) {
+        l->overflow = true;
+        return;
+    }
+    unsigned i = (l->head + l->count++) % TCP_SENT_LOG;
+    l->rec[i].end = end;
+    l->rec[i].sent = now;
+    l->rec[i].resent_at = 0;
+}
+
+/* Segments from una that start before end are being sent again now. */
+static void sent_log_resent(struct tcp_sent_log *l, uint32_t una, uint32_t end, stcp_usec_t now)
+{
+    uint32_t start = una;
+    for (unsigned k = 0; k < l->count && seq_lt(start, end); k++) {
+        unsigned i = (l->head + k) % TCP_SENT_LOG;
+        l->rec[i].resent_at = now ? now : 1;
+        start = l->rec[i].end;
+    }
+}
+
+/* Forget segments that ack covers.  Returns the RTT sample they give, or
+ * 0 if none: the newest one covered was sent twice, or before a resend
+ * this ACK also covers (its ACK may have waited for that resend). */
+static stcp_usec_t sent_log_ack(struct tcp_sent_log *l, uint32_t ack, stcp_usec_t now)
+{
+    stcp_usec_t newest_sent = 0, newest_resent = 0, latest_resend = 0;
+    while (l->count && seq_leq(l->rec[l->head].end, ack)) {
+        newest_sent = l->rec[l->head].sent;
+        newest_resent = l->rec[l->head].resent_at;
+        latest_resend = MAX(latest_resend, newest_resent);
+        l->head = (l->head + 1) % TCP_SENT_LOG;
+        l->count--;
+    }
+    bool overflow = l->overflow;
+    if (!l->count)
+        l->overflow = false;
+    if (!newest_sent || newest_resent || newest_sent <= latest_resend || overflow)
+        return 0;
+    return now > newest_sent ? now - newest_sent : 1;
 }
 
 static void event(struct tcb *t, enum tcp_event ev, int err)
@@ -286,6 +349,7 @@ static void emit(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *payl
     h.th_win = htons((uint16_t)wnd);
     t->env.output(t->env.ctx, &h, payload, len);
     t->ack_now = false;
+    t->unacked_segs = 0;
     t->stats.segs_out++;
 }
 
@@ -296,21 +360,12 @@ static void emit_data(struct tcb *t, uint32_t seq, uint32_t len, bool fin)
     emit(t, seq, fin ? TH_FIN : 0, payload, len);
 }
 
-static void start_rtt_timing(struct tcb *t, uint32_t seq, stcp_usec_t now)
-{
-    if (!t->rtt_timing) {
-        t->rtt_timing = true;
-        t->rtt_seq = seq;
-        t->rtt_start = now;
-    }
-}
-
 /* Resend the oldest unacknowledged segment: the SYN, or up to an MSS of
  * data from snd_una (with the FIN if it follows directly), or the FIN. */
-static void send_oldest(struct tcb *t)
+static void send_oldest(struct tcb *t, stcp_usec_t now)
 {
-    t->rtt_timing = false; /* Karn: no sample from a retransmitted segment */
     if (!t->syn_acked) {
+        sent_log_resent(&t->sent, t->snd_una, t->snd_una + 1, now);
         emit(t, t->iss, TH_SYN, NULL, 0);
         return;
     }
@@ -319,15 +374,16 @@ static void send_oldest(struct tcb *t)
     bool fin = t->fin_sent && len == flight;
     if (!len && !fin)
         return;
+    sent_log_resent(&t->sent, t->snd_una, t->snd_una + len + (fin ? 1 : 0), now);
     emit_data(t, t->snd_una, len, fin);
     t->stats.rexmit_bytes += len;
 }
 
 /* An ACK now, out of turn (duplicate, out of order, unacceptable). */
-static void send_ack_now(struct tcb *t)
+static void send_ack_now(struct tcb *t, stcp_usec_t now)
 {
     if (t->state == TCPS_SYN_RECEIVED)
-        send_oldest(t); /* our SYN is not acknowledged yet: resend it */
+        send_oldest(t, now); /* our SYN is not acknowledged yet: resend it */
     else
         emit(t, t->snd_nxt, 0, NULL, 0);
 }
@@ -360,15 +416,15 @@ static void send_new_data(struct tcb *t, stcp_usec_t now)
         uint32_t len = MIN(MIN((uint32_t)STCP_MSS, unsent), usable);
         bool fin = t->fin_queued && len == unsent;
         emit_data(t, t->snd_nxt, len, fin);
-        start_rtt_timing(t, t->snd_nxt, now);
         t->snd_nxt += len + (fin ? 1 : 0);
+        sent_log_add(&t->sent, t->snd_nxt, now);
         t->fin_sent = fin;
         t->stats.bytes_out += len;
     }
     if (t->fin_queued && !t->fin_sent && !data_unsent(t)) {
         emit(t, t->snd_nxt, TH_FIN, NULL, 0);
-        start_rtt_timing(t, t->snd_nxt, now);
         t->snd_nxt++;
+        sent_log_add(&t->sent, t->snd_nxt, now);
         t->fin_sent = true;
     }
 }
@@ -408,15 +464,15 @@ void tcp_output(struct tcb *t, stcp_usec_t now)
     }
     if (t->rexmit_now) {
         t->rexmit_now = false;
-        send_oldest(t);
+        send_oldest(t, now);
     }
     if (t->state == TCPS_SYN_SENT || t->state == TCPS_SYN_RECEIVED) {
         if (t->snd_nxt == t->iss) { /* the first SYN, or SYN-ACK */
             emit(t, t->iss, TH_SYN, NULL, 0);
-            start_rtt_timing(t, t->iss, now);
             t->snd_nxt = t->iss + 1;
+            sent_log_add(&t->sent, t->snd_nxt, now);
         } else if (t->ack_now) {
-            send_ack_now(t);
+            send_ack_now(t, now);
         }
         t->ack_now = false;
         arm_timers(t, now);
@@ -481,10 +537,9 @@ static void update_send_window(struct tcb *t, const struct tcp_segment *seg)
  * restart the timer, and move loss recovery along. */
 static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
 {
-    if (t->rtt_timing && seq_gt(ack, t->rtt_seq)) {
-        rtt_sample(t, now - t->rtt_start);
-        t->rtt_timing = false;
-    }
+    stcp_usec_t rtt = sent_log_ack(&t->sent, ack, now);
+    if (rtt)
+        rtt_sample(t, rtt);
     uint32_t acked = ack - t->snd_una;
     if (!t->syn_acked) {
         t->syn_acked = true;
@@ -593,15 +648,27 @@ static void fin_acked(struct tcb *t, stcp_usec_t now)
     }
 }
 
+/* Duplicate ACKs needed to resend: three (RFC 5681), or fewer when fewer
+ * segments are outstanding and no new data can go out to make more (early
+ * retransmit, RFC 5827). */
+static unsigned dupack_threshold(const struct tcb *t)
+{
+    uint32_t flight = t->snd_nxt - t->snd_una;
+    unsigned segs = (flight + STCP_MSS - 1) / STCP_MSS;
+    if (segs >= 4 || data_unsent(t))
+        return 3;
+    return segs > 1 ? segs - 1 : 1;
+}
+
 /* Duplicate ACK (RFC 5681): nothing new, no data, same window, data
- * outstanding.  The third one resends the oldest segment. */
+ * outstanding.  Enough of them resend the oldest segment. */
 static void check_dupack(struct tcb *t, const struct tcp_segment *seg)
 {
     if (seg->len || (seg->flags & (TH_SYN | TH_FIN)) || seg->win != t->snd_wnd ||
         t->snd_una == t->snd_nxt || t->snd_wnd == 0)
         return;
     t->stats.dupacks_in++;
-    if (++t->dupacks == 3 && !t->in_recovery) {
+    if (++t->dupacks == dupack_threshold(t) && !t->in_recovery) {
         t->rexmit_now = true;
         t->in_recovery = true;
         t->recover = t->snd_nxt;
@@ -620,7 +687,7 @@ static bool process_ack(struct tcb *t, stcp_usec_t now, const struct tcp_segment
         enter_established(t);
     }
     if (seq_gt(seg->ack, t->snd_nxt)) {
-        send_ack_now(t); /* acknowledges something not yet sent */
+        send_ack_now(t, now); /* acknowledges something not yet sent */
         t->stats.dropped_in++;
         return false;
     }
@@ -715,18 +782,22 @@ static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
             t->reasm.fin_seq = seg->seq + seg->len;
         }
         t->stats.ooo_segs_in++;
-        send_ack_now(t);
+        send_ack_now(t, now);
         return;
     }
+    bool filled_gap = t->reasm.nruns > 0;
     uint32_t got = deliver(t, seg->payload, seg->len);
     t->ack_now = true;
-    if (got < seg->len)
-        return; /* no room for the rest (and so not for the FIN either) */
-    if (fin) {
+    if (got == seg->len && fin) {
         t->reasm.fin = true;
         t->reasm.fin_seq = seg->seq + seg->len;
     }
-    reasm_deliver(t, now);
+    if (got == seg->len)
+        reasm_deliver(t, now);
+    /* ACK at least every second segment (RFC 5681 4.2), and at once when
+     * a gap was filled, so one lost ACK does not stall the sender. */
+    if (++t->unacked_segs >= 2 || filled_gap)
+        emit(t, t->snd_nxt, 0, NULL, 0);
 }
 
 static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segment *seg)
@@ -740,7 +811,7 @@ static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segmen
             return;
         if (t->state == TCPS_TIME_WAIT && (seg->flags & TH_FIN))
             t->close_at = now + t->cfg.time_wait; /* their FIN again: restart 2MSL */
-        send_ack_now(t);
+        send_ack_now(t, now);
         return;
     }
     t->last_heard = now;
@@ -752,7 +823,7 @@ static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segmen
      * Fourth: a SYN inside the window gets a challenge ACK (RFC 5961). */
     if (seg->flags & TH_SYN) {
         t->stats.dropped_in++;
-        send_ack_now(t);
+        send_ack_now(t, now);
         return;
     }
     /* Fifth: ACK. */
@@ -794,7 +865,7 @@ void tcp_input(struct tcb *t, stcp_usec_t now, const void *buf, size_t len)
 
 void tcp_connect(struct tcb *t, stcp_usec_t now, uint32_t iss)
 {
-    (void)now;
+    t->last_heard = now; /* silence is counted from here */
     t->iss = t->snd_una = t->snd_nxt = iss;
     t->state = TCPS_SYN_SENT; /* tcp_output sends the SYN */
 }
@@ -894,11 +965,11 @@ static void on_rexmit_timeout(struct tcb *t, stcp_usec_t now)
     t->rexmit_at = STCP_NO_TIMER;
     if (t->snd_nxt == t->snd_una)
         return;
-    if (++t->backoff > t->cfg.max_retries) {
+    if (peer_gone(t, ++t->backoff, now)) {
         tcp_abort(t, ETIMEDOUT);
         return;
     }
-    t->rto = MIN(t->rto * 2, t->cfg.rto_max);
+    rto_backoff(t);
     t->rexmit_now = true;
     t->in_recovery = true;
     t->recover = t->snd_nxt;
@@ -914,15 +985,17 @@ static void on_persist_timeout(struct tcb *t, stcp_usec_t now)
     t->persist_at = STCP_NO_TIMER;
     if (t->snd_wnd != 0 || (!data_unsent(t) && t->snd_nxt == t->snd_una))
         return;
-    if (++t->unanswered_probes > t->cfg.max_retries) {
+    if (peer_gone(t, ++t->unanswered_probes, now)) {
         tcp_abort(t, ETIMEDOUT);
         return;
     }
     if (t->snd_nxt == t->snd_una) {
         emit_data(t, t->snd_nxt, 1, false);
         t->snd_nxt++;
+        sent_log_add(&t->sent, t->snd_nxt, now);
         t->stats.bytes_out++;
     } else {
+        sent_log_resent(&t->sent, t->snd_una, t->snd_una + 1, now);
         emit_data(t, t->snd_una, 1, false);
     }
     t->stats.window_probes++;
@@ -1165,6 +1238,11 @@ static void report_progress(struct driver *d)
                  tcp_state_name(t->state));
         d->logged_state = t->state;
     }
+    if (d->reported_rexmit_timeout < t->stats.rexmit_timeout)
+        stcp_log(d->sd, STCP_LOG_DEBUG,
+                 "timeout: resend seq %u; rto %llu us (srtt %llu, rttvar %llu), %u in a row",
+                 t->snd_una, (unsigned long long)t->rto, (unsigned long long)t->srtt,
+                 (unsigned long long)t->rttvar, t->backoff);
     for (; d->reported_rexmit_timeout < t->stats.rexmit_timeout; d->reported_rexmit_timeout++)
         stcp_count_retransmission(d->sd, TRUE);
     for (; d->reported_rexmit_fast < t->stats.rexmit_fast; d->reported_rexmit_fast++)
@@ -1219,6 +1297,15 @@ void transport_init(mysocket_t sd, bool_t is_active)
         cookie = NULL;
     struct tcp_config cfg;
     tcp_config_default(&cfg);
+    const char *rto_min = getenv("STCP_RTO_MIN_US");
+    if (rto_min && *rto_min)
+        cfg.rto_min = strtoull(rto_min, NULL, 10);
+    const char *rto_max = getenv("STCP_RTO_MAX_US");
+    if (rto_max && *rto_max)
+        cfg.rto_max = strtoull(rto_max, NULL, 10);
+    const char *rto_init = getenv("STCP_RTO_INIT_US");
+    if (rto_init && *rto_init)
+        cfg.rto_initial = strtoull(rto_init, NULL, 10);
     long window = stcp_get_option(sd, MYSO_WINDOW);
     if (window > 0)
         cfg.window = (uint32_t)window;
@@ -1246,6 +1333,16 @@ void transport_init(mysocket_t sd, bool_t is_active)
     d->logged_state = is_active ? TCPS_CLOSED : TCPS_LISTEN;
     report_progress(d);
     control_loop(d);
+    const struct tcp_stats *st = &d->tcb.stats;
+    stcp_log(sd, STCP_LOG_DEBUG,
+             "done: segs in %llu out %llu, bytes in %llu out %llu, resent %llu on timeout "
+             "%llu fast (%llu bytes), dup in %llu, out of order %llu, dupacks %llu, probes %llu",
+             (unsigned long long)st->segs_in, (unsigned long long)st->segs_out,
+             (unsigned long long)st->bytes_in, (unsigned long long)st->bytes_out,
+             (unsigned long long)st->rexmit_timeout, (unsigned long long)st->rexmit_fast,
+             (unsigned long long)st->rexmit_bytes, (unsigned long long)st->dup_segs_in,
+             (unsigned long long)st->ooo_segs_in, (unsigned long long)st->dupacks_in,
+             (unsigned long long)st->window_probes);
     stcp_set_context(sd, NULL);
     tcp_free(&d->tcb);
     free(d);

@@ -169,7 +169,8 @@ struct tcp_config {
     stcp_usec_t rto_initial;    /* before the first RTT sample */
     stcp_usec_t rto_min;        /* RFC 6298 lower bound, for a loopback path */
     stcp_usec_t rto_max;        /* upper bound for the backed-off RTO */
-    unsigned max_retries;       /* timeouts in a row, the peer silent, before aborting */
+    unsigned max_retries;       /* timeouts in a row before giving up ... */
+    stcp_usec_t abort_silence;  /* ... once the peer has also been silent this long */
     stcp_usec_t time_wait;      /* TIME_WAIT length (2 MSL) */
     stcp_usec_t persist_max;    /* upper bound of the zero-window probe interval */
     stcp_usec_t orphan_timeout; /* FIN_WAIT_2 after myclose: give up on a silent peer */
@@ -210,6 +211,20 @@ struct tcp_reasm {
     uint32_t fin_seq;    /* ... at this sequence number */
 };
 
+/* When each segment in flight was sent, and when last sent again, so an
+ * ACK gives an RTT sample whenever the newest segment it covers was sent
+ * only once, after any resend it also covers (Karn's rule, per segment). */
+#define TCP_SENT_LOG 128
+struct tcp_sent_log {
+    struct {
+        uint32_t end;          /* sequence number after the segment */
+        stcp_usec_t sent;      /* when it was first sent */
+        stcp_usec_t resent_at; /* when it was last sent again, 0 if never */
+    } rec[TCP_SENT_LOG];
+    unsigned head, count;
+    bool overflow; /* a segment went unrecorded: no samples until it drains */
+};
+
 /* The transmission control block. */
 struct tcb {
     enum tcp_state state;
@@ -244,14 +259,13 @@ struct tcb {
 
     /* Output requests, served by tcp_output(). */
     bool ack_now;    /* send an ACK (or, before ESTABLISHED, the SYN) */
+    unsigned unacked_segs; /* in-order data segments not yet acknowledged */
     bool rexmit_now; /* resend the segment at snd_una */
 
     /* Retransmission timer (RFC 6298). */
     stcp_usec_t srtt, rttvar, rto;
     bool have_rtt;
-    bool rtt_timing;       /* a sample is being timed ... */
-    uint32_t rtt_seq;      /* ... until this sequence number is acknowledged */
-    stcp_usec_t rtt_start; /* ... sent at this time */
+    struct tcp_sent_log sent; /* RTT samples come from here */
     stcp_usec_t rexmit_at; /* STCP_NO_TIMER when off */
     unsigned backoff;      /* timeouts in a row without an answer from the peer */
 
