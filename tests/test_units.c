@@ -1,0 +1,371 @@
+/* test_units.c -- unit tests: sequence arithmetic, checksum, header
+ * decoding, byte queues, emulation profiles, SYN cookies, RTO estimator.
+ *
+ * Known answers (checksums, cookies) were computed by an independent
+ * implementation (Python's struct/hashlib), not by this code. */
+#include <CUnit/CUnit.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "mysock_impl.h"
+#include "network.h"
+#include "transport.h"
+
+/* ---- Sequence arithmetic ---- */
+
+static void test_seq_compare(void)
+{
+    CU_ASSERT(seq_lt(1, 2));
+    CU_ASSERT(!seq_lt(2, 2));
+    CU_ASSERT(seq_leq(2, 2));
+    CU_ASSERT(seq_gt(3, 2));
+    CU_ASSERT(seq_geq(3, 3));
+    CU_ASSERT(!seq_gt(2, 3));
+}
+
+static void test_seq_wrap(void)
+{
+    CU_ASSERT(seq_lt(0xfffffff0u, 0x10u)); /* 0x10 is after the wrap */
+    CU_ASSERT(seq_gt(0x5u, 0xfffffffbu));
+    CU_ASSERT(seq_leq(0xffffffffu, 0));
+    CU_ASSERT(!seq_lt(0x10u, 0xfffffff0u));
+    CU_ASSERT_EQUAL((uint32_t)(0x3u - 0xfffffffeu), 5u);
+}
+
+static void test_seq_in_window(void)
+{
+    CU_ASSERT(seq_in(100, 100, 200));
+    CU_ASSERT(seq_in(199, 100, 200));
+    CU_ASSERT(!seq_in(200, 100, 200));
+    CU_ASSERT(!seq_in(99, 100, 200));
+    CU_ASSERT(seq_in(0x2u, 0xfffffff0u, 0x10u));
+    CU_ASSERT(!seq_in(0x10u, 0xfffffff0u, 0x10u));
+    CU_ASSERT(!seq_in(5, 5, 5)); /* an empty window holds nothing */
+}
+
+/* ---- Checksum ---- */
+
+static void test_sum_rfc1071_example(void)
+{
+    const uint8_t b[] = {0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7};
+    CU_ASSERT_EQUAL(net_sum(0, b, sizeof b), 0xddf2);
+}
+
+static size_t build_known_segment(uint8_t *seg)
+{
+    STCPHeader h;
+    memset(&h, 0, sizeof h);
+    h.th_sport = htons(5000);
+    h.th_dport = htons(40000);
+    h.th_seq = htonl(0x01020304);
+    h.th_ack = htonl(0x0a0b0c0d);
+    h.th_off = 5;
+    h.th_flags = TH_ACK | TH_PUSH;
+    h.th_win = htons(3072);
+    memcpy(seg, &h, sizeof h);
+    memcpy(seg + sizeof h, "hello", 5);
+    return sizeof h + 5;
+}
+
+static void test_tcp_checksum_known_value(void)
+{
+    uint8_t seg[64];
+    size_t len = build_known_segment(seg);
+    uint32_t src = inet_addr("127.0.0.1"), dst = inet_addr("127.0.0.2");
+    CU_ASSERT_EQUAL(ntohs(net_tcp_checksum(src, dst, seg, len)), 0x980b);
+}
+
+static void test_tcp_checksum_verifies_to_zero(void)
+{
+    uint8_t seg[64];
+    size_t len = build_known_segment(seg);
+    uint32_t src = inet_addr("127.0.0.1"), dst = inet_addr("127.0.0.2");
+    uint16_t sum = net_tcp_checksum(src, dst, seg, len);
+    memcpy(seg + 16, &sum, 2);
+    CU_ASSERT_EQUAL(net_tcp_checksum(src, dst, seg, len), 0);
+    seg[22] ^= 0x04; /* one bit of payload */
+    CU_ASSERT_NOT_EQUAL(net_tcp_checksum(src, dst, seg, len), 0);
+    seg[22] ^= 0x04;
+    /* The pseudo-header counts: another address fails. */
+    CU_ASSERT_NOT_EQUAL(net_tcp_checksum(src, inet_addr("127.0.0.3"), seg, len), 0);
+}
+
+static void test_tcp_checksum_odd_length(void)
+{
+    uint8_t seg[64];
+    size_t len = build_known_segment(seg) - 1; /* "hell": odd length */
+    uint32_t a = inet_addr("127.0.0.1");
+    uint16_t sum = net_tcp_checksum(a, a, seg, len);
+    memcpy(seg + 16, &sum, 2);
+    CU_ASSERT_EQUAL(net_tcp_checksum(a, a, seg, len), 0);
+}
+
+static void test_check_segment_rejects(void)
+{
+    struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons(40000)};
+    struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(5000)};
+    local.sin_addr.s_addr = inet_addr("127.0.0.2");
+    peer.sin_addr.s_addr = inet_addr("127.0.0.1");
+    uint8_t seg[64];
+    size_t len = build_known_segment(seg);
+    uint16_t sum = net_tcp_checksum(peer.sin_addr.s_addr, local.sin_addr.s_addr, seg, len);
+    memcpy(seg + 16, &sum, 2);
+    struct net_counters ctr;
+    memset(&ctr, 0, sizeof ctr);
+    CU_ASSERT_EQUAL(net_check_segment(seg, len, &peer, &local, &ctr), 0);
+    CU_ASSERT_EQUAL(net_check_segment(seg, 19, &peer, &local, &ctr), -1); /* short */
+    CU_ASSERT_EQUAL(ctr.malformed, 1);
+    seg[22] ^= 1;
+    CU_ASSERT_EQUAL(net_check_segment(seg, len, &peer, &local, &ctr), -1);
+    CU_ASSERT_EQUAL(ctr.bad_checksum, 1);
+    seg[22] ^= 1;
+    struct sockaddr_in other = local;
+    other.sin_port = htons(40001); /* not our port */
+    CU_ASSERT_EQUAL(net_check_segment(seg, len, &peer, &other, &ctr), -1);
+    CU_ASSERT_EQUAL(ctr.malformed, 2);
+}
+
+/* ---- Header decoding ---- */
+
+static void test_parse_header_fields(void)
+{
+    uint8_t seg[64];
+    size_t len = build_known_segment(seg);
+    struct tcp_segment s;
+    CU_ASSERT_EQUAL(tcp_parse(seg, len, &s), 0);
+    CU_ASSERT_EQUAL(s.seq, 0x01020304u);
+    CU_ASSERT_EQUAL(s.ack, 0x0a0b0c0du);
+    CU_ASSERT_EQUAL(s.flags, TH_ACK); /* PSH is ignored */
+    CU_ASSERT_EQUAL(s.win, 3072);
+    CU_ASSERT_EQUAL(s.len, 5);
+    CU_ASSERT(memcmp(s.payload, "hello", 5) == 0);
+    CU_ASSERT_EQUAL(sizeof(STCPHeader), 20);
+}
+
+static void test_parse_skips_options(void)
+{
+    uint8_t seg[64];
+    memset(seg, 0, sizeof seg);
+    size_t len = build_known_segment(seg);
+    /* Move the payload behind 8 bytes of options. */
+    memmove(seg + 28, seg + 20, 5);
+    memset(seg + 20, 1, 8); /* NOPs */
+    ((STCPHeader *)seg)->th_off = 7;
+    struct tcp_segment s;
+    CU_ASSERT_EQUAL(tcp_parse(seg, len + 8, &s), 0);
+    CU_ASSERT_EQUAL(s.len, 5);
+    CU_ASSERT(memcmp(s.payload, "hello", 5) == 0);
+}
+
+static void test_parse_rejects_bad_offset(void)
+{
+    uint8_t seg[64];
+    size_t len = build_known_segment(seg);
+    struct tcp_segment s;
+    ((STCPHeader *)seg)->th_off = 4;
+    CU_ASSERT_EQUAL(tcp_parse(seg, len, &s), -1);
+    ((STCPHeader *)seg)->th_off = 15; /* 60 bytes: past the end */
+    CU_ASSERT_EQUAL(tcp_parse(seg, len, &s), -1);
+    CU_ASSERT_EQUAL(tcp_parse(seg, 19, &s), -1);
+}
+
+/* ---- Byte queues ---- */
+
+static void test_byteq_wraps(void)
+{
+    struct byteq q;
+    CU_ASSERT_EQUAL_FATAL(byteq_init(&q, 8), 0);
+    char out[16];
+    CU_ASSERT_EQUAL(byteq_put(&q, "abcdef", 6), 6);
+    CU_ASSERT_EQUAL(byteq_get(&q, out, 4), 4);
+    CU_ASSERT(memcmp(out, "abcd", 4) == 0);
+    CU_ASSERT_EQUAL(byteq_put(&q, "ghijklmn", 8), 6); /* only 6 free */
+    CU_ASSERT_EQUAL(byteq_space(&q), 0);
+    CU_ASSERT_EQUAL(byteq_get(&q, out, 16), 8);
+    CU_ASSERT(memcmp(out, "efghijkl", 8) == 0);
+    CU_ASSERT_EQUAL(byteq_get(&q, out, 16), 0);
+    CU_ASSERT_EQUAL(byteq_space(&q), 8);
+    byteq_free(&q);
+}
+
+/* ---- Emulation profiles ---- */
+
+static void test_netem_parse_full(void)
+{
+    struct netem_profile p;
+    char err[160];
+    CU_ASSERT_EQUAL(
+        netem_parse("loss=0.10,dup=0.02,reorder=0.05,corrupt=0.01,delay=1ms,seed=7", &p, err,
+                    sizeof err),
+        0);
+    CU_ASSERT_DOUBLE_EQUAL(p.loss, 0.10, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p.dup, 0.02, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p.reorder, 0.05, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p.corrupt, 0.01, 1e-12);
+    CU_ASSERT_EQUAL(p.delay_us, 1000);
+    CU_ASSERT_EQUAL(p.seed, 7);
+    CU_ASSERT_EQUAL(netem_parse("delay=250us", &p, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(p.delay_us, 250);
+    CU_ASSERT_DOUBLE_EQUAL(p.loss, 0, 1e-12);
+}
+
+static void test_netem_parse_errors(void)
+{
+    struct netem_profile p;
+    char err[160];
+    CU_ASSERT_EQUAL(netem_parse("loss=2", &p, err, sizeof err), -1);
+    CU_ASSERT_EQUAL(netem_parse("loss=-0.1", &p, err, sizeof err), -1);
+    CU_ASSERT_EQUAL(netem_parse("lose=0.1", &p, err, sizeof err), -1);
+    CU_ASSERT(strstr(err, "unknown key") != NULL);
+    CU_ASSERT_EQUAL(netem_parse("loss", &p, err, sizeof err), -1);
+    CU_ASSERT_EQUAL(netem_parse("delay=5parsecs", &p, err, sizeof err), -1);
+    CU_ASSERT_EQUAL(netem_parse("seed=x", &p, err, sizeof err), -1);
+}
+
+static void test_netem_classic(void)
+{
+    struct netem_profile p;
+    netem_classic(&p);
+    CU_ASSERT_DOUBLE_EQUAL(p.loss, 1.0 / 32, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p.dup, 1.0 / 32, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p.reorder, 1.0 / 32, 1e-12);
+    CU_ASSERT_DOUBLE_EQUAL(p.corrupt, 0, 1e-12);
+}
+
+/* ---- SYN cookies ---- */
+
+static const uint8_t kat_secret[SYNCOOKIE_SECRET_LEN] = {0, 1, 2,  3,  4,  5,  6,  7,
+                                                         8, 9, 10, 11, 12, 13, 14, 15};
+
+static void test_cookie_known_answers(void)
+{
+    uint32_t lo = inet_addr("127.0.0.1");
+    CU_ASSERT_EQUAL(syncookie_make(kat_secret, 7, lo, htons(40000), lo, htons(5000)),
+                    0x393304fcu);
+    CU_ASSERT_EQUAL(syncookie_make(kat_secret, 0, lo, htons(40000), lo, htons(5000)),
+                    0x0174372eu);
+    CU_ASSERT_EQUAL(syncookie_make(kat_secret, 31, inet_addr("10.1.2.3"), htons(1),
+                                   inet_addr("127.0.0.9"), htons(65535)),
+                    0xf94e0eedu);
+}
+
+static void test_cookie_counter(void)
+{
+    CU_ASSERT_EQUAL(syncookie_counter(1700000000), 4);
+    CU_ASSERT_EQUAL(syncookie_counter(1700000000 + 64), 5);
+    CU_ASSERT_EQUAL(syncookie_counter(31 * 64), 31);
+    CU_ASSERT_EQUAL(syncookie_counter(32 * 64), 0); /* mod 32 */
+}
+
+static void test_cookie_check(void)
+{
+    uint32_t c = inet_addr("127.0.0.1"), s = inet_addr("127.0.0.2");
+    uint16_t cp = htons(40000), sp = htons(5000);
+    uint32_t cookie = syncookie_make(kat_secret, 7, c, cp, s, sp);
+    CU_ASSERT(syncookie_check(kat_secret, cookie, 7, c, cp, s, sp));
+    /* One step old: the boundary case is accepted. */
+    CU_ASSERT(syncookie_check(kat_secret, cookie, 8, c, cp, s, sp));
+    /* Two steps old: rejected. */
+    CU_ASSERT(!syncookie_check(kat_secret, cookie, 9, c, cp, s, sp));
+    /* From the future: rejected. */
+    CU_ASSERT(!syncookie_check(kat_secret, cookie, 6, c, cp, s, sp));
+    /* Another tuple: rejected. */
+    CU_ASSERT(!syncookie_check(kat_secret, cookie, 7, c, htons(40001), s, sp));
+    CU_ASSERT(!syncookie_check(kat_secret, cookie, 7, c, cp, inet_addr("127.0.0.3"), sp));
+    /* Any tampered bit: rejected. */
+    for (int bit = 0; bit < 32; bit++)
+        CU_ASSERT(!syncookie_check(kat_secret, cookie ^ (1u << bit), 7, c, cp, s, sp));
+    /* Another secret: rejected. */
+    uint8_t other[SYNCOOKIE_SECRET_LEN];
+    memcpy(other, kat_secret, sizeof other);
+    other[0] ^= 1;
+    CU_ASSERT(!syncookie_check(other, cookie, 7, c, cp, s, sp));
+}
+
+static void test_cookie_counter_wraps(void)
+{
+    uint32_t c = inet_addr("127.0.0.1");
+    uint32_t cookie = syncookie_make(kat_secret, 31, c, htons(1), c, htons(2));
+    CU_ASSERT(syncookie_check(kat_secret, cookie, 0, c, htons(1), c, htons(2))); /* 31 -> 0 */
+    CU_ASSERT(!syncookie_check(kat_secret, cookie, 1, c, htons(1), c, htons(2)));
+}
+
+/* ---- RTO estimator (RFC 6298), through the core ---- */
+
+static void test_rto_first_sample(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 100);
+    CU_ASSERT_EQUAL(h.tcb.rto, h.tcb.cfg.rto_initial);
+    h.now += 10000; /* the SYN-ACK comes 10 ms later */
+    h_input(&h, synack(900, 101, H_WINDOW));
+    CU_ASSERT_EQUAL(h.tcb.srtt, 10000);
+    CU_ASSERT_EQUAL(h.tcb.rttvar, 5000);
+    CU_ASSERT_EQUAL(h.tcb.rto, 10000 + 4 * 5000); /* SRTT + 4 RTTVAR */
+    h_free(&h);
+}
+
+static void test_rto_floor(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_established(&h, 100, 900, H_WINDOW); /* a 50 us sample */
+    CU_ASSERT_EQUAL(h.tcb.srtt, 50);
+    CU_ASSERT_EQUAL(h.tcb.rto, h.tcb.cfg.rto_min);
+    h_free(&h);
+}
+
+static void test_rto_smoothing(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 100);
+    h.now += 8000;
+    h_input(&h, synack(900, 101, H_WINDOW)); /* SRTT 8000, RTTVAR 4000 */
+    h_write(&h, "x");
+    h.now += 16000;
+    h_input(&h, ack(901, 102, H_WINDOW)); /* sample 16000 */
+    /* RTTVAR = 3/4 * 4000 + 1/4 * |8000 - 16000| = 5000;
+     * SRTT = 7/8 * 8000 + 1/8 * 16000 = 9000. */
+    CU_ASSERT_EQUAL(h.tcb.rttvar, 5000);
+    CU_ASSERT_EQUAL(h.tcb.srtt, 9000);
+    CU_ASSERT_EQUAL(h.tcb.rto, 9000 + 4 * 5000);
+    h_free(&h);
+}
+
+void register_unit_suites(void)
+{
+    CU_pSuite s = CU_add_suite("seq", NULL, NULL);
+    CU_add_test(s, "compare", test_seq_compare);
+    CU_add_test(s, "wrap past 2^32", test_seq_wrap);
+    CU_add_test(s, "in window", test_seq_in_window);
+    s = CU_add_suite("checksum", NULL, NULL);
+    CU_add_test(s, "RFC 1071 example sum", test_sum_rfc1071_example);
+    CU_add_test(s, "TCP checksum, known value", test_tcp_checksum_known_value);
+    CU_add_test(s, "TCP checksum verifies to zero", test_tcp_checksum_verifies_to_zero);
+    CU_add_test(s, "TCP checksum, odd length", test_tcp_checksum_odd_length);
+    CU_add_test(s, "received segment checks", test_check_segment_rejects);
+    s = CU_add_suite("header", NULL, NULL);
+    CU_add_test(s, "fields decoded", test_parse_header_fields);
+    CU_add_test(s, "options skipped", test_parse_skips_options);
+    CU_add_test(s, "bad th_off rejected", test_parse_rejects_bad_offset);
+    s = CU_add_suite("queues", NULL, NULL);
+    CU_add_test(s, "byte queue wraps", test_byteq_wraps);
+    s = CU_add_suite("netem", NULL, NULL);
+    CU_add_test(s, "full profile parsed", test_netem_parse_full);
+    CU_add_test(s, "bad profiles rejected", test_netem_parse_errors);
+    CU_add_test(s, "classic profile", test_netem_classic);
+    s = CU_add_suite("cookies", NULL, NULL);
+    CU_add_test(s, "known answers", test_cookie_known_answers);
+    CU_add_test(s, "time counter", test_cookie_counter);
+    CU_add_test(s, "check: tuple, bits, age", test_cookie_check);
+    CU_add_test(s, "counter wraps 31 -> 0", test_cookie_counter_wraps);
+    s = CU_add_suite("rto", NULL, NULL);
+    CU_add_test(s, "first sample", test_rto_first_sample);
+    CU_add_test(s, "floor", test_rto_floor);
+    CU_add_test(s, "smoothing", test_rto_smoothing);
+}
