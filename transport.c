@@ -395,6 +395,7 @@ static bool may_send_data(const struct tcb *t)
     case TCPS_CLOSE_WAIT:
         return true;
     case TCPS_FIN_WAIT_1:
+    case TCPS_CLOSING: /* their FIN came before ours went out */
     case TCPS_LAST_ACK:
         return !t->fin_sent; /* closing: data queued before close still goes */
     default:
