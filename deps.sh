@@ -8,7 +8,7 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v gcc >/dev/null || need+=(gcc)
 command -v make >/dev/null || need+=(make)
 command -v cmp >/dev/null || need+=(diffutils)
-command -v python3 >/dev/null || need+=(python3)
+[ -x /usr/bin/time ] || need+=(time)
 if [ "${#need[@]}" -eq 0 ]; then
     exit 0
 fi
