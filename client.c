@@ -11,9 +11,11 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mysock.h"
@@ -25,18 +27,20 @@ struct options {
     const char *output;
     long window;
     int verbose;
+    long pause_ms; /* stop reading this long halfway through (-P) */
     struct sockaddr_in server;
 };
 
 static void usage(const char *prog)
 {
     fprintf(stderr,
-            "usage: %s [-U] [-q] [-f FILE] [-o OUTPUT] [-w WINDOW] [-v] HOST:PORT\n"
+            "usage: %s [-U] [-q] [-f FILE] [-o OUTPUT] [-w WINDOW] [-P MS] [-v] HOST:PORT\n"
             "  -U          unreliable network (emulation; see STCP_NETEM)\n"
             "  -q          discard the data instead of storing it\n"
             "  -f FILE     fetch FILE (default: prompt for names)\n"
             "  -o OUTPUT   store the data in OUTPUT (default: rcvd)\n"
             "  -w WINDOW   receive/send window, 1..65535 bytes (default 3072)\n"
+            "  -P MS       stop reading for MS milliseconds halfway (watch flow control)\n"
             "  -v          print counters at the end\n",
             prog);
     exit(2);
@@ -70,9 +74,9 @@ static int parse_hostport(const char *arg, struct sockaddr_in *out)
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){TRUE, FALSE, NULL, "rcvd", 3072, 0, {0}};
+    *o = (struct options){TRUE, FALSE, NULL, "rcvd", 3072, 0, 0, {0}};
     int c;
-    while ((c = getopt(argc, argv, "Uqf:o:w:vh")) != -1) {
+    while ((c = getopt(argc, argv, "Uqf:o:w:P:vh")) != -1) {
         switch (c) {
         case 'U':
             o->reliable = FALSE;
@@ -91,6 +95,14 @@ static void parse_args(int argc, char **argv, struct options *o)
             errno = 0;
             o->window = strtol(optarg, &end, 10);
             if (errno || *end || o->window < 1 || o->window > 65535)
+                usage(argv[0]);
+            break;
+        }
+        case 'P': {
+            char *end;
+            errno = 0;
+            o->pause_ms = strtol(optarg, &end, 10);
+            if (errno || *end || o->pause_ms < 0 || o->pause_ms > 3600000)
                 usage(argv[0]);
             break;
         }
@@ -180,12 +192,73 @@ static int write_all_fd(int fd, const char *buf, size_t len)
     return 0;
 }
 
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void human(double bytes, char *buf, size_t len)
+{
+    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int i = 0;
+    while (bytes >= 1024 && i < 4) {
+        bytes /= 1024;
+        i++;
+    }
+    snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", bytes, unit[i]);
+}
+
+/* A progress line on stderr: bytes, rate, ETA and a bar. */
+struct progress {
+    bool on;
+    double start, last;
+};
+
+static void progress_show(struct progress *p, long long got, long long length, bool final)
+{
+    double now = now_seconds();
+    if (!p->on || (!final && now - p->last < 0.1))
+        return;
+    p->last = now;
+    double secs = now - p->start > 1e-6 ? now - p->start : 1e-6;
+    double rate = (double)got / secs;
+    char g[32], l[32], r[32];
+    human((double)got, g, sizeof g);
+    human((double)length, l, sizeof l);
+    human(rate, r, sizeof r);
+    int width = 30;
+    int filled = length > 0 ? (int)((double)got * width / (double)length) : width;
+    char bar[40];
+    for (int i = 0; i < width; i++)
+        bar[i] = i < filled ? '#' : '.';
+    bar[width] = '\0';
+    double eta = rate > 0 ? (double)(length - got) / rate : 0;
+    fprintf(stderr, "\r[%s] %s / %s  %s/s  ETA %.0fs ", bar, g, l, r, eta);
+    if (final)
+        fputc('\n', stderr);
+}
+
+static void pause_reading(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
 /* Receive exactly length bytes into out_fd (-1: discard), then EOF. */
-static int receive_body(mysocket_t sd, long long length, int out_fd)
+static int receive_body(const struct options *o, mysocket_t sd, long long length, int out_fd)
 {
     static char buf[65536];
+    struct progress prog = {!o->quiet && isatty(STDERR_FILENO), now_seconds(), 0};
+    bool paused = o->pause_ms == 0;
     long long got = 0;
     while (got < length) {
+        if (!paused && got >= length / 2) {
+            pause_reading(o->pause_ms);
+            paused = true;
+        }
         size_t want = (size_t)(length - got < (long long)sizeof buf ? length - got
                                                                      : (long long)sizeof buf);
         int n = myread(sd, buf, want);
@@ -203,7 +276,9 @@ static int receive_body(mysocket_t sd, long long length, int out_fd)
             return -1;
         }
         got += n;
+        progress_show(&prog, got, length, false);
     }
+    progress_show(&prog, got, length, true);
     char extra;
     int n = myread(sd, &extra, 1);
     if (n > 0) {
@@ -213,6 +288,32 @@ static int receive_body(mysocket_t sd, long long length, int out_fd)
     if (n < 0)
         fprintf(stderr, "client: warning: %s after the whole file arrived\n", strerror(errno));
     return 0;
+}
+
+static void print_stats(mysocket_t sd)
+{
+    struct mystats st;
+    if (mygetstats(sd, &st) < 0)
+        return;
+    fprintf(stderr,
+            "client: segments sent %llu, received %llu; payload bytes sent %llu, "
+            "received %llu\n"
+            "client: resent %llu on timeout, %llu on duplicate ACKs (%llu bytes); "
+            "received %llu duplicate, %llu out of order, %llu duplicate ACKs; "
+            "%llu window probes\n"
+            "client: dropped on receipt: %llu bad checksum, %llu malformed; emulation: "
+            "%llu dropped, %llu duplicated, %llu reordered, %llu corrupted, %llu delayed\n"
+            "client: srtt %u us, rttvar %u us, rto %u us; windows: peer %u, ours %u; %s\n",
+            (unsigned long long)st.segs_sent, (unsigned long long)st.segs_received,
+            (unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_received,
+            (unsigned long long)st.rexmit_timeout, (unsigned long long)st.rexmit_other,
+            (unsigned long long)st.rexmit_bytes, (unsigned long long)st.dup_received,
+            (unsigned long long)st.ooo_received, (unsigned long long)st.dupacks_received,
+            (unsigned long long)st.window_probes, (unsigned long long)st.bad_checksum,
+            (unsigned long long)st.malformed, (unsigned long long)st.emu_dropped,
+            (unsigned long long)st.emu_duplicated, (unsigned long long)st.emu_reordered,
+            (unsigned long long)st.emu_corrupted, (unsigned long long)st.emu_delayed,
+            st.srtt_us, st.rttvar_us, st.rto_us, st.snd_wnd, st.rcv_wnd, st.state);
 }
 
 static int fetch(const struct options *o, const char *name)
@@ -254,13 +355,15 @@ static int fetch(const struct options *o, const char *name)
             goto out;
         }
     }
-    if (receive_body(sd, length, out_fd) == 0)
+    if (receive_body(o, sd, length, out_fd) == 0)
         rc = 0;
     if (out_fd >= 0 && close(out_fd) < 0) {
         perror("client: close");
         rc = -1;
     }
 out:
+    if (o->verbose)
+        print_stats(sd);
     if (myclose(sd) < 0 && rc == 0)
         fprintf(stderr, "client: warning: close: %s\n", strerror(errno));
     return rc;

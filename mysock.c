@@ -66,6 +66,57 @@ size_t byteq_get(struct byteq *q, void *dst, size_t len)
     return len;
 }
 
+/* ============================ Exit lingering ============================== */
+
+/* A process that exits right after myclose would leave its peer's FIN
+ * unanswered (the peer then sees ECONNRESET).  So at exit we wait, at most
+ * EXIT_LINGER_NS, for connections the application has closed, whose FIN is
+ * acknowledged, and whose peer has not sent its FIN yet.  TIME_WAIT is not
+ * waited for. */
+#define EXIT_LINGER_NS (2000000000LL)
+
+static pthread_mutex_t linger_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t linger_cv;
+static int lingering; /* connections in that state */
+static pthread_once_t linger_once = PTHREAD_ONCE_INIT;
+
+static void linger_at_exit(void)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += EXIT_LINGER_NS / 1000000000LL;
+    pthread_mutex_lock(&linger_lock);
+    while (lingering > 0 &&
+           pthread_cond_timedwait(&linger_cv, &linger_lock, &deadline) != ETIMEDOUT)
+        ;
+    pthread_mutex_unlock(&linger_lock);
+}
+
+static void linger_init(void)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&linger_cv, &attr);
+    pthread_condattr_destroy(&attr);
+    atexit(linger_at_exit);
+}
+
+/* Re-evaluate whether c lingers.  Called with its socket's lock held. */
+void conn_update_linger(struct conn *c)
+{
+    bool now = c->close_requested && c->close_done && !c->close_err && !c->fin_received &&
+               !c->transport_done;
+    if (now == c->lingering)
+        return;
+    c->lingering = now;
+    pthread_mutex_lock(&linger_lock);
+    lingering += now ? 1 : -1;
+    if (!lingering)
+        pthread_cond_broadcast(&linger_cv);
+    pthread_mutex_unlock(&linger_lock);
+}
+
 /* ============================== Socket table ============================== */
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -268,6 +319,34 @@ int mygetsockopt(mysocket_t sd, int option, long *value)
     return rc;
 }
 
+int mygetstats(mysocket_t sd, struct mystats *stats)
+{
+    if (!stats) {
+        errno = EFAULT;
+        return -1;
+    }
+    struct mysock *s = sock_get(sd);
+    if (!s)
+        return -1;
+    struct net_counters ctr;
+    net_counters_read(&s->ctr, &ctr);
+    pthread_mutex_lock(&s->lock);
+    *stats = s->tstats;
+    pthread_mutex_unlock(&s->lock);
+    sock_put(s);
+    stats->segs_sent = ctr.segs_sent;
+    stats->segs_received = ctr.segs_received;
+    stats->emu_dropped = ctr.dropped;
+    stats->emu_duplicated = ctr.duplicated;
+    stats->emu_reordered = ctr.reordered;
+    stats->emu_corrupted = ctr.corrupted;
+    stats->emu_delayed = ctr.delayed;
+    stats->bad_checksum = ctr.bad_checksum;
+    stats->malformed = ctr.malformed;
+    stats->no_connection = ctr.no_connection;
+    return 0;
+}
+
 /* ============================== Connections =============================== */
 
 static struct conn *conn_new(const struct mysock *s, const struct sockaddr_in *local,
@@ -340,6 +419,7 @@ static void conn_transport_finished(struct mysock *s)
         c->close_done = true;
         c->close_err = c->error;
     }
+    conn_update_linger(c);
     pthread_cond_broadcast(&s->cv);
     pthread_cond_broadcast(&c->rd_cv);
     pthread_cond_broadcast(&c->wr_cv);
@@ -587,6 +667,7 @@ mysocket_t mysocket(bool_t is_reliable)
     struct netem_profile em;
     if (!is_reliable && netem_process_profile(&em) < 0)
         return -1;
+    pthread_once(&linger_once, linger_init);
     struct mysock *s = sock_alloc(is_reliable != FALSE);
     if (!s)
         return -1;
@@ -922,6 +1003,7 @@ static int conn_close(struct mysock *s)
     pthread_cond_broadcast(&c->wr_cv);
     while (!c->close_done)
         pthread_cond_wait(&s->cv, &s->lock);
+    conn_update_linger(c);
     int err = c->close_err;
     pthread_mutex_unlock(&s->lock);
     if (err) {

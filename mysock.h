@@ -72,4 +72,33 @@ enum mysock_option {
 extern int mysetsockopt(mysocket_t sd, int option, long value);
 extern int mygetsockopt(mysocket_t sd, int option, long *value);
 
+/* What a socket has seen.  The network part counts datagrams at this
+ * socket's endpoint; the transport part is a snapshot the connection's
+ * transport publishes (a few times a second, and at every state change). */
+struct mystats {
+    /* network layer */
+    uint64_t segs_sent;     /* datagrams that left (emulated duplicates too) */
+    uint64_t segs_received; /* valid segments received */
+    uint64_t emu_dropped, emu_duplicated, emu_reordered, emu_corrupted, emu_delayed;
+    uint64_t bad_checksum;  /* received with a wrong checksum, dropped */
+    uint64_t malformed;     /* received too short, bad th_off or ports, dropped */
+    uint64_t no_connection; /* listener: for no connection / backlog full, dropped */
+    /* transport */
+    uint64_t bytes_sent;     /* payload sent, first copies */
+    uint64_t bytes_received; /* payload delivered to the application */
+    uint64_t rexmit_timeout; /* segments resent on a timeout */
+    uint64_t rexmit_other;   /* ... on duplicate or partial ACKs */
+    uint64_t rexmit_bytes;
+    uint64_t dup_received;   /* segments with nothing new */
+    uint64_t ooo_received;   /* segments kept out of order */
+    uint64_t dupacks_received;
+    uint64_t window_probes;
+    uint32_t srtt_us, rttvar_us, rto_us;
+    uint32_t snd_wnd;        /* peer's window */
+    uint32_t rcv_wnd;        /* window we last advertised */
+    uint32_t in_flight;      /* bytes sent and not acknowledged */
+    char state[16];          /* "ESTABLISHED", ...; "" before any report */
+};
+extern int mygetstats(mysocket_t sd, struct mystats *stats);
+
 #endif /* MYSOCK_H */

@@ -100,6 +100,7 @@ struct conn {
     int close_err;
     bool transport_done;  /* transport_init returned */
     bool accepted;        /* handed to the application by myaccept */
+    bool lingering;       /* counted by the exit linger (see mysock.c) */
 
     void *context; /* stcp_set_context */
     struct mysock *parent; /* the listener that opened it (a reference), or NULL */
@@ -119,6 +120,7 @@ struct mysock {
     struct net_ep *ep;    /* bound, before listen or connect */
     struct netem_profile netem;
     struct net_counters ctr;
+    struct mystats tstats; /* the transport's last report */
     struct listener *lst;
     struct conn *conn;
 };
@@ -140,6 +142,9 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
 void conn_established(struct mysock *s);
 /* Wake the transport thread if it waits for any of events. */
 void conn_wake(struct conn *c, unsigned events);
+/* Closed by the application, FIN acknowledged, the peer's FIN awaited:
+ * the process waits for it (briefly) at exit.  Socket lock held. */
+void conn_update_linger(struct conn *c);
 /* Queue a forwarded segment for the connection; false if the inbox is full. */
 bool conn_inbox_put(struct conn *c, const void *seg, size_t len);
 

@@ -45,8 +45,6 @@ struct net_counters {
     uint64_t bad_checksum;   /* received with a wrong checksum, dropped */
     uint64_t malformed;      /* received too short/long, bad th_off or ports */
     uint64_t no_connection;  /* arrived at a listener for no connection, dropped */
-    uint64_t retransmits_timeout; /* reported by the transport */
-    uint64_t retransmits_other;
 };
 /* Relaxed atomic increments: counters are bumped from several threads. */
 #define NET_COUNT(ctr, field) __atomic_add_fetch(&(ctr)->field, 1, __ATOMIC_RELAXED)

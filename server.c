@@ -37,6 +37,7 @@ struct options {
 };
 
 static int root_fd = -1;
+static int verbose;
 
 static void usage(const char *prog)
 {
@@ -51,7 +52,8 @@ static void usage(const char *prog)
             "  -w WINDOW   receive/send window, 1..65535 bytes (default 3072)\n"
             "  -b BACKLOG  listen backlog (default 64)\n"
             "  -n COUNT    exit after serving COUNT connections\n"
-            "  -v          print counters at exit\n",
+            "  -v          print each connection's counters, and the listener's at exit\n"
+            "SIGUSR1 lists the live connections on stderr.\n",
             prog);
     exit(2);
 }
@@ -205,6 +207,19 @@ static int send_file(mysocket_t sd, int fd, off_t length)
     return 0;
 }
 
+static void print_conn_stats(mysocket_t sd, const char *name)
+{
+    struct mystats st;
+    if (mygetstats(sd, &st) < 0)
+        return;
+    fprintf(stderr,
+            "server: %s: sent %llu bytes in %llu segments; resent %llu on timeout, %llu on "
+            "duplicate ACKs; %llu window probes; srtt %u us, rto %u us; %s\n",
+            name, (unsigned long long)st.bytes_sent, (unsigned long long)st.segs_sent,
+            (unsigned long long)st.rexmit_timeout, (unsigned long long)st.rexmit_other,
+            (unsigned long long)st.window_probes, st.srtt_us, st.rto_us, st.state);
+}
+
 static void serve(mysocket_t sd)
 {
     char name[REQUEST_MAX];
@@ -227,24 +242,115 @@ static void serve(mysocket_t sd)
             fprintf(stderr, "server: sending %s failed: %s\n", name, strerror(errno));
         close(fd);
     }
+    if (verbose)
+        print_conn_stats(sd, name);
     if (myclose(sd) < 0)
         fprintf(stderr, "server: close: %s\n", strerror(errno));
 }
 
-/* Connections being served, so -n can wait for the last ones to finish. */
+/* Connections being served: for the SIGUSR1 listing, and so -n can wait
+ * for the last ones to finish. */
 static pthread_mutex_t active_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t active_cv = PTHREAD_COND_INITIALIZER;
 static long active;
+static mysocket_t active_sd[MAX_NUM_CONNECTIONS];
+static int nactive_sd;
+
+static void active_add(mysocket_t sd)
+{
+    pthread_mutex_lock(&active_lock);
+    active++;
+    if (nactive_sd < MAX_NUM_CONNECTIONS)
+        active_sd[nactive_sd++] = sd;
+    pthread_mutex_unlock(&active_lock);
+}
+
+static void active_remove(mysocket_t sd)
+{
+    pthread_mutex_lock(&active_lock);
+    for (int i = 0; i < nactive_sd; i++) {
+        if (active_sd[i] == sd) {
+            active_sd[i] = active_sd[--nactive_sd];
+            break;
+        }
+    }
+    if (--active == 0)
+        pthread_cond_broadcast(&active_cv);
+    pthread_mutex_unlock(&active_lock);
+}
 
 static void *serve_thread(void *arg)
 {
     mysocket_t sd = (mysocket_t)(long)arg;
     serve(sd);
-    pthread_mutex_lock(&active_lock);
-    if (--active == 0)
-        pthread_cond_broadcast(&active_cv);
-    pthread_mutex_unlock(&active_lock);
+    active_remove(sd);
     return NULL;
+}
+
+/* ---- Looking at it: SIGUSR1 lists live connections, like ss ---- */
+
+static void list_connections(void)
+{
+    pthread_mutex_lock(&active_lock);
+    fprintf(stderr, "%-22s %-22s %-12s %6s %6s %8s %12s %12s %7s %7s\n", "Local", "Peer",
+            "State", "SndWnd", "RcvWnd", "InFlight", "BytesOut", "BytesIn", "SRTTus", "Resent");
+    for (int i = 0; i < nactive_sd; i++) {
+        struct sockaddr_in l, p;
+        socklen_t ll = sizeof l, pl = sizeof p;
+        struct mystats st;
+        if (mygetsockname(active_sd[i], (struct sockaddr *)&l, &ll) < 0 ||
+            mygetpeername(active_sd[i], (struct sockaddr *)&p, &pl) < 0 ||
+            mygetstats(active_sd[i], &st) < 0)
+            continue; /* closing just now */
+        char ls[32], ps[32];
+        snprintf(ls, sizeof ls, "%s:%u", inet_ntoa(l.sin_addr), ntohs(l.sin_port));
+        snprintf(ps, sizeof ps, "%s:%u", inet_ntoa(p.sin_addr), ntohs(p.sin_port));
+        fprintf(stderr, "%-22s %-22s %-12s %6u %6u %8u %12llu %12llu %7u %7llu\n", ls, ps,
+                st.state, st.snd_wnd, st.rcv_wnd, st.in_flight,
+                (unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_received,
+                st.srtt_us, (unsigned long long)(st.rexmit_timeout + st.rexmit_other));
+    }
+    fprintf(stderr, "%d connection(s)\n", nactive_sd);
+    pthread_mutex_unlock(&active_lock);
+}
+
+static void *signal_thread(void *arg)
+{
+    sigset_t *set = arg;
+    for (;;) {
+        int sig;
+        if (sigwait(set, &sig) == 0 && sig == SIGUSR1)
+            list_connections();
+    }
+    return NULL;
+}
+
+static void start_signal_thread(void)
+{
+    static sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread made later inherits it */
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 128 * 1024);
+    pthread_create(&t, &attr, signal_thread, &set);
+    pthread_attr_destroy(&attr);
+}
+
+static void print_listener_stats(mysocket_t ls)
+{
+    struct mystats st;
+    if (mygetstats(ls, &st) < 0)
+        return;
+    fprintf(stderr,
+            "server: listener: segments received %llu, sent %llu; dropped: %llu for no "
+            "connection or a full backlog, %llu bad checksum, %llu malformed\n",
+            (unsigned long long)st.segs_received, (unsigned long long)st.segs_sent,
+            (unsigned long long)st.no_connection, (unsigned long long)st.bad_checksum,
+            (unsigned long long)st.malformed);
 }
 
 static void print_address(mysocket_t sd, const char *bind_addr)
@@ -266,7 +372,9 @@ int main(int argc, char **argv)
 {
     struct options o;
     parse_args(argc, argv, &o);
+    verbose = o.verbose;
     signal(SIGPIPE, SIG_IGN);
+    start_signal_thread();
     root_fd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root_fd < 0) {
         fprintf(stderr, "server: %s: %s\n", o.dir, strerror(errno));
@@ -307,22 +415,20 @@ int main(int argc, char **argv)
             perror("myaccept");
             continue;
         }
-        pthread_mutex_lock(&active_lock);
-        active++;
-        pthread_mutex_unlock(&active_lock);
+        active_add(sd);
         pthread_t t;
         if (pthread_create(&t, &attr, serve_thread, (void *)(long)sd) != 0) {
             fprintf(stderr, "server: no thread for a client\n");
             myclose(sd);
-            pthread_mutex_lock(&active_lock);
-            active--;
-            pthread_mutex_unlock(&active_lock);
+            active_remove(sd);
         }
     }
     pthread_mutex_lock(&active_lock);
     while (active > 0)
         pthread_cond_wait(&active_cv, &active_lock);
     pthread_mutex_unlock(&active_lock);
+    if (o.verbose)
+        print_listener_stats(ls);
     myclose(ls);
     return 0;
 }

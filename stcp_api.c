@@ -356,6 +356,7 @@ void stcp_fin_received(mysocket_t sd)
         return;
     pthread_mutex_lock(&s->lock);
     c->fin_received = true;
+    conn_update_linger(c);
     pthread_cond_broadcast(&c->rd_cv);
     pthread_mutex_unlock(&s->lock);
 }
@@ -407,6 +408,7 @@ void stcp_unblock_close(mysocket_t sd, int err)
         c->close_done = true;
         c->close_err = err;
     }
+    conn_update_linger(c);
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->lock);
 }
@@ -451,15 +453,14 @@ void stcp_get_addresses(mysocket_t sd, struct sockaddr_in *local, struct sockadd
         *peer = c->peer;
 }
 
-void stcp_count_retransmission(mysocket_t sd, bool_t on_timeout)
+void stcp_report_stats(mysocket_t sd, const struct mystats *stats)
 {
     struct mysock *s = sock_transport(sd);
-    if (!s)
+    if (!s || !stats)
         return;
-    if (on_timeout)
-        NET_COUNT(&s->ctr, retransmits_timeout);
-    else
-        NET_COUNT(&s->ctr, retransmits_other);
+    pthread_mutex_lock(&s->lock);
+    s->tstats = *stats;
+    pthread_mutex_unlock(&s->lock);
 }
 
 /* ============================ Listening sockets =========================== */

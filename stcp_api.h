@@ -111,8 +111,9 @@ int stcp_log_enabled(enum stcp_log_level level);
 void stcp_log(mysocket_t sd, enum stcp_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Count one retransmission in the socket's counters (timeout or other). */
-void stcp_count_retransmission(mysocket_t sd, bool_t on_timeout);
+/* Publish the transport's view of the connection for mygetstats(): the
+ * transport fields of *stats (the network fields are ignored). */
+void stcp_report_stats(mysocket_t sd, const struct mystats *stats);
 
 /* ---- Listening sockets (optional transport hook) -------------------------- */
 

@@ -56,6 +56,8 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->time_wait = 1 * STCP_SEC;
     cfg->persist_max = 500 * STCP_MSEC;
     cfg->orphan_timeout = 60 * STCP_SEC;
+    cfg->keepalive_idle = 1 * STCP_SEC;
+    cfg->keepalive_interval = 500 * STCP_MSEC;
 }
 
 int tcp_parse(const void *buf, size_t len, struct tcp_segment *seg)
@@ -195,10 +197,13 @@ static void rto_backoff(struct tcb *t)
 /* Give up only after max_retries timeouts in a row and abort_silence
  * without a segment from the peer, so neither heavy loss nor a peer that
  * is merely slow ends a live connection. */
-static bool peer_gone(const struct tcb *t, unsigned tries, stcp_usec_t now)
+static bool peer_gone(const struct tcb *t, unsigned tries, unsigned max_tries, stcp_usec_t now)
 {
-    return tries > t->cfg.max_retries && now - t->last_heard >= t->cfg.abort_silence;
+    return tries > max_tries && now - t->last_heard >= t->cfg.abort_silence;
 }
+
+/* Unanswered keepalives, after abort_silence, that end a connection. */
+#define KEEPALIVE_TRIES 3
 
 /* ---- Send times, for RTT samples ---- */
 
@@ -658,7 +663,8 @@ static unsigned dupack_threshold(const struct tcb *t)
     unsigned segs = (flight + STCP_MSS - 1) / STCP_MSS;
     if (segs >= 4 || data_unsent(t))
         return 3;
-    return segs > 1 ? segs - 1 : 1;
+    /* One segment out: no later segment can have caused a duplicate ACK. */
+    return segs > 1 ? segs - 1 : UINT32_MAX;
 }
 
 /* Duplicate ACK (RFC 5681): nothing new, no data, same window, data
@@ -803,19 +809,25 @@ static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
 
 static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segment *seg)
 {
+    /* Any segment shows the peer is alive, acceptable or not. */
+    t->last_heard = now;
+    t->keepalive_sent = 0;
+    t->unanswered_keepalives = 0;
     /* First: sequence number. */
     if (!segment_acceptable(t, seg)) {
         t->stats.dup_segs_in++;
-        /* A zero window still takes valid ACKs (RFC 9293 3.10.7.4). */
-        if (t->rcv_adv == t->rcv_nxt && seg->seq == t->rcv_nxt && (seg->flags & TH_ACK) &&
-            !process_ack(t, now, seg))
+        /* Its ACK field still counts if the segment is an old duplicate (as
+         * BSD does: this is how the peer's SYN-ACK completes a simultaneous
+         * open) or probes a zero window (RFC 9293 3.10.7.4). */
+        bool old = seq_lt(seg->seq, t->rcv_nxt);
+        bool probe = t->rcv_adv == t->rcv_nxt && seg->seq == t->rcv_nxt;
+        if ((old || probe) && (seg->flags & TH_ACK) && !process_ack(t, now, seg))
             return;
         if (t->state == TCPS_TIME_WAIT && (seg->flags & TH_FIN))
             t->close_at = now + t->cfg.time_wait; /* their FIN again: restart 2MSL */
         send_ack_now(t, now);
         return;
     }
-    t->last_heard = now;
     t->backoff = 0;
     if (t->state == TCPS_FIN_WAIT_2 && t->app_closed)
         t->close_at = now + t->cfg.orphan_timeout;
@@ -966,7 +978,7 @@ static void on_rexmit_timeout(struct tcb *t, stcp_usec_t now)
     t->rexmit_at = STCP_NO_TIMER;
     if (t->snd_nxt == t->snd_una)
         return;
-    if (peer_gone(t, ++t->backoff, now)) {
+    if (peer_gone(t, ++t->backoff, t->cfg.max_retries, now)) {
         tcp_abort(t, ETIMEDOUT);
         return;
     }
@@ -986,7 +998,7 @@ static void on_persist_timeout(struct tcb *t, stcp_usec_t now)
     t->persist_at = STCP_NO_TIMER;
     if (t->snd_wnd != 0 || (!data_unsent(t) && t->snd_nxt == t->snd_una))
         return;
-    if (peer_gone(t, ++t->unanswered_probes, now)) {
+    if (peer_gone(t, ++t->unanswered_probes, t->cfg.max_retries, now)) {
         tcp_abort(t, ETIMEDOUT);
         return;
     }
@@ -1004,6 +1016,33 @@ static void on_persist_timeout(struct tcb *t, stcp_usec_t now)
     t->persist_at = now + persist_interval(t);
 }
 
+/* When a keepalive is due, or STCP_NO_TIMER: only while synchronized,
+ * nothing is in flight (the retransmission timer covers that) and the
+ * window is not being probed. */
+static stcp_usec_t keepalive_due(const struct tcb *t)
+{
+    bool idle_state = t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_2 ||
+                      t->state == TCPS_CLOSE_WAIT;
+    if (!idle_state || t->snd_nxt != t->snd_una || t->persist_at != STCP_NO_TIMER ||
+        !t->cfg.keepalive_idle)
+        return STCP_NO_TIMER;
+    if (!t->keepalive_sent)
+        return t->last_heard + t->cfg.keepalive_idle;
+    return t->keepalive_sent + t->cfg.keepalive_interval;
+}
+
+/* An old sequence number (snd_nxt - 1): the peer must answer with an ACK. */
+static void on_keepalive(struct tcb *t, stcp_usec_t now)
+{
+    if (peer_gone(t, ++t->unanswered_keepalives, KEEPALIVE_TRIES, now)) {
+        tcp_abort(t, ETIMEDOUT);
+        return;
+    }
+    emit(t, t->snd_nxt - 1, 0, NULL, 0);
+    t->keepalive_sent = now;
+    t->stats.keepalives++;
+}
+
 void tcp_timer(struct tcb *t, stcp_usec_t now)
 {
     if (t->close_at != STCP_NO_TIMER && now >= t->close_at) {
@@ -1014,6 +1053,8 @@ void tcp_timer(struct tcb *t, stcp_usec_t now)
         on_rexmit_timeout(t, now);
     if (t->persist_at != STCP_NO_TIMER && now >= t->persist_at)
         on_persist_timeout(t, now);
+    if (t->state != TCPS_CLOSED && now >= keepalive_due(t))
+        on_keepalive(t, now);
 }
 
 stcp_usec_t tcp_next_timer(const struct tcb *t)
@@ -1023,6 +1064,8 @@ stcp_usec_t tcp_next_timer(const struct tcb *t)
         next = t->persist_at;
     if (t->close_at < next)
         next = t->close_at;
+    if (keepalive_due(t) < next)
+        next = keepalive_due(t);
     if (t->rexmit_now || t->ack_now)
         next = 0; /* output is owed now */
     return next;
@@ -1086,7 +1129,8 @@ struct driver {
     bool done;
     bool unblocked;
     enum tcp_state logged_state;
-    uint64_t reported_rexmit_timeout, reported_rexmit_fast;
+    uint64_t reported_rexmit_timeout;
+    stcp_usec_t published; /* when stats were last published */
 };
 
 /* A connection made from a SYN cookie: what transport_listen_input learnt,
@@ -1138,6 +1182,31 @@ static void log_segment(mysocket_t sd, const char *dir, const STCPHeader *h, siz
              ntohl(h->th_seq), ntohl(h->th_ack), ntohs(h->th_win), len);
 }
 
+static void publish_stats(struct driver *d)
+{
+    const struct tcb *t = &d->tcb;
+    const struct tcp_stats *st = &t->stats;
+    struct mystats m;
+    memset(&m, 0, sizeof m);
+    m.bytes_sent = st->bytes_out;
+    m.bytes_received = st->bytes_in;
+    m.rexmit_timeout = st->rexmit_timeout;
+    m.rexmit_other = st->rexmit_fast;
+    m.rexmit_bytes = st->rexmit_bytes;
+    m.dup_received = st->dup_segs_in;
+    m.ooo_received = st->ooo_segs_in;
+    m.dupacks_received = st->dupacks_in;
+    m.window_probes = st->window_probes;
+    m.srtt_us = (uint32_t)t->srtt;
+    m.rttvar_us = (uint32_t)t->rttvar;
+    m.rto_us = (uint32_t)t->rto;
+    m.snd_wnd = t->snd_wnd;
+    m.rcv_wnd = t->rcv_wnd;
+    m.in_flight = t->snd_nxt - t->snd_una;
+    snprintf(m.state, sizeof m.state, "%s", tcp_state_name(t->state));
+    stcp_report_stats(d->sd, &m);
+}
+
 static void drv_output(void *ctx, const STCPHeader *hdr, const void *payload, size_t len)
 {
     struct driver *d = ctx;
@@ -1173,6 +1242,7 @@ static void drv_event(void *ctx, enum tcp_event ev, int err)
         stcp_fin_received(d->sd);
         break;
     case TCP_EV_CLOSE_DONE:
+        publish_stats(d);
         stcp_unblock_close(d->sd, err);
         break;
     case TCP_EV_ERROR:
@@ -1231,23 +1301,30 @@ static void handle_events(struct driver *d, unsigned ev)
         tcp_app_read(t, now);
 }
 
-static void report_progress(struct driver *d)
+#define STATS_INTERVAL (10 * STCP_MSEC)
+
+/* After each round of work: log state changes and timeouts, and publish
+ * statistics now and then (and at every state change). */
+static void report_progress(struct driver *d, stcp_usec_t now)
 {
     struct tcb *t = &d->tcb;
-    if (t->state != d->logged_state) {
+    bool changed = t->state != d->logged_state;
+    if (changed) {
         stcp_log(d->sd, STCP_LOG_INFO, "%s -> %s", tcp_state_name(d->logged_state),
                  tcp_state_name(t->state));
         d->logged_state = t->state;
     }
-    if (d->reported_rexmit_timeout < t->stats.rexmit_timeout)
+    if (d->reported_rexmit_timeout < t->stats.rexmit_timeout) {
         stcp_log(d->sd, STCP_LOG_DEBUG,
                  "timeout: resend seq %u; rto %llu us (srtt %llu, rttvar %llu), %u in a row",
                  t->snd_una, (unsigned long long)t->rto, (unsigned long long)t->srtt,
                  (unsigned long long)t->rttvar, t->backoff);
-    for (; d->reported_rexmit_timeout < t->stats.rexmit_timeout; d->reported_rexmit_timeout++)
-        stcp_count_retransmission(d->sd, TRUE);
-    for (; d->reported_rexmit_fast < t->stats.rexmit_fast; d->reported_rexmit_fast++)
-        stcp_count_retransmission(d->sd, FALSE);
+        d->reported_rexmit_timeout = t->stats.rexmit_timeout;
+    }
+    if (changed || now - d->published >= STATS_INTERVAL) {
+        publish_stats(d);
+        d->published = now;
+    }
 }
 
 /* Handle events until the connection is over.  Events that are already
@@ -1264,7 +1341,7 @@ static void control_loop(struct driver *d)
         tcp_timer(t, now);
         if (!d->done)
             tcp_output(t, now);
-        report_progress(d);
+        report_progress(d, now);
         if (d->done)
             break;
         stcp_usec_t deadline = tcp_next_timer(t);
@@ -1332,7 +1409,7 @@ void transport_init(mysocket_t sd, bool_t is_active)
         tcp_listen(&d->tcb, iss);
     }
     d->logged_state = is_active ? TCPS_CLOSED : TCPS_LISTEN;
-    report_progress(d);
+    report_progress(d, now_usec());
     control_loop(d);
     const struct tcp_stats *st = &d->tcb.stats;
     stcp_log(sd, STCP_LOG_DEBUG,

@@ -174,6 +174,8 @@ struct tcp_config {
     stcp_usec_t time_wait;      /* TIME_WAIT length (2 MSL) */
     stcp_usec_t persist_max;    /* upper bound of the zero-window probe interval */
     stcp_usec_t orphan_timeout; /* FIN_WAIT_2 after myclose: give up on a silent peer */
+    stcp_usec_t keepalive_idle; /* silence, nothing in flight, before a keepalive ... */
+    stcp_usec_t keepalive_interval; /* ... and between unanswered ones */
 };
 void tcp_config_default(struct tcp_config *cfg);
 
@@ -187,6 +189,7 @@ struct tcp_stats {
     uint64_t ooo_segs_in;          /* segments kept out of order */
     uint64_t dropped_in;           /* malformed or unacceptable, dropped */
     uint64_t window_probes;        /* zero-window probes sent */
+    uint64_t keepalives;           /* keepalive probes sent */
     uint64_t dupacks_in;           /* duplicate ACKs received */
 };
 
@@ -284,6 +287,11 @@ struct tcb {
     /* TIME_WAIT end, or the FIN_WAIT_2 timeout of an orphaned connection. */
     stcp_usec_t close_at;
     stcp_usec_t last_heard; /* when the peer last sent anything */
+
+    /* Keepalive: a silent peer is asked to answer (RFC 1122 4.2.3.6), so a
+     * receiver notices when the sender has died. */
+    stcp_usec_t keepalive_sent; /* the last one, 0 if none since we heard */
+    unsigned unanswered_keepalives;
 
     int error; /* why the connection failed, 0 if it did not */
     struct tcp_stats stats;

@@ -110,6 +110,58 @@ STCP_ISN=4294967000 STCP_NETEM="loss=0.10,seed=9" \
     check "ISN near 2^32, loss 10%: 1 MiB byte-exact" fetch f1048576 -U
 stop_server
 
+if [ "$MODE" = full ]; then
+    # A reader that stops for 3 s: the window closes, the server probes,
+    # the transfer completes, and neither process grows with the file.
+    start_server -U -v
+    mkdir -p "$WORK/got"
+    /usr/bin/time -f "%M" -o "$WORK/pause.rss" timeout 120 "$BIN/client" -U -P 3000 \
+        -f f16777216 -o "$WORK/got/paused" "127.0.0.1:$PORT" 2> /dev/null
+    rc=$?
+    sleep 0.3
+    probes=$(sed -n 's/.*f16777216: .* \([0-9]*\) window probes.*/\1/p' "$SERVER_ERR" | tail -1)
+    server_kb=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
+    client_kb=$(tail -1 "$WORK/pause.rss")
+    echo "# paused reader: $probes window probes; peak RSS client $client_kb kB, server $server_kb kB"
+    check "reader paused 3 s: 16 MiB byte-exact" \
+        sh -c "[ $rc -eq 0 ] && cmp -s '$WORK/files/f16777216' '$WORK/got/paused'"
+    check "reader paused 3 s: the server probed the closed window" [ "${probes:-0}" -gt 0 ]
+    check "reader paused 3 s: peak RSS under 64 MiB both ends" \
+        [ "${client_kb:-999999}" -lt 65536 -a "${server_kb:-999999}" -lt 65536 ]
+    stop_server
+
+    # The server dies mid-transfer (kill -9): the client fails promptly.
+    slow_path="delay=1ms,seed=4"
+    STCP_NETEM=$slow_path start_server -U
+    start=$SECONDS
+    STCP_NETEM=$slow_path timeout 60 "$BIN/client" -U -q -f f16777216 "127.0.0.1:$PORT" \
+        2> "$WORK/kill.err" &
+    cpid=$!
+    sleep 1
+    kill -9 "$SERVER_PID"
+    wait "$cpid"
+    rc=$?
+    echo "# after kill -9: client exit $rc in $((SECONDS - start)) s: $(tail -1 "$WORK/kill.err")"
+    check "server killed mid-transfer: client exits non-zero, no hang" \
+        [ $rc -ne 0 -a $rc -ne 124 ]
+
+    # The server stops answering (SIGSTOP): the client gives up by itself.
+    STCP_NETEM=$slow_path start_server -U
+    start=$SECONDS
+    STCP_NETEM=$slow_path timeout 60 "$BIN/client" -U -q -f f16777216 "127.0.0.1:$PORT" \
+        2> "$WORK/stop.err" &
+    cpid=$!
+    sleep 1
+    kill -STOP "$SERVER_PID"
+    wait "$cpid"
+    rc=$?
+    echo "# after SIGSTOP: client exit $rc in $((SECONDS - start)) s: $(tail -1 "$WORK/stop.err")"
+    check "server silent mid-transfer: client gives up (timed out), no hang" \
+        sh -c "[ $rc -ne 0 -a $rc -ne 124 ] && grep -q 'timed out' '$WORK/stop.err'"
+    kill -CONT "$SERVER_PID"
+    stop_server
+fi
+
 # Both ends writing and closing at the same moment.
 runs=50
 [ "$MODE" = quick ] && runs=10

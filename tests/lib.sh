@@ -36,6 +36,7 @@ start_server() {
     local out="$WORK/server.$RANDOM.out"
     "$BIN/server" -a 127.0.0.1 -d "$WORK/files" "$@" > "$out" 2> "$out.err" &
     SERVER_PID=$!
+    SERVER_ERR=$out.err
     PIDS+=("$SERVER_PID")
     for _ in $(seq 200); do
         grep -q "Server's address is" "$out" 2>/dev/null && break
