@@ -21,6 +21,7 @@
 
 /* A transport may leave the listener hook out (a classic transport.c). */
 #pragma weak transport_listen_input
+#pragma weak transport_listen_start
 
 /* ============================== Byte queues =============================== */
 
@@ -770,14 +771,18 @@ int mylisten(mysocket_t sd, int backlog)
     if (backlog > MAX_NUM_CONNECTIONS)
         backlog = MAX_NUM_CONNECTIONS;
     int rc = 0;
+    bool started = false;
     pthread_mutex_lock(&s->lock);
     if (s->kind == SOCK_CONN) {
         errno = EINVAL;
         rc = -1;
     } else if (s->kind == SOCK_FRESH) {
         rc = listen_start(s, backlog);
+        started = rc == 0;
     }
     pthread_mutex_unlock(&s->lock);
+    if (started && &transport_listen_start != NULL)
+        transport_listen_start(sd);
     sock_put(s);
     return rc;
 }

@@ -314,13 +314,19 @@ static void list_connections(void)
     pthread_mutex_unlock(&active_lock);
 }
 
+/* SIGUSR1 lists connections; SIGINT and SIGTERM end the server through
+ * exit(), so buffered output (a packet capture) is flushed. */
 static void *signal_thread(void *arg)
 {
     sigset_t *set = arg;
     for (;;) {
         int sig;
-        if (sigwait(set, &sig) == 0 && sig == SIGUSR1)
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGUSR1)
             list_connections();
+        else
+            exit(0);
     }
     return NULL;
 }
@@ -330,6 +336,8 @@ static void start_signal_thread(void)
     static sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* every thread made later inherits it */
     pthread_t t;
     pthread_attr_t attr;

@@ -126,6 +126,11 @@ void stcp_report_stats(mysocket_t sd, const struct mystats *stats);
 int transport_listen_input(mysocket_t listen_sd, const void *segment, size_t len,
                            const struct sockaddr_in *local, const struct sockaddr_in *peer);
 
+/* A transport may also define this: called by mylisten() once the socket
+ * listens, so the transport can prepare (SYN cookies: the secret and the
+ * hash) before the first SYN arrives. */
+void transport_listen_start(mysocket_t listen_sd);
+
 /* From transport_listen_input: send a segment to peer from the listening
  * socket, keeping no state. */
 ssize_t stcp_listen_reply(mysocket_t listen_sd, const struct sockaddr_in *local,

@@ -567,35 +567,6 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
     t->rexmit_at = t->snd_una == t->snd_nxt ? STCP_NO_TIMER : now + t->rto;
 }
 
-static void input_syn_sent(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
-{
-    bool has_ack = seg->flags & TH_ACK;
-    if (has_ack && (seq_leq(seg->ack, t->iss) || seq_gt(seg->ack, t->snd_nxt))) {
-        t->stats.dropped_in++; /* not for our SYN (TCP would send a RST) */
-        return;
-    }
-    if (!(seg->flags & TH_SYN)) {
-        t->stats.dropped_in++;
-        return;
-    }
-    t->irs = seg->seq;
-    t->rcv_nxt = seg->seq + 1;
-    t->rcv_adv = t->rcv_nxt + t->rcv_wnd; /* the window our SYN offered */
-    t->last_heard = now;
-    t->snd_wnd = seg->win;
-    t->snd_max_wnd = seg->win;
-    t->snd_wl1 = seg->seq;
-    t->snd_wl2 = has_ack ? seg->ack : t->iss;
-    t->ack_now = true;
-    if (has_ack) {
-        ack_new_data(t, now, seg->ack);
-        enter_established(t);
-    } else {
-        /* Simultaneous open: answer with SYN-ACK (RFC 9293 3.5, figure 8). */
-        t->state = TCPS_SYN_RECEIVED;
-    }
-}
-
 /* First check: does the segment fall in the receive window? */
 static bool segment_acceptable(const struct tcb *t, const struct tcp_segment *seg)
 {
@@ -805,6 +776,41 @@ static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
      * a gap was filled, so one lost ACK does not stall the sender. */
     if (++t->unacked_segs >= 2 || filled_gap)
         emit(t, t->snd_nxt, 0, NULL, 0);
+}
+
+static void input_syn_sent(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
+{
+    bool has_ack = seg->flags & TH_ACK;
+    if (has_ack && (seq_leq(seg->ack, t->iss) || seq_gt(seg->ack, t->snd_nxt))) {
+        t->stats.dropped_in++; /* not for our SYN (TCP would send a RST) */
+        return;
+    }
+    if (!(seg->flags & TH_SYN)) {
+        t->stats.dropped_in++;
+        return;
+    }
+    t->irs = seg->seq;
+    t->rcv_nxt = seg->seq + 1;
+    t->rcv_adv = t->rcv_nxt + t->rcv_wnd; /* the window our SYN offered */
+    t->last_heard = now;
+    t->snd_wnd = seg->win;
+    t->snd_max_wnd = seg->win;
+    t->snd_wl1 = seg->seq;
+    t->snd_wl2 = has_ack ? seg->ack : t->iss;
+    t->ack_now = true;
+    if (has_ack) {
+        ack_new_data(t, now, seg->ack);
+        enter_established(t);
+        /* Continue at the sixth check: data (or a FIN) on the SYN-ACK. */
+        struct tcp_segment rest = *seg;
+        rest.seq++;
+        rest.flags &= (uint8_t)~TH_SYN;
+        trim_to_window(t, &rest);
+        process_text(t, now, &rest);
+    } else {
+        /* Simultaneous open: answer with SYN-ACK (RFC 9293 3.5, figure 8). */
+        t->state = TCPS_SYN_RECEIVED;
+    }
 }
 
 static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segment *seg)
@@ -1080,6 +1086,21 @@ uint32_t syncookie_counter(uint64_t unix_seconds)
     return (uint32_t)((unix_seconds >> 6) & 31);
 }
 
+static EVP_MD *sha1_fetched;
+static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
+
+static void sha1_fetch(void)
+{
+    sha1_fetched = EVP_MD_fetch(NULL, "SHA1", NULL);
+}
+
+/* SHA-1 fetched from the provider once, not looked up on every SYN. */
+static const EVP_MD *sha1_method(void)
+{
+    pthread_once(&sha1_once, sha1_fetch);
+    return sha1_fetched ? sha1_fetched : EVP_sha1();
+}
+
 static uint32_t syncookie_hash(const uint8_t secret[SYNCOOKIE_SECRET_LEN], uint32_t counter,
                                uint32_t client_ip, uint16_t client_port, uint32_t server_ip,
                                uint16_t server_port)
@@ -1094,7 +1115,7 @@ static uint32_t syncookie_hash(const uint8_t secret[SYNCOOKIE_SECRET_LEN], uint3
     p[12] = (uint8_t)counter;
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (!EVP_Digest(msg, sizeof msg, md, &mdlen, EVP_sha1(), NULL) || mdlen != 20)
+    if (!EVP_Digest(msg, sizeof msg, md, &mdlen, sha1_method(), NULL) || mdlen != 20)
         return 0;
     /* The low 24 bits of the 160-bit digest: its last three bytes. */
     return ((uint32_t)md[17] << 16) | ((uint32_t)md[18] << 8) | md[19];
@@ -1451,6 +1472,16 @@ static void cookie_send_synack(mysocket_t lsd, const struct tcp_segment *syn, ui
     h.th_flags = TH_SYN | TH_ACK;
     h.th_win = htons(SYNCOOKIE_WINDOW);
     stcp_listen_reply(lsd, local, peer, &h, sizeof h);
+}
+
+void transport_listen_start(mysocket_t listen_sd)
+{
+    if (stcp_get_option(listen_sd, MYSO_SYNCOOKIES) != 1)
+        return;
+    /* Pay libcrypto's one-time set-up now, not on the first SYN. */
+    pthread_once(&cookie_secret_once, cookie_secret_init);
+    uint32_t zero = 0;
+    (void)syncookie_hash(cookie_secret, 0, zero, 0, zero, 0);
 }
 
 int transport_listen_input(mysocket_t listen_sd, const void *segment, size_t len,

@@ -104,6 +104,22 @@ unreliable "loss 10%" "loss=0.10" "1 3073 1048576" "1 2"
 unreliable "loss 25% reorder 10% dup 5% corrupt 2%" \
     "loss=0.25,reorder=0.10,dup=0.05,corrupt=0.02" "0 1 536 3073" "1 2 3"
 
+# SYN cookies: transfers through server -C, reliable and under the classic
+# profile on both ends (SYN-ACK and final-ACK loss both happen there).
+runs=20
+[ "$MODE" = quick ] && runs=5
+make_file cookie 70000
+start_server -C
+bad=0
+for i in $(seq $runs); do fetch cookie > /dev/null || bad=$((bad + 1)); done
+check "server -C, reliable: $runs transfers byte-exact ($bad failed)" [ $bad -eq 0 ]
+stop_server
+start_server -C -U
+bad=0
+for i in $(seq $runs); do fetch cookie -U > /dev/null || bad=$((bad + 1)); done
+check "server -C, classic -U both ends: $runs transfers byte-exact ($bad failed)" [ $bad -eq 0 ]
+stop_server
+
 # Sequence numbers crossing 2^32, under loss.
 STCP_ISN=4294966000 STCP_NETEM="loss=0.10,seed=9" start_server -U
 STCP_ISN=4294967000 STCP_NETEM="loss=0.10,seed=9" \

@@ -19,7 +19,8 @@ static void h_output(void *ctx, const STCPHeader *hdr, const void *payload, size
     o->win = ntohs(hdr->th_win);
     o->th_off = hdr->th_off;
     o->len = (uint32_t)len;
-    memcpy(o->payload, payload, len < STCP_MSS ? len : STCP_MSS);
+    if (len)
+        memcpy(o->payload, payload, len < STCP_MSS ? len : STCP_MSS);
 }
 
 static void h_deliver(void *ctx, const void *d, size_t len)

@@ -29,8 +29,12 @@ suite() { # suite NAME COMMAND...
 
 suite unit ./tests/unit
 suite e2e bash tests/e2e.sh full
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    BIN=build/asan suite e2e-asan bash tests/e2e.sh quick
+suite flood bash tests/flood.sh
+suite capture bash tests/capture.sh
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+suite unit-asan build/asan/tests/unit
+BIN=build/asan suite e2e-asan bash tests/e2e.sh quick
 
 rm -rf "$LOG"
 echo "$total_pass passed, $total_fail failed"

@@ -1,13 +1,93 @@
 /* test_core.c -- packet-level tests of the transport core (RFC 9293 3.10).
  *
  * Each case puts a control block in a state, feeds it segments at chosen
- * times, and checks exactly what it emits, delivers and becomes. */
+ * times, and checks exactly what it emits, delivers and becomes.
+ *
+ * Unless a case says otherwise we are ISS 1000 (our data starts at 1001)
+ * and the peer is IRS 5000 (its data starts at 5001); both windows are
+ * 3072.  With the harness's application queue (twice the window) the
+ * receiver's right edge stays put until it can move by an MSS (RFC 1122
+ * 4.2.3.3), so after n bytes (or a FIN) arrive the window is 3072 - n.
+ * After the handshake's 50 us RTT sample the RTO is rto_min, 200 us. */
 #include <CUnit/CUnit.h>
+#include <errno.h>
 #include <string.h>
 
 #include "harness.h"
 
-/* ---- Handshake ---- */
+#define RTO0 (200u) /* the RTO after h_established's 50 us sample */
+
+/* ---- Helpers ---- */
+
+/* ESTABLISHED as 1000/5000, the peer offering peer_win. */
+static void est(struct harness *h, uint16_t peer_win)
+{
+    h_init(h, H_WINDOW);
+    h_established(h, 1000, 5000, peer_win);
+}
+
+/* ESTABLISHED as 1000/5000 with the SYN-ACK arriving rtt after the SYN. */
+static void est_rtt(struct harness *h, stcp_usec_t rtt)
+{
+    h_init(h, H_WINDOW);
+    h_open_active(h, 1000);
+    h->now += rtt;
+    h_input(h, synack(5000, 1001, H_WINDOW));
+    CU_ASSERT_FATAL(h->tcb.state == TCPS_ESTABLISHED);
+    h_clear(h);
+}
+
+/* The peer's byte stream: byte i is stream()[i]. */
+static const uint8_t *stream(void)
+{
+    static uint8_t s[4096];
+    for (size_t i = 0; i < sizeof s; i++)
+        s[i] = (uint8_t)('A' + i % 26);
+    return s;
+}
+
+/* Peer bytes [off, off+len) of a connection whose peer data starts at 5001. */
+static struct tseg bytes_at(uint32_t off, uint32_t len)
+{
+    return datan(5001 + off, 1001, H_WINDOW, stream() + off, len);
+}
+
+/* The first n bytes of the peer's stream were delivered, nothing else. */
+static void expect_stream(struct harness *h, size_t n)
+{
+    CU_ASSERT_EQUAL(h->ndelivered, n);
+    CU_ASSERT(h->ndelivered == n && memcmp(h->delivered, stream(), n) == 0);
+}
+
+/* Segment i carries exactly these bytes. */
+static void expect_payload(struct harness *h, unsigned i, const char *bytes)
+{
+    size_t n = strlen(bytes);
+    CU_ASSERT_FATAL(i < h->nout);
+    CU_ASSERT_EQUAL(h->out[i].len, n);
+    CU_ASSERT(h->out[i].len == n && memcmp(h->out[i].payload, bytes, n) == 0);
+}
+
+/* A segment with the given flags (possibly none) and no payload. */
+static struct tseg bare(uint32_t seq, uint32_t ackn, uint8_t flags)
+{
+    struct tseg s = ack(seq, ackn, H_WINDOW);
+    s.flags = flags;
+    return s;
+}
+
+/* FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT as 1000/5000; outputs cleared. */
+static void reach_time_wait(struct harness *h)
+{
+    est(h, H_WINDOW);
+    h_close(h);
+    h_input(h, ack(5001, 1002, H_WINDOW));
+    h_input(h, fin(5001, 1002, H_WINDOW));
+    CU_ASSERT_FATAL(h->tcb.state == TCPS_TIME_WAIT);
+    h_clear(h);
+}
+
+/* ======================= Handshake (RFC 9293 3.5) ======================== */
 
 static void test_active_open_sends_syn(void)
 {
@@ -17,7 +97,9 @@ static void test_active_open_sends_syn(void)
     tcp_output(&h.tcb, h.now);
     EXPECT_STATE(&h, TCPS_SYN_SENT);
     EXPECT_NOUT(&h, 1);
-    EXPECT_SEG(&h, 0, TH_SYN, 1000, 0, H_WINDOW, 0);
+    EXPECT_SEG(&h, 0, TH_SYN, 1000, 0, H_WINDOW, 0); /* the only segment without ACK */
+    CU_ASSERT_EQUAL(h.tcb.snd_nxt, 1001);
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, h.now + h.tcb.cfg.rto_initial);
     h_free(&h);
 }
 
@@ -31,7 +113,10 @@ static void test_active_open_completes(void)
     CU_ASSERT_EQUAL(h.established, 1);
     EXPECT_NOUT(&h, 1);
     EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.tcb.snd_una, 1001);
+    CU_ASSERT_EQUAL(h.tcb.rcv_nxt, 5001);
     CU_ASSERT_EQUAL(h.tcb.snd_wnd, 2000);
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, STCP_NO_TIMER);
     h_free(&h);
 }
 
@@ -48,31 +133,310 @@ static void test_passive_open_completes(void)
     h_input(&h, ack(301, 7001, H_WINDOW));
     EXPECT_STATE(&h, TCPS_ESTABLISHED);
     CU_ASSERT_EQUAL(h.established, 1);
+    CU_ASSERT_EQUAL(h.tcb.snd_una, 7001);
     EXPECT_NOUT(&h, 0);
     h_free(&h);
 }
 
-/* ---- Data ---- */
+/* 3.10.7.3: an ACK outside (ISS, SND.NXT] is not for our SYN. */
+static void test_synack_with_wrong_ack_dropped(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    h_input(&h, synack(5000, 1000, H_WINDOW)); /* acks nothing */
+    h_input(&h, synack(5000, 1002, H_WINDOW)); /* acks more than we sent */
+    EXPECT_STATE(&h, TCPS_SYN_SENT);
+    EXPECT_NOUT(&h, 0); /* TCP would send a RST; STCP sends nothing */
+    CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 2);
+    CU_ASSERT_EQUAL(h.established, 0);
+    h_input(&h, synack(5000, 1001, H_WINDOW)); /* the right one still works */
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    h_free(&h);
+}
+
+/* 3.10.7.3: neither SYN nor RST: drop. */
+static void test_syn_sent_drops_segment_without_syn(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    h_input(&h, ack(5000, 1001, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_SYN_SENT);
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 1);
+    h_free(&h);
+}
+
+/* RFC 6298 5.5: the SYN is resent on timeout and the RTO doubles, up to rto_max. */
+static void test_syn_retransmitted_with_backoff(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    h_advance(&h, 20 * STCP_MSEC - 1);
+    EXPECT_NOUT(&h, 0);
+    h_advance(&h, 1);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_SYN, 1000, 0, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.tcb.rto, 40 * STCP_MSEC);
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, h.now + 40 * STCP_MSEC);
+    h_advance(&h, 40 * STCP_MSEC);
+    EXPECT_SEG(&h, 1, TH_SYN, 1000, 0, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.tcb.rto, 80 * STCP_MSEC);
+    h_advance(&h, 80 * STCP_MSEC);
+    EXPECT_SEG(&h, 2, TH_SYN, 1000, 0, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.tcb.rto, 100 * STCP_MSEC); /* rto_max */
+    EXPECT_NOUT(&h, 3);
+    CU_ASSERT_EQUAL(h.tcb.stats.rexmit_timeout, 3);
+    EXPECT_STATE(&h, TCPS_SYN_SENT);
+    h_free(&h);
+}
+
+/* Karn: the SYN-ACK answering a resent SYN gives no RTT sample. */
+static void test_synack_after_resent_syn_gives_no_rtt_sample(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    h_advance(&h, 20 * STCP_MSEC);
+    h.now += 500;
+    h_input(&h, synack(5000, 1001, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    CU_ASSERT_FALSE(h.tcb.have_rtt);
+    CU_ASSERT_EQUAL(h.tcb.srtt, 0);
+    h_free(&h);
+}
+
+/* The SYN-ACK of a plain handshake is an RTT sample (RFC 6298 2.2). */
+static void test_handshake_gives_rtt_sample(void)
+{
+    struct harness h;
+    est_rtt(&h, 1000);
+    CU_ASSERT_TRUE(h.tcb.have_rtt);
+    CU_ASSERT_EQUAL(h.tcb.srtt, 1000);
+    CU_ASSERT_EQUAL(h.tcb.rttvar, 500);
+    CU_ASSERT_EQUAL(h.tcb.rto, 3000); /* SRTT + 4 RTTVAR */
+    h_free(&h);
+}
+
+/* Figure 8: SYN_SENT gets a bare SYN, answers SYN-ACK with seq = ISS. */
+static void test_simultaneous_open(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    h_input(&h, syn(5000));
+    EXPECT_STATE(&h, TCPS_SYN_RECEIVED);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_SYN | TH_ACK, 1000, 5001, H_WINDOW, 0);
+    h_clear(&h);
+    h_input(&h, ack(5001, 1001, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    CU_ASSERT_EQUAL(h.established, 1);
+    EXPECT_NOUT(&h, 0);
+    h_free(&h);
+}
+
+/* Figure 8, line 6: in simultaneous open the peer's SYN-ACK (acking our
+ * SYN) completes the handshake.  Its SYN is old, so it is answered with a
+ * plain ACK (3.10.7.4); answering with yet another SYN-ACK would make two
+ * STCPs bounce SYN-ACKs forever. */
+static void test_simultaneous_open_completed_by_peer_synack(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    h_input(&h, syn(5000));
+    h_clear(&h);
+    h_input(&h, synack(5000, 1001, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    CU_ASSERT_EQUAL(h.established, 1);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 0);
+    h_free(&h);
+}
+
+/* The peer resent its SYN: our SYN-ACK was lost, so it is resent. */
+static void test_duplicate_syn_in_syn_received(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_passive(&h, 7000);
+    h_input(&h, syn(300));
+    h_clear(&h);
+    h_input(&h, syn(300));
+    EXPECT_STATE(&h, TCPS_SYN_RECEIVED);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_SYN | TH_ACK, 7000, 301, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.established, 0);
+    h_free(&h);
+}
+
+/* The SYN-ACK is resent on timeout from SYN_RECEIVED, too. */
+static void test_synack_retransmitted_on_timeout(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_passive(&h, 7000);
+    h_input(&h, syn(300));
+    h_clear(&h);
+    h_advance(&h, 20 * STCP_MSEC);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_SYN | TH_ACK, 7000, 301, H_WINDOW, 0);
+    EXPECT_STATE(&h, TCPS_SYN_RECEIVED);
+    h_free(&h);
+}
+
+/* 3.10.7.4: an old duplicate SYN is outside the window: ACK, nothing else. */
+static void test_duplicate_syn_in_established(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, syn(5000));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.established, 1);
+    h_free(&h);
+}
+
+/* Fourth check (RFC 5961 4.2): a SYN inside the window gets a challenge ACK. */
+static void test_syn_in_window_gets_challenge_ack(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, syn(5100));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.tcb.rcv_nxt, 5001);
+    h_free(&h);
+}
+
+/* Our third ACK was lost and the peer resends its SYN-ACK: ACK it again. */
+static void test_resent_synack_in_established_acked(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, synack(5000, 1001, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.established, 1);
+    h_free(&h);
+}
+
+/* The handshake's final ACK carries data: ESTABLISHED, and it is delivered. */
+static void test_data_on_third_segment_delivered(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_passive(&h, 7000);
+    h_input(&h, syn(300));
+    h_clear(&h);
+    h_input(&h, data(301, 7001, H_WINDOW, "hi"));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    EXPECT_DELIVERED(&h, "hi");
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 7001, 303, H_WINDOW - 2, 0);
+    h_free(&h);
+}
+
+/* 3.10.7.3: a SYN-ACK's text is processed like any segment's (sixth step
+ * on): the data is delivered and acknowledged. */
+static void test_synack_carrying_data_delivered(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    h_input(&h, with_flags(data(5000, 1001, H_WINDOW, "hi"), TH_SYN));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    EXPECT_DELIVERED(&h, "hi");
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5003, H_WINDOW - 2, 0);
+    h_free(&h);
+}
+
+/* Data written while connecting rides on our third segment. */
+static void test_queued_data_sent_on_third_segment(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    CU_ASSERT_EQUAL(h_write(&h, "hi"), 2);
+    EXPECT_NOUT(&h, 0);
+    h_input(&h, synack(5000, 1001, H_WINDOW));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 2);
+    expect_payload(&h, 0, "hi");
+    CU_ASSERT_EQUAL(h.tcb.snd_nxt, 1003);
+    h_free(&h);
+}
+
+/* LISTEN takes only a SYN: an ACK or data is dropped (no RST in STCP). */
+static void test_listen_drops_non_syn(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_passive(&h, 7000);
+    h_input(&h, ack(300, 7001, H_WINDOW));
+    h_input(&h, data(300, 7001, H_WINDOW, "x"));
+    h_input(&h, bare(300, 0, 0));
+    EXPECT_STATE(&h, TCPS_LISTEN);
+    EXPECT_NOUT(&h, 0);
+    EXPECT_DELIVERED(&h, "");
+    CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 3);
+    h_free(&h);
+}
+
+/* Close before the handshake completes: the FIN follows establishment. */
+static void test_close_in_syn_received_sends_fin_once_established(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_passive(&h, 7000);
+    h_input(&h, syn(300));
+    h_clear(&h);
+    h_close(&h);
+    EXPECT_NOUT(&h, 0);
+    h_input(&h, ack(301, 7001, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_FIN_WAIT_1);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_FIN | TH_ACK, 7001, 301, H_WINDOW, 0);
+    h_free(&h);
+}
+
+/* ======================= Data (3.10.7.4, seventh check) ================== */
 
 static void test_data_in_order_delivered_and_acked(void)
 {
     struct harness h;
-    h_init(&h, H_WINDOW);
-    h_established(&h, 1000, 5000, H_WINDOW);
+    est(&h, H_WINDOW);
     h_input(&h, data(5001, 1001, H_WINDOW, "hello"));
     EXPECT_DELIVERED(&h, "hello");
     EXPECT_NOUT(&h, 1);
-    /* The right edge stays put until it can move by an MSS (receiver SWS
-     * avoidance, RFC 1122 4.2.3.3): 5 bytes in, the window is 5 smaller. */
     EXPECT_SEG(&h, 0, TH_ACK, 1001, 5006, H_WINDOW - 5, 0);
+    h_free(&h);
+}
+
+static void test_data_two_segments_each_acked(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, data(5001, 1001, H_WINDOW, "abc"));
+    h_input(&h, data(5004, 1001, H_WINDOW, "def"));
+    EXPECT_DELIVERED(&h, "abcdef");
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5004, H_WINDOW - 3, 0);
+    EXPECT_SEG(&h, 1, TH_ACK, 1001, 5007, H_WINDOW - 6, 0);
     h_free(&h);
 }
 
 static void test_data_out_of_order_then_gap_filled(void)
 {
     struct harness h;
-    h_init(&h, H_WINDOW);
-    h_established(&h, 1000, 5000, H_WINDOW);
+    est(&h, H_WINDOW);
     h_input(&h, data(5004, 1001, H_WINDOW, "lo"));
     EXPECT_DELIVERED(&h, "");
     EXPECT_NOUT(&h, 1);
@@ -82,10 +446,916 @@ static void test_data_out_of_order_then_gap_filled(void)
     EXPECT_DELIVERED(&h, "hello");
     EXPECT_NOUT(&h, 1);
     EXPECT_SEG(&h, 0, TH_ACK, 1001, 5006, H_WINDOW - 5, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.ooo_segs_in, 1);
     h_free(&h);
 }
 
-static void test_sequence_wrap_data(void)
+/* Two holes: each fill delivers up to the next hole. */
+static void test_data_two_holes_filled_one_by_one(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, data(5002, 1001, H_WINDOW, "b"));
+    h_input(&h, data(5004, 1001, H_WINDOW, "d"));
+    h_clear(&h);
+    h_input(&h, data(5001, 1001, H_WINDOW, "a"));
+    EXPECT_DELIVERED(&h, "ab");
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5003, H_WINDOW - 2, 0);
+    h_input(&h, data(5003, 1001, H_WINDOW, "c"));
+    EXPECT_DELIVERED(&h, "abcd");
+    EXPECT_SEG(&h, 1, TH_ACK, 1001, 5005, H_WINDOW - 4, 0);
+    EXPECT_NOUT(&h, 2);
+    h_free(&h);
+}
+
+/* A duplicate is answered with an ACK and not delivered twice. */
+static void test_data_duplicate_acked_not_redelivered(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, data(5001, 1001, H_WINDOW, "hello"));
+    h_clear(&h);
+    h_input(&h, data(5001, 1001, H_WINDOW, "hello"));
+    EXPECT_DELIVERED(&h, "hello");
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5006, H_WINDOW - 5, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.dup_segs_in, 1);
+    h_free(&h);
+}
+
+/* An old segment, wholly below RCV.NXT: ACK of the current state. */
+static void test_data_old_segment_acked(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, data(5001, 1001, H_WINDOW, "hello"));
+    h_clear(&h);
+    h_input(&h, data(5002, 1001, H_WINDOW, "el"));
+    EXPECT_DELIVERED(&h, "hello");
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5006, H_WINDOW - 5, 0);
+    h_free(&h);
+}
+
+/* Partly old, partly new: the old part is trimmed, the new delivered. */
+static void test_data_overlap_old_and_new(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, data(5001, 1001, H_WINDOW, "hello"));
+    h_clear(&h);
+    h_input(&h, data(5004, 1001, H_WINDOW, "lo world"));
+    EXPECT_DELIVERED(&h, "hello world");
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5012, H_WINDOW - 11, 0);
+    h_free(&h);
+}
+
+/* A segment overlapping both edges of a buffered run merges with it. */
+static void test_data_overlap_both_edges_of_buffered_run(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, data(5005, 1001, H_WINDOW, "efgh"));
+    h_input(&h, data(5003, 1001, H_WINDOW, "cdefghij"));
+    EXPECT_DELIVERED(&h, "");
+    EXPECT_SEG(&h, 1, TH_ACK, 1001, 5001, H_WINDOW, 0);
+    h_clear(&h);
+    h_input(&h, data(5001, 1001, H_WINDOW, "ab"));
+    EXPECT_DELIVERED(&h, "abcdefghij");
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5011, H_WINDOW - 10, 0);
+    h_free(&h);
+}
+
+/* An in-order segment running into a buffered run: delivered once each. */
+static void test_data_in_order_overlapping_buffered_run(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, data(5005, 1001, H_WINDOW, "efgh"));
+    h_clear(&h);
+    h_input(&h, data(5001, 1001, H_WINDOW, "abcdef"));
+    EXPECT_DELIVERED(&h, "abcdefgh");
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5009, H_WINDOW - 8, 0);
+    h_free(&h);
+}
+
+/* Data beyond the advertised right edge is trimmed off (window 1000). */
+static void test_data_beyond_window_trimmed(void)
+{
+    struct harness h;
+    h_init(&h, 1000);
+    h_established(&h, 1000, 5000, H_WINDOW);
+    h_input(&h, bytes_at(0, 1072));
+    expect_stream(&h, 1000);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 6001, 1000, 0); /* 1000 bytes still free */
+    h_free(&h);
+}
+
+/* Out of order and past the right edge: the part inside is kept, the FIN
+ * that follows the cut-off part is not. */
+static void test_data_out_of_order_beyond_window_trimmed(void)
+{
+    struct harness h;
+    h_init(&h, 1000);
+    h_established(&h, 1000, 5000, H_WINDOW);
+    h_input(&h, with_flags(bytes_at(900, 200), TH_FIN));
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, 1000, 0);
+    h_input(&h, bytes_at(0, 900));
+    expect_stream(&h, 1000);
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 1, TH_ACK, 1001, 6001, 1000, 0);
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    CU_ASSERT_EQUAL(h.peer_fin, 0);
+    h_free(&h);
+}
+
+/* Wholly beyond the window: dropped (not kept), answered with an ACK. */
+static void test_data_wholly_beyond_window_dropped(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, data(5001 + H_WINDOW, 1001, H_WINDOW, "x"));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.dup_segs_in, 1);
+    CU_ASSERT_EQUAL(h.tcb.reasm.nruns, 0);
+    h_input(&h, data(5001, 1001, H_WINDOW, "hello"));
+    EXPECT_DELIVERED(&h, "hello");
+    h_free(&h);
+}
+
+/* The window reflects a reader that does not read (queue = window). */
+static void test_data_slow_reader_shrinks_window(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h.rcvbuf = H_WINDOW;
+    h_established(&h, 1000, 5000, H_WINDOW);
+    h_input(&h, bytes_at(0, 500));
+    h_input(&h, bytes_at(500, 500));
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5501, H_WINDOW - 500, 0);
+    EXPECT_SEG(&h, 1, TH_ACK, 1001, 6001, H_WINDOW - 1000, 0);
+    h_read(&h, 500); /* the edge could move 500 < MSS: no update */
+    EXPECT_NOUT(&h, 2);
+    h_input(&h, bytes_at(1000, 100));
+    EXPECT_SEG(&h, 2, TH_ACK, 1001, 6101, H_WINDOW - 1100, 0);
+    h_read(&h, 100); /* now 600 free beyond the edge: update */
+    EXPECT_NOUT(&h, 4);
+    EXPECT_SEG(&h, 3, TH_ACK, 1001, 6101, H_WINDOW - 500, 0);
+    expect_stream(&h, 1100);
+    h_free(&h);
+}
+
+/* Fill the window (queue = window, reader asleep): 6 x 512 bytes. */
+static void fill_window(struct harness *h)
+{
+    h_init(h, H_WINDOW);
+    h->rcvbuf = H_WINDOW;
+    h_established(h, 1000, 5000, H_WINDOW);
+    for (uint32_t off = 0; off < H_WINDOW; off += 512) {
+        h_input(h, bytes_at(off, 512));
+        EXPECT_SEG(h, h->nout - 1, TH_ACK, 1001, 5001 + off + 512, H_WINDOW - off - 512, 0);
+    }
+    CU_ASSERT_EQUAL(tcp_rcv_window(&h->tcb), 0);
+    h_clear(h);
+}
+
+/* A probe into a zero window is answered with an ACK and not taken. */
+static void test_data_zero_window_probe_acked_not_delivered(void)
+{
+    struct harness h;
+    fill_window(&h);
+    h_input(&h, data(5001 + H_WINDOW, 1001, H_WINDOW, "x"));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001 + H_WINDOW, 0, 0);
+    expect_stream(&h, H_WINDOW);
+    CU_ASSERT_EQUAL(h.tcb.rcv_nxt, 5001 + H_WINDOW);
+    h_free(&h);
+}
+
+/* The reader frees space: a window update once the edge can move an MSS. */
+static void test_data_window_update_when_reader_frees_mss(void)
+{
+    struct harness h;
+    fill_window(&h);
+    h_read(&h, STCP_MSS - 1);
+    EXPECT_NOUT(&h, 0);
+    h_read(&h, 1);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001 + H_WINDOW, STCP_MSS, 0);
+    h_read(&h, H_WINDOW - STCP_MSS);
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 1, TH_ACK, 1001, 5001 + H_WINDOW, H_WINDOW, 0);
+    h_free(&h);
+}
+
+/* Peer window 0: nothing goes until the persist timer, then one byte. */
+static void test_data_zero_window_persist_probe(void)
+{
+    struct harness h;
+    est(&h, 0);
+    h_write(&h, "hello");
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.tcb.persist_at, h.now + RTO0);
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, STCP_NO_TIMER);
+    h_advance(&h, RTO0 - 1);
+    EXPECT_NOUT(&h, 0);
+    h_advance(&h, 1);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 1);
+    expect_payload(&h, 0, "h");
+    CU_ASSERT_EQUAL(h.tcb.persist_at, h.now + 2 * RTO0); /* backed off */
+    h_advance(&h, 2 * RTO0 - 1);
+    EXPECT_NOUT(&h, 1);
+    h_advance(&h, 1);
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 1, TH_ACK, 1001, 5001, H_WINDOW, 1); /* the same byte again */
+    CU_ASSERT_EQUAL(h.tcb.persist_at, h.now + 4 * RTO0);
+    CU_ASSERT_EQUAL(h.tcb.stats.window_probes, 2);
+    h_free(&h);
+}
+
+/* The probe's ACK opens the window: the rest follows at once. */
+static void test_data_probe_acked_window_opens(void)
+{
+    struct harness h;
+    est(&h, 0);
+    h_write(&h, "hello");
+    h_advance(&h, RTO0);
+    h_clear(&h);
+    h_input(&h, ack(5001, 1002, H_WINDOW));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1002, 5001, H_WINDOW, 4);
+    expect_payload(&h, 0, "ello");
+    CU_ASSERT_EQUAL(h.tcb.persist_at, STCP_NO_TIMER);
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, h.now + h.tcb.rto);
+    h_free(&h);
+}
+
+/* A window update (same ACK, bigger window) lets queued data go. */
+static void test_data_window_update_opens_sender(void)
+{
+    struct harness h;
+    est(&h, 0);
+    h_write(&h, "hello");
+    EXPECT_NOUT(&h, 0);
+    h_input(&h, ack(5001, 1001, H_WINDOW));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 5);
+    expect_payload(&h, 0, "hello");
+    CU_ASSERT_EQUAL(h.tcb.snd_wnd, H_WINDOW);
+    CU_ASSERT_EQUAL(h.tcb.persist_at, STCP_NO_TIMER);
+    h_free(&h);
+}
+
+/* Never more in flight than the peer's window (1072 = two MSS). */
+static void test_data_flight_limited_by_peer_window(void)
+{
+    struct harness h;
+    est(&h, 2 * STCP_MSS);
+    CU_ASSERT_EQUAL(h_write_n(&h, H_WINDOW), H_WINDOW);
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, STCP_MSS);
+    EXPECT_SEG(&h, 1, TH_ACK, 1537, 5001, H_WINDOW, STCP_MSS);
+    h_clear(&h);
+    h_input(&h, ack(5001, 1537, 2 * STCP_MSS));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 2073, 5001, H_WINDOW, STCP_MSS);
+    CU_ASSERT_EQUAL(h.tcb.snd_nxt - h.tcb.snd_una, 2 * STCP_MSS);
+    h_free(&h);
+}
+
+/* Never more in flight than the configured window (1000), however large
+ * the peer's. */
+static void test_data_flight_limited_by_configured_window(void)
+{
+    struct harness h;
+    h_init(&h, 1000);
+    h_established(&h, 1000, 5000, 65535);
+    CU_ASSERT_EQUAL(h_write_n(&h, 4000), 1000);
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, 1000, STCP_MSS);
+    EXPECT_SEG(&h, 1, TH_ACK, 1537, 5001, 1000, 1000 - STCP_MSS);
+    h_clear(&h);
+    h_input(&h, ack(5001, 1537, 65535));
+    CU_ASSERT_EQUAL(h_write_n(&h, 4000), STCP_MSS);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 2001, 5001, 1000, STCP_MSS);
+    CU_ASSERT_EQUAL(h.tcb.snd_nxt - h.tcb.snd_una, 1000);
+    h_free(&h);
+}
+
+/* 4000 bytes, a huge peer window: every segment at most 536 bytes. */
+static void test_data_segments_at_most_mss(void)
+{
+    struct harness h;
+    h_init(&h, 8000);
+    h_established(&h, 1000, 5000, 65535);
+    CU_ASSERT_EQUAL(h_write_n(&h, 4000), 4000);
+    EXPECT_NOUT(&h, 8);
+    for (unsigned i = 0; i < 7; i++)
+        EXPECT_SEG(&h, i, TH_ACK, 1001 + i * STCP_MSS, 5001, 8000, STCP_MSS);
+    EXPECT_SEG(&h, 7, TH_ACK, 1001 + 7 * STCP_MSS, 5001, 8000, 4000 - 7 * STCP_MSS);
+    CU_ASSERT_EQUAL(h.tcb.snd_nxt, 5001);
+    h_free(&h);
+}
+
+/* ======================= ACK processing (fifth check) ==================== */
+
+/* Four segments in flight (1001, 1537, 2073, 2609; next 3145). */
+static void four_in_flight(struct harness *h)
+{
+    est(h, H_WINDOW);
+    CU_ASSERT_EQUAL(h_write_n(h, 4 * STCP_MSS), 4 * STCP_MSS);
+    CU_ASSERT_FATAL(h->nout == 4);
+    h_clear(h);
+}
+
+/* SEG.ACK = SND.UNA: nothing new; nothing sent, nothing changes. */
+static void test_ack_of_nothing_new(void)
+{
+    struct harness h;
+    four_in_flight(&h);
+    stcp_usec_t rexmit_at = h.tcb.rexmit_at;
+    h.now += 10;
+    h_input(&h, ack(5001, 1001, H_WINDOW));
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.tcb.snd_una, 1001);
+    CU_ASSERT_EQUAL(h.tcb.snd_nxt, 3145);
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, rexmit_at);
+    h_free(&h);
+}
+
+/* One segment in flight: an ACK of SND.UNA cannot have been caused by a
+ * later segment of ours, so it says nothing about loss (RFC 5681 3.2 needs
+ * three; RFC 5827 early retransmit needs oflight - 1 >= 1, i.e. two
+ * segments outstanding).  A duplicated ACK must not resend. */
+static void test_ack_single_dupack_one_segment_no_resend(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_write(&h, "hello");
+    h_clear(&h);
+    stcp_usec_t rexmit_at = h.tcb.rexmit_at;
+    h.now += 10;
+    h_input(&h, ack(5001, 1001, H_WINDOW));
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.tcb.snd_una, 1001);
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, rexmit_at);
+    CU_ASSERT_EQUAL(h.tcb.stats.rexmit_fast, 0);
+    h_free(&h);
+}
+
+/* Part of a segment acked: SND.UNA moves, the timer restarts, and a
+ * timeout resends only what is left. */
+static void test_ack_of_part_of_segment(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_write(&h, "0123456789");
+    h_clear(&h);
+    h.now += 100;
+    h_input(&h, ack(5001, 1004, H_WINDOW));
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.tcb.snd_una, 1004);
+    CU_ASSERT_EQUAL(h.tcb.sndbuf.len, 7);
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, h.now + RTO0);
+    h_advance(&h, RTO0);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1004, 5001, H_WINDOW, 7);
+    expect_payload(&h, 0, "3456789");
+    h_free(&h);
+}
+
+/* SEG.ACK > SND.NXT: send an ACK, drop the segment (data too). */
+static void test_ack_beyond_snd_nxt_ignored(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_write(&h, "hello");
+    h_clear(&h);
+    h_input(&h, data(5001, 1010, H_WINDOW, "xyz"));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1006, 5001, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.tcb.snd_una, 1001);
+    EXPECT_DELIVERED(&h, "");
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    h_free(&h);
+}
+
+/* SEG.ACK < SND.UNA: old; its window is not used. */
+static void test_ack_old_does_not_update_window(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_write(&h, "hello");
+    h_input(&h, ack(5001, 1006, H_WINDOW));
+    h_clear(&h);
+    h_input(&h, ack(5001, 1003, 0));
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.tcb.snd_una, 1006);
+    CU_ASSERT_EQUAL(h.tcb.snd_wnd, H_WINDOW);
+    h_free(&h);
+}
+
+/* RFC 6298 2.3: the second sample updates SRTT and RTTVAR. */
+static void test_ack_rtt_sample_updates_rto(void)
+{
+    struct harness h;
+    est_rtt(&h, 1000); /* SRTT 1000, RTTVAR 500, RTO 3000 */
+    h_write(&h, "hello");
+    h.now += 2000;
+    h_input(&h, ack(5001, 1006, H_WINDOW));
+    CU_ASSERT_EQUAL(h.tcb.rttvar, 625); /* 3/4 * 500 + 1/4 * |1000 - 2000| */
+    CU_ASSERT_EQUAL(h.tcb.srtt, 1125);  /* 7/8 * 1000 + 1/8 * 2000 */
+    CU_ASSERT_EQUAL(h.tcb.rto, 1125 + 4 * 625);
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, STCP_NO_TIMER);
+    h_free(&h);
+}
+
+/* Karn: an ACK covering a retransmitted segment gives no sample, and the
+ * backed-off RTO stays. */
+static void test_ack_karn_no_sample_from_retransmission(void)
+{
+    struct harness h;
+    est_rtt(&h, 1000);
+    h_write(&h, "hello");
+    h_advance(&h, 3000);
+    EXPECT_SEG(&h, 1, TH_ACK, 1001, 5001, H_WINDOW, 5);
+    CU_ASSERT_EQUAL(h.tcb.rto, 6000);
+    h.now += 100;
+    h_input(&h, ack(5001, 1006, H_WINDOW));
+    CU_ASSERT_EQUAL(h.tcb.srtt, 1000);
+    CU_ASSERT_EQUAL(h.tcb.rttvar, 500);
+    CU_ASSERT_EQUAL(h.tcb.rto, 6000);
+    h_free(&h);
+}
+
+/* Repeated timeouts double the RTO each time (RFC 6298 5.5). */
+static void test_ack_rto_backoff_on_repeated_timeouts(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_write(&h, "hello");
+    h_clear(&h);
+    for (unsigned k = 0; k < 4; k++) {
+        h_advance(&h, RTO0 << k);
+        EXPECT_NOUT(&h, k + 1);
+        EXPECT_SEG(&h, k, TH_ACK, 1001, 5001, H_WINDOW, 5);
+        CU_ASSERT_EQUAL(h.tcb.rto, RTO0 << (k + 1));
+        CU_ASSERT_EQUAL(h.tcb.rexmit_at, h.now + (RTO0 << (k + 1)));
+    }
+    CU_ASSERT_EQUAL(h.tcb.stats.rexmit_timeout, 4);
+    h_free(&h);
+}
+
+/* After a backoff, a fresh sample sets the RTO from the estimates again. */
+static void test_ack_fresh_sample_resets_backed_off_rto(void)
+{
+    struct harness h;
+    est_rtt(&h, 1000);
+    h_write(&h, "hello");
+    h_advance(&h, 3000);
+    h_input(&h, ack(5001, 1006, H_WINDOW));
+    CU_ASSERT_EQUAL(h.tcb.rto, 6000);
+    h_write(&h, "more");
+    h.now += 1000;
+    h_input(&h, ack(5001, 1010, H_WINDOW));
+    CU_ASSERT_EQUAL(h.tcb.srtt, 1000);
+    CU_ASSERT_EQUAL(h.tcb.rttvar, 375);
+    CU_ASSERT_EQUAL(h.tcb.rto, 1000 + 4 * 375);
+    h_free(&h);
+}
+
+/* RFC 5681 3.2: the third duplicate ACK resends the oldest segment. */
+static void test_ack_three_dupacks_fast_retransmit(void)
+{
+    struct harness h;
+    four_in_flight(&h);
+    h_input(&h, ack(5001, 1001, H_WINDOW));
+    h_input(&h, ack(5001, 1001, H_WINDOW));
+    EXPECT_NOUT(&h, 0);
+    h_input(&h, ack(5001, 1001, H_WINDOW));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, STCP_MSS);
+    h_input(&h, ack(5001, 1001, H_WINDOW)); /* a fourth: no second resend */
+    EXPECT_NOUT(&h, 1);
+    CU_ASSERT_EQUAL(h.tcb.stats.rexmit_fast, 1);
+    CU_ASSERT_EQUAL(h.tcb.stats.dupacks_in, 4);
+    h_free(&h);
+}
+
+/* RFC 6582: a partial ACK in recovery resends the next hole at once; the
+ * ACK of everything ends recovery. */
+static void test_ack_partial_ack_in_recovery_resends_next_hole(void)
+{
+    struct harness h;
+    four_in_flight(&h);
+    for (int i = 0; i < 3; i++)
+        h_input(&h, ack(5001, 1001, H_WINDOW));
+    h_clear(&h);
+    h_input(&h, ack(5001, 1537, H_WINDOW));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1537, 5001, H_WINDOW, STCP_MSS);
+    h_input(&h, ack(5001, 3145, H_WINDOW));
+    EXPECT_NOUT(&h, 1);
+    CU_ASSERT_FALSE(h.tcb.in_recovery);
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, STCP_NO_TIMER);
+    h_free(&h);
+}
+
+/* RFC 5681 2: an ACK that changes the window is not a duplicate. */
+static void test_ack_window_change_is_not_dupack(void)
+{
+    struct harness h;
+    four_in_flight(&h);
+    h_input(&h, ack(5001, 1001, 3000));
+    h_input(&h, ack(5001, 1001, 2900));
+    h_input(&h, ack(5001, 1001, 2800));
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.rexmit_fast, 0);
+    CU_ASSERT_EQUAL(h.tcb.snd_wnd, 2800);
+    h_free(&h);
+}
+
+/* RFC 5681 2: a segment carrying data is not a duplicate ACK. */
+static void test_ack_with_data_is_not_dupack(void)
+{
+    struct harness h;
+    four_in_flight(&h);
+    h_input(&h, data(5001, 1001, H_WINDOW, "a"));
+    h_input(&h, data(5002, 1001, H_WINDOW, "b"));
+    h_input(&h, data(5003, 1001, H_WINDOW, "c"));
+    EXPECT_NOUT(&h, 3);
+    EXPECT_SEG(&h, 0, TH_ACK, 3145, 5002, H_WINDOW - 1, 0);
+    EXPECT_SEG(&h, 1, TH_ACK, 3145, 5003, H_WINDOW - 2, 0);
+    EXPECT_SEG(&h, 2, TH_ACK, 3145, 5004, H_WINDOW - 3, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.rexmit_fast, 0);
+    h_free(&h);
+}
+
+/* On a timeout only the oldest segment is resent; the ACK for it shows
+ * the next hole, which goes at once. */
+static void test_ack_timeout_resends_oldest_then_next_hole(void)
+{
+    struct harness h;
+    four_in_flight(&h);
+    h_advance(&h, RTO0);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, STCP_MSS);
+    h_input(&h, ack(5001, 1537, H_WINDOW));
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 1, TH_ACK, 1537, 5001, H_WINDOW, STCP_MSS);
+    h_free(&h);
+}
+
+/* ======================= Teardown (3.6, 3.10.7.4 eighth check) =========== */
+
+/* ESTABLISHED -> FIN_WAIT_1 -> FIN_WAIT_2 -> TIME_WAIT. */
+static void test_active_close(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_close(&h);
+    EXPECT_STATE(&h, TCPS_FIN_WAIT_1);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_FIN | TH_ACK, 1001, 5001, H_WINDOW, 0);
+    h_clear(&h);
+    h_input(&h, ack(5001, 1002, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_FIN_WAIT_2);
+    CU_ASSERT_EQUAL(h.close_done, 1);
+    EXPECT_NOUT(&h, 0);
+    h_input(&h, fin(5001, 1002, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_TIME_WAIT);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1002, 5002, H_WINDOW - 1, 0);
+    CU_ASSERT_EQUAL(h.peer_fin, 1);
+    CU_ASSERT_EQUAL(h.tcb.close_at, h.now + h.tcb.cfg.time_wait);
+    CU_ASSERT_EQUAL(h.closed, 0);
+    h_free(&h);
+}
+
+/* TIME_WAIT lasts cfg.time_wait, then CLOSED, reported once. */
+static void test_time_wait_expires(void)
+{
+    struct harness h;
+    reach_time_wait(&h);
+    h_advance(&h, h.tcb.cfg.time_wait - 1);
+    EXPECT_STATE(&h, TCPS_TIME_WAIT);
+    CU_ASSERT_EQUAL(h.closed, 0);
+    h_advance(&h, 1);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.closed, 1);
+    h_advance(&h, 10 * STCP_SEC);
+    CU_ASSERT_EQUAL(h.closed, 1);
+    CU_ASSERT_EQUAL(h.errors, 0);
+    EXPECT_NOUT(&h, 0);
+    h_free(&h);
+}
+
+/* TIME_WAIT: a resent FIN is acknowledged and the 2 MSL timer restarts. */
+static void test_time_wait_acks_resent_fin(void)
+{
+    struct harness h;
+    reach_time_wait(&h);
+    h_advance(&h, 500 * STCP_MSEC);
+    h_input(&h, fin(5001, 1002, H_WINDOW));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1002, 5002, H_WINDOW - 1, 0);
+    EXPECT_STATE(&h, TCPS_TIME_WAIT);
+    CU_ASSERT_EQUAL(h.tcb.close_at, h.now + h.tcb.cfg.time_wait);
+    CU_ASSERT_EQUAL(h.peer_fin, 1);
+    h_free(&h);
+}
+
+/* ESTABLISHED -> CLOSE_WAIT -> LAST_ACK -> CLOSED. */
+static void test_passive_close(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, fin(5001, 1001, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_CLOSE_WAIT);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5002, H_WINDOW - 1, 0);
+    CU_ASSERT_EQUAL(h.peer_fin, 1);
+    h_clear(&h);
+    h_close(&h);
+    EXPECT_STATE(&h, TCPS_LAST_ACK);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_FIN | TH_ACK, 1001, 5002, H_WINDOW - 1, 0);
+    h_clear(&h);
+    h_input(&h, ack(5002, 1002, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.close_done, 1);
+    CU_ASSERT_EQUAL(h.closed, 1);
+    CU_ASSERT_EQUAL(h.peer_fin, 1);
+    h_free(&h);
+}
+
+/* CLOSE_WAIT still sends: only the peer's direction is finished. */
+static void test_close_wait_still_sends(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, fin(5001, 1001, H_WINDOW));
+    h_clear(&h);
+    h_write(&h, "ok");
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5002, H_WINDOW - 1, 2);
+    expect_payload(&h, 0, "ok");
+    h_free(&h);
+}
+
+/* Both FINs cross: FIN_WAIT_1 -> CLOSING -> TIME_WAIT. */
+static void test_simultaneous_close(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_close(&h);
+    h_clear(&h);
+    h_input(&h, fin(5001, 1001, H_WINDOW)); /* does not ack our FIN */
+    EXPECT_STATE(&h, TCPS_CLOSING);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1002, 5002, H_WINDOW - 1, 0);
+    CU_ASSERT_EQUAL(h.peer_fin, 1);
+    CU_ASSERT_EQUAL(h.close_done, 0);
+    h_clear(&h);
+    h_input(&h, ack(5002, 1002, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_TIME_WAIT);
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.close_done, 1);
+    CU_ASSERT_EQUAL(h.tcb.close_at, h.now + h.tcb.cfg.time_wait);
+    h_free(&h);
+}
+
+/* FIN_WAIT_1 gets FIN and the ACK of our FIN together: TIME_WAIT directly. */
+static void test_fin_ack_of_our_fin_goes_to_time_wait(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_close(&h);
+    h_clear(&h);
+    h_input(&h, fin(5001, 1002, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_TIME_WAIT);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1002, 5002, H_WINDOW - 1, 0);
+    CU_ASSERT_EQUAL(h.close_done, 1);
+    CU_ASSERT_EQUAL(h.peer_fin, 1);
+    CU_ASSERT_EQUAL(h.tcb.close_at, h.now + h.tcb.cfg.time_wait);
+    h_free(&h);
+}
+
+/* A FIN on a data segment: the data, then end of stream. */
+static void test_fin_with_data(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, with_flags(data(5001, 1001, H_WINDOW, "bye"), TH_FIN));
+    EXPECT_DELIVERED(&h, "bye");
+    EXPECT_STATE(&h, TCPS_CLOSE_WAIT);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5005, H_WINDOW - 4, 0);
+    CU_ASSERT_EQUAL(h.peer_fin, 1);
+    h_free(&h);
+}
+
+/* A data+FIN segment ahead of a gap: the FIN waits for the gap. */
+static void test_fin_out_of_order_processed_when_gap_fills(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, with_flags(data(5006, 1001, H_WINDOW, "world"), TH_FIN));
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 0);
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    CU_ASSERT_EQUAL(h.peer_fin, 0);
+    h_clear(&h);
+    h_input(&h, data(5001, 1001, H_WINDOW, "hello"));
+    EXPECT_DELIVERED(&h, "helloworld");
+    EXPECT_STATE(&h, TCPS_CLOSE_WAIT);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5012, H_WINDOW - 11, 0);
+    CU_ASSERT_EQUAL(h.peer_fin, 1);
+    h_free(&h);
+}
+
+/* A bare FIN ahead of the data before it. */
+static void test_bare_fin_out_of_order(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, fin(5006, 1001, H_WINDOW));
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.peer_fin, 0);
+    h_input(&h, data(5001, 1001, H_WINDOW, "hello"));
+    EXPECT_DELIVERED(&h, "hello");
+    EXPECT_STATE(&h, TCPS_CLOSE_WAIT);
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 1, TH_ACK, 1001, 5007, H_WINDOW - 6, 0);
+    CU_ASSERT_EQUAL(h.peer_fin, 1);
+    h_free(&h);
+}
+
+/* LAST_ACK: our FIN is resent on timeout. */
+static void test_last_ack_fin_retransmitted(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, fin(5001, 1001, H_WINDOW));
+    h_close(&h);
+    h_clear(&h);
+    h_advance(&h, RTO0 - 1);
+    EXPECT_NOUT(&h, 0);
+    h_advance(&h, 1);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_FIN | TH_ACK, 1001, 5002, H_WINDOW - 1, 0);
+    EXPECT_STATE(&h, TCPS_LAST_ACK);
+    CU_ASSERT_EQUAL(h.tcb.rto, 2 * RTO0);
+    h_free(&h);
+}
+
+/* The FIN rides on the last queued data, and is resent with it. */
+static void test_fin_follows_data_and_resent_with_it(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    tcp_write(&h.tcb, "abc", 3);
+    h_close(&h);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_FIN | TH_ACK, 1001, 5001, H_WINDOW, 3);
+    CU_ASSERT_EQUAL(h.tcb.snd_nxt, 1005);
+    h_advance(&h, RTO0);
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 1, TH_FIN | TH_ACK, 1001, 5001, H_WINDOW, 3);
+    expect_payload(&h, 1, "abc");
+    EXPECT_STATE(&h, TCPS_FIN_WAIT_1);
+    h_free(&h);
+}
+
+/* Closed with data held back by a zero window: the FIN waits behind it. */
+static void test_fin_waits_behind_unsent_data(void)
+{
+    struct harness h;
+    est(&h, 0);
+    h_write(&h, "abc");
+    h_close(&h);
+    EXPECT_NOUT(&h, 0);
+    EXPECT_STATE(&h, TCPS_FIN_WAIT_1);
+    h_input(&h, ack(5001, 1001, H_WINDOW));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_FIN | TH_ACK, 1001, 5001, H_WINDOW, 3);
+    h_free(&h);
+}
+
+/* FIN_WAIT_1: the peer's data is still taken and acknowledged. */
+static void test_data_after_our_fin_in_fin_wait_1(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_close(&h);
+    h_clear(&h);
+    h_input(&h, data(5001, 1001, H_WINDOW, "late"));
+    EXPECT_DELIVERED(&h, "late");
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1002, 5005, H_WINDOW - 4, 0);
+    EXPECT_STATE(&h, TCPS_FIN_WAIT_1);
+    h_free(&h);
+}
+
+/* FIN_WAIT_2: likewise. */
+static void test_data_after_our_fin_in_fin_wait_2(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_close(&h);
+    h_input(&h, ack(5001, 1002, H_WINDOW));
+    h_clear(&h);
+    h_input(&h, data(5001, 1002, H_WINDOW, "late"));
+    EXPECT_DELIVERED(&h, "late");
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1002, 5005, H_WINDOW - 4, 0);
+    EXPECT_STATE(&h, TCPS_FIN_WAIT_2);
+    h_free(&h);
+}
+
+/* Duplicates of the FIN and of the ACK of our FIN fire no event twice. */
+static void test_close_events_fire_once(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_close(&h);
+    h_input(&h, ack(5001, 1002, H_WINDOW));
+    h_input(&h, ack(5001, 1002, H_WINDOW));
+    CU_ASSERT_EQUAL(h.close_done, 1);
+    h_input(&h, fin(5001, 1002, H_WINDOW));
+    h_input(&h, fin(5001, 1002, H_WINDOW));
+    CU_ASSERT_EQUAL(h.peer_fin, 1);
+    h_advance(&h, h.tcb.cfg.time_wait);
+    h_input(&h, fin(5001, 1002, H_WINDOW)); /* CLOSED: dropped */
+    h_advance(&h, h.tcb.cfg.time_wait);
+    CU_ASSERT_EQUAL(h.established, 1);
+    CU_ASSERT_EQUAL(h.close_done, 1);
+    CU_ASSERT_EQUAL(h.peer_fin, 1);
+    CU_ASSERT_EQUAL(h.closed, 1);
+    CU_ASSERT_EQUAL(h.errors, 0);
+    h_free(&h);
+}
+
+/* CLOSE_WAIT: a resent FIN is acked again, PEER_FIN not repeated. */
+static void test_close_wait_resent_fin_acked(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, fin(5001, 1001, H_WINDOW));
+    h_clear(&h);
+    h_input(&h, fin(5001, 1001, H_WINDOW));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5002, H_WINDOW - 1, 0);
+    EXPECT_STATE(&h, TCPS_CLOSE_WAIT);
+    CU_ASSERT_EQUAL(h.peer_fin, 1);
+    h_free(&h);
+}
+
+/* ======================= Sequence wrap (3.4: all modulo 2^32) ============ */
+
+static void test_wrap_handshake_iss_max(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    tcp_connect(&h.tcb, h.now, 0xffffffffu);
+    tcp_output(&h.tcb, h.now);
+    EXPECT_SEG(&h, 0, TH_SYN, 0xffffffffu, 0, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.tcb.snd_nxt, 0);
+    h_clear(&h);
+    h_input(&h, synack(5000, 0xffffffffu, H_WINDOW)); /* acks nothing */
+    EXPECT_STATE(&h, TCPS_SYN_SENT);
+    h_input(&h, synack(5000, 0, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 0, 5001, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.tcb.snd_una, 0);
+    h_free(&h);
+}
+
+static void test_wrap_passive_irs_max(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_passive(&h, 7000);
+    h_input(&h, syn(0xffffffffu));
+    EXPECT_SEG(&h, 0, TH_SYN | TH_ACK, 7000, 0, H_WINDOW, 0);
+    h_input(&h, data(0, 7001, H_WINDOW, "hi"));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    EXPECT_DELIVERED(&h, "hi");
+    EXPECT_SEG(&h, 1, TH_ACK, 7001, 2, H_WINDOW - 2, 0);
+    h_free(&h);
+}
+
+static void test_wrap_data_received(void)
 {
     struct harness h;
     h_init(&h, H_WINDOW);
@@ -97,13 +1367,610 @@ static void test_sequence_wrap_data(void)
     h_free(&h);
 }
 
+static void test_wrap_data_sent(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_established(&h, 0xfffffff0u, 5000, H_WINDOW);
+    h_write_n(&h, 600);
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 0, TH_ACK, 0xfffffff1u, 5001, H_WINDOW, STCP_MSS);
+    EXPECT_SEG(&h, 1, TH_ACK, 0x209, 5001, H_WINDOW, 600 - STCP_MSS);
+    CU_ASSERT_EQUAL(h.tcb.snd_nxt, 0x249);
+    h_input(&h, ack(5001, 0x249, H_WINDOW));
+    CU_ASSERT_EQUAL(h.tcb.snd_una, 0x249);
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, STCP_NO_TIMER);
+    h_free(&h);
+}
+
+/* A partial ACK across 2^32, then a timeout resends from the new SND.UNA. */
+static void test_wrap_partial_ack_then_timeout(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_established(&h, 0xfffffff0u, 5000, H_WINDOW);
+    h_write(&h, "0123456789abcdefghijklmnopqrstuv"); /* 0xfffffff1..0x10 */
+    h_clear(&h);
+    h_input(&h, ack(5001, 1, H_WINDOW));
+    CU_ASSERT_EQUAL(h.tcb.snd_una, 1);
+    EXPECT_NOUT(&h, 0);
+    h_advance(&h, RTO0);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1, 5001, H_WINDOW, 16);
+    expect_payload(&h, 0, "ghijklmnopqrstuv");
+    h_free(&h);
+}
+
+/* An ACK beyond SND.NXT is recognised across 2^32. */
+static void test_wrap_ack_beyond_snd_nxt(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_established(&h, 0xfffffff0u, 5000, H_WINDOW);
+    h_write(&h, "hello"); /* snd_nxt 0xfffffff6 */
+    h_clear(&h);
+    h_input(&h, ack(5001, 0x10, H_WINDOW));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 0xfffffff6u, 5001, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.tcb.snd_una, 0xfffffff1u);
+    h_free(&h);
+}
+
+/* Fast retransmit and partial ACK with segments straddling 2^32. */
+static void test_wrap_fast_retransmit(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_established(&h, 0xfffffc00u, 5000, H_WINDOW);
+    h_write_n(&h, 4 * STCP_MSS); /* 0xfffffc01, 0xfffffe19, 0x31, 0x249 */
+    h_clear(&h);
+    for (int i = 0; i < 3; i++)
+        h_input(&h, ack(5001, 0xfffffc01u, H_WINDOW));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 0xfffffc01u, 5001, H_WINDOW, STCP_MSS);
+    h_input(&h, ack(5001, 0x31, H_WINDOW));
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 1, TH_ACK, 0x31, 5001, H_WINDOW, STCP_MSS);
+    h_free(&h);
+}
+
+static void test_wrap_out_of_order(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_established(&h, 1000, 0xfffffffbu, H_WINDOW); /* peer data from 0xfffffffc */
+    h_input(&h, data(1, 1001, H_WINDOW, "world"));
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 0xfffffffcu, H_WINDOW, 0);
+    h_input(&h, data(0xfffffffcu, 1001, H_WINDOW, "hello"));
+    EXPECT_DELIVERED(&h, "helloworld");
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 1, TH_ACK, 1001, 6, H_WINDOW - 10, 0);
+    h_free(&h);
+}
+
+/* The right edge (0x1e9) lies past 2^32: the segment is cut there. */
+static void test_wrap_window_trim(void)
+{
+    struct harness h;
+    h_init(&h, 1000);
+    h_established(&h, 1000, 0xfffffe00u, H_WINDOW);
+    h_input(&h, datan(0xfffffe01u, 1001, H_WINDOW, stream(), 1072));
+    expect_stream(&h, 1000);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 0x1e9, 1000, 0);
+    h_free(&h);
+}
+
+/* Both FINs at 0xffffffff. */
+static void test_wrap_teardown(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_established(&h, 0xfffffffeu, 0xfffffffeu, H_WINDOW);
+    h_close(&h);
+    EXPECT_SEG(&h, 0, TH_FIN | TH_ACK, 0xffffffffu, 0xffffffffu, H_WINDOW, 0);
+    h_input(&h, fin(0xffffffffu, 0, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_TIME_WAIT);
+    EXPECT_SEG(&h, 1, TH_ACK, 0, 0, H_WINDOW - 1, 0);
+    CU_ASSERT_EQUAL(h.close_done, 1);
+    CU_ASSERT_EQUAL(h.peer_fin, 1);
+    h_free(&h);
+}
+
+/* ======================= Malformed input ================================= */
+
+static void test_malformed_th_off_below_5(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    struct tseg s = data(5001, 1001, H_WINDOW, "hello");
+    s.th_off = 4;
+    h_input(&h, s);
+    EXPECT_NOUT(&h, 0);
+    EXPECT_DELIVERED(&h, "");
+    CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 1);
+    h_free(&h);
+}
+
+static void test_malformed_th_off_past_end(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    struct tseg s = data(5001, 1001, H_WINDOW, "hello");
+    s.th_off = 15;   /* 60-byte header ... */
+    s.wire_len = 40; /* ... in a 40-byte segment */
+    h_input(&h, s);
+    EXPECT_NOUT(&h, 0);
+    EXPECT_DELIVERED(&h, "");
+    CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 1);
+    h_free(&h);
+}
+
+static void test_malformed_options_skipped(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    struct tseg s = data(5001, 1001, H_WINDOW, "hello");
+    s.th_off = 8; /* 12 bytes of options */
+    h_input(&h, s);
+    EXPECT_DELIVERED(&h, "hello");
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5006, H_WINDOW - 5, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 0);
+    h_free(&h);
+}
+
+/* RST is ignored: the segment is processed as if it were clear. */
+static void test_malformed_rst_ignored(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, with_flags(data(5001, 1001, H_WINDOW, "hello"), TH_RST));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    EXPECT_DELIVERED(&h, "hello");
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5006, H_WINDOW - 5, 0);
+    h_input(&h, with_flags(ack(5006, 1001, H_WINDOW), TH_RST));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    EXPECT_NOUT(&h, 1);
+    CU_ASSERT_EQUAL(h.errors, 0);
+    h_free(&h);
+}
+
+static void test_malformed_urg_and_psh_ignored(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    struct tseg s = data(5001, 1001, H_WINDOW, "hel");
+    s.extra_flags = TH_URG;
+    h_input(&h, s);
+    s = data(5004, 1001, H_WINDOW, "lo");
+    s.extra_flags = TH_PUSH | TH_URG;
+    h_input(&h, s);
+    EXPECT_DELIVERED(&h, "hello");
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5004, H_WINDOW - 3, 0);
+    EXPECT_SEG(&h, 1, TH_ACK, 1001, 5006, H_WINDOW - 5, 0);
+    h_free(&h);
+}
+
+/* RST in SYN_SENT: ignored; the real SYN-ACK still completes the open. */
+static void test_malformed_rst_in_syn_sent_ignored(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    h_input(&h, bare(0, 1001, TH_RST | TH_ACK));
+    EXPECT_STATE(&h, TCPS_SYN_SENT);
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.errors, 0);
+    h_input(&h, synack(5000, 1001, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    h_free(&h);
+}
+
+/* No flags at all, no ACK bit: dropped without an answer. */
+static void test_malformed_no_flags_dropped(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, bare(5001, 1001, 0));
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 1);
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    h_free(&h);
+}
+
+/* Data without the ACK bit: dropped, not delivered. */
+static void test_malformed_data_without_ack_dropped(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    struct tseg s = data(5001, 1001, H_WINDOW, "hello");
+    s.flags = 0;
+    h_input(&h, s);
+    EXPECT_NOUT(&h, 0);
+    EXPECT_DELIVERED(&h, "");
+    CU_ASSERT_EQUAL(h.tcb.rcv_nxt, 5001);
+    CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 1);
+    h_free(&h);
+}
+
+static void test_malformed_shorter_than_header(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    uint8_t buf[sizeof(STCPHeader)];
+    memset(buf, 0, sizeof buf);
+    STCPHeader *th = (STCPHeader *)buf;
+    th->th_off = 5;
+    th->th_flags = TH_ACK | TH_FIN;
+    h_input_raw(&h, buf, sizeof buf - 1);
+    h_input_raw(&h, buf, 0);
+    EXPECT_NOUT(&h, 0);
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 2);
+    h_free(&h);
+}
+
+/* CLOSED takes nothing and answers nothing. */
+static void test_malformed_segment_in_closed_dropped(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_input(&h, syn(300));
+    h_input(&h, ack(300, 1, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 2);
+    h_free(&h);
+}
+
+/* ======================= SYN cookies: the core's part ==================== */
+
+#define COOKIE 0x29abcdefu
+
+/* The final ACK proved cookie COOKIE for a client with ISN 300. */
+static void cookie_open(struct harness *h, uint32_t cookie)
+{
+    h_init(h, H_WINDOW);
+    tcp_open_established(&h->tcb, h->now, cookie, 300, H_WINDOW, SYNCOOKIE_WINDOW);
+    tcp_output(&h->tcb, h->now);
+}
+
+static void test_cookie_open_established(void)
+{
+    struct harness h;
+    cookie_open(&h, COOKIE);
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    CU_ASSERT_EQUAL(h.established, 1);
+    CU_ASSERT_EQUAL(h.tcb.snd_una, COOKIE + 1);
+    CU_ASSERT_EQUAL(h.tcb.snd_nxt, COOKIE + 1);
+    CU_ASSERT_EQUAL(h.tcb.rcv_nxt, 301);
+    CU_ASSERT_EQUAL(h.tcb.snd_wnd, H_WINDOW);
+    EXPECT_NOUT(&h, 0); /* the handshake is over: nothing owed */
+    h_free(&h);
+}
+
+/* The first segment we send offers the real window, not the cookie's 1. */
+static void test_cookie_first_segment_advertises_real_window(void)
+{
+    struct harness h;
+    cookie_open(&h, COOKIE);
+    h_write(&h, "hi");
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, COOKIE + 1, 301, H_WINDOW, 2);
+    h_free(&h);
+}
+
+/* The client's first byte (seq = irs+1) is delivered; the ACK opens the window. */
+static void test_cookie_first_data_delivered(void)
+{
+    struct harness h;
+    cookie_open(&h, COOKIE);
+    h_input(&h, data(301, COOKIE + 1, H_WINDOW, "h"));
+    EXPECT_DELIVERED(&h, "h");
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, COOKIE + 1, 302, H_WINDOW, 0);
+    h_input(&h, data(302, COOKIE + 1, H_WINDOW, "ello"));
+    EXPECT_DELIVERED(&h, "hello");
+    EXPECT_SEG(&h, 1, TH_ACK, COOKIE + 1, 306, H_WINDOW - 4, 0);
+    h_free(&h);
+}
+
+/* The cookie SYN-ACK offered one byte: more is cut at that edge. */
+static void test_cookie_window_trims_first_segment(void)
+{
+    struct harness h;
+    cookie_open(&h, COOKIE);
+    h_input(&h, data(301, COOKIE + 1, H_WINDOW, "hello"));
+    EXPECT_DELIVERED(&h, "h");
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, COOKIE + 1, 302, H_WINDOW, 0);
+    h_free(&h);
+}
+
+/* A cookie of 0xffffffff: our first byte is 0. */
+static void test_cookie_iss_wraps(void)
+{
+    struct harness h;
+    cookie_open(&h, 0xffffffffu);
+    CU_ASSERT_EQUAL(h.tcb.snd_nxt, 0);
+    h_write(&h, "hi");
+    EXPECT_SEG(&h, 0, TH_ACK, 0, 301, H_WINDOW, 2);
+    h_input(&h, ack(301, 2, H_WINDOW));
+    CU_ASSERT_EQUAL(h.tcb.snd_una, 2);
+    h_free(&h);
+}
+
+/* ======================= Timers ========================================== */
+
+static void test_timer_rexmit_armed_and_stopped(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    CU_ASSERT_EQUAL(h.tcb.rto, RTO0); /* 50 us sample, floored at rto_min */
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, STCP_NO_TIMER);
+    h_write(&h, "hello");
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, h.now + RTO0);
+    CU_ASSERT_EQUAL(tcp_next_timer(&h.tcb), h.now + RTO0);
+    h_input(&h, ack(5001, 1006, H_WINDOW));
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, STCP_NO_TIMER);
+    CU_ASSERT(tcp_next_timer(&h.tcb) > h.now); /* nothing owed now */
+    h_free(&h);
+}
+
+/* The backed-off RTO stops at rto_max (100 ms). */
+static void test_timer_rto_capped_at_rto_max(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_write(&h, "hello");
+    while (h.tcb.rto < 100 * STCP_MSEC)
+        h_advance(&h, h.tcb.rexmit_at - h.now);
+    CU_ASSERT_EQUAL(h.tcb.rto, 100 * STCP_MSEC);
+    h_advance(&h, h.tcb.rexmit_at - h.now);
+    CU_ASSERT_EQUAL(h.tcb.rto, 100 * STCP_MSEC);
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, h.now + 100 * STCP_MSEC);
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    h_free(&h);
+}
+
+/* Probes back off up to persist_max. */
+static void test_timer_persist_backoff_capped(void)
+{
+    struct harness h;
+    est(&h, 0);
+    h_write(&h, "x");
+    stcp_usec_t want = RTO0;
+    for (int k = 0; k < 14; k++) {
+        CU_ASSERT_EQUAL(h.tcb.persist_at, h.now + want);
+        h_advance(&h, want);
+        want = want * 2 < h.tcb.cfg.persist_max ? want * 2 : h.tcb.cfg.persist_max;
+    }
+    EXPECT_NOUT(&h, 14);
+    CU_ASSERT_EQUAL(h.tcb.persist_at, h.now + h.tcb.cfg.persist_max);
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    h_free(&h);
+}
+
+/* A silent peer: given up after max_retries and abort_silence. */
+static void test_timer_abort_when_peer_silent(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    stcp_usec_t heard = h.now;
+    h_write(&h, "hello");
+    for (int i = 0; i < 1000 && h.tcb.state != TCPS_CLOSED; i++)
+        h_advance(&h, h.tcb.rexmit_at - h.now);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.errors, 1);
+    CU_ASSERT_EQUAL(h.error, ETIMEDOUT);
+    CU_ASSERT_EQUAL(h.closed, 1);
+    CU_ASSERT(h.tcb.stats.rexmit_timeout >= h.tcb.cfg.max_retries);
+    CU_ASSERT(h.now - heard >= h.tcb.cfg.abort_silence);
+    h_free(&h);
+}
+
+/* A connect that is never answered fails with ETIMEDOUT. */
+static void test_timer_connect_timeout(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    for (int i = 0; i < 1000 && h.tcb.state != TCPS_CLOSED; i++)
+        h_advance(&h, h.tcb.rexmit_at - h.now);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.error, ETIMEDOUT);
+    CU_ASSERT_EQUAL(h.established, 0);
+    CU_ASSERT_EQUAL(h.closed, 1);
+    h_free(&h);
+}
+
+/* FIN_WAIT_2 after close: a peer that never sends its FIN is given up on,
+ * at the latest after orphan_timeout. */
+static void test_timer_orphan_fin_wait_2(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_close(&h);
+    h_input(&h, ack(5001, 1002, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_FIN_WAIT_2);
+    stcp_usec_t t0 = h.now;
+    CU_ASSERT_EQUAL(h.tcb.close_at, t0 + h.tcb.cfg.orphan_timeout);
+    for (int i = 0; i < 1000 && h.tcb.state != TCPS_CLOSED; i++)
+        h_advance(&h, tcp_next_timer(&h.tcb) - h.now);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT(h.now - t0 <= h.tcb.cfg.orphan_timeout);
+    CU_ASSERT_EQUAL(h.close_done, 1);
+    CU_ASSERT_EQUAL(h.closed, 1);
+    h_free(&h);
+}
+
+/* ICMP port unreachable while connecting: ECONNREFUSED. */
+static void test_timer_unreachable_while_connecting(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    tcp_peer_unreachable(&h.tcb);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.errors, 1);
+    CU_ASSERT_EQUAL(h.error, ECONNREFUSED);
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, STCP_NO_TIMER);
+    h_free(&h);
+}
+
+/* ======================= Registration ==================================== */
+
+struct core_case {
+    const char *name;
+    CU_TestFunc fn;
+};
+
+static void add_suite(const char *name, const struct core_case *c, size_t n)
+{
+    CU_pSuite s = CU_add_suite(name, NULL, NULL);
+    for (size_t i = 0; i < n; i++)
+        CU_add_test(s, c[i].name, c[i].fn);
+}
+
+#define ADD_SUITE(name, cases) add_suite((name), (cases), sizeof(cases) / sizeof((cases)[0]))
+
 void register_core_suites(void)
 {
-    CU_pSuite s = CU_add_suite("core", NULL, NULL);
-    CU_add_test(s, "active open sends SYN", test_active_open_sends_syn);
-    CU_add_test(s, "active open completes", test_active_open_completes);
-    CU_add_test(s, "passive open completes", test_passive_open_completes);
-    CU_add_test(s, "data in order delivered and acked", test_data_in_order_delivered_and_acked);
-    CU_add_test(s, "data out of order, then gap filled", test_data_out_of_order_then_gap_filled);
-    CU_add_test(s, "sequence wrap: data", test_sequence_wrap_data);
+    static const struct core_case handshake_cases[] = {
+        {"active open sends SYN", test_active_open_sends_syn},
+        {"active open completes", test_active_open_completes},
+        {"passive open completes", test_passive_open_completes},
+        {"SYN-ACK with wrong ack dropped", test_synack_with_wrong_ack_dropped},
+        {"SYN_SENT drops segment without SYN", test_syn_sent_drops_segment_without_syn},
+        {"SYN retransmitted, RTO doubles", test_syn_retransmitted_with_backoff},
+        {"SYN-ACK after resent SYN: no RTT sample",
+         test_synack_after_resent_syn_gives_no_rtt_sample},
+        {"handshake gives RTT sample", test_handshake_gives_rtt_sample},
+        {"simultaneous open", test_simultaneous_open},
+        {"simultaneous open completed by peer SYN-ACK",
+         test_simultaneous_open_completed_by_peer_synack},
+        {"duplicate SYN in SYN_RECEIVED resends SYN-ACK", test_duplicate_syn_in_syn_received},
+        {"SYN-ACK retransmitted on timeout", test_synack_retransmitted_on_timeout},
+        {"duplicate SYN in ESTABLISHED acked", test_duplicate_syn_in_established},
+        {"SYN in window gets challenge ACK", test_syn_in_window_gets_challenge_ack},
+        {"resent SYN-ACK in ESTABLISHED acked", test_resent_synack_in_established_acked},
+        {"data on third segment delivered", test_data_on_third_segment_delivered},
+        {"SYN-ACK carrying data delivered", test_synack_carrying_data_delivered},
+        {"queued data sent on third segment", test_queued_data_sent_on_third_segment},
+        {"LISTEN drops non-SYN", test_listen_drops_non_syn},
+        {"close in SYN_RECEIVED: FIN once established",
+         test_close_in_syn_received_sends_fin_once_established},
+    };
+    static const struct core_case data_cases[] = {
+        {"in order delivered and acked", test_data_in_order_delivered_and_acked},
+        {"two segments each acked", test_data_two_segments_each_acked},
+        {"out of order, then gap filled", test_data_out_of_order_then_gap_filled},
+        {"two holes filled one by one", test_data_two_holes_filled_one_by_one},
+        {"duplicate acked, not redelivered", test_data_duplicate_acked_not_redelivered},
+        {"old segment acked", test_data_old_segment_acked},
+        {"overlap: partly old, partly new", test_data_overlap_old_and_new},
+        {"overlap both edges of buffered run", test_data_overlap_both_edges_of_buffered_run},
+        {"in order overlapping buffered run", test_data_in_order_overlapping_buffered_run},
+        {"beyond window trimmed", test_data_beyond_window_trimmed},
+        {"out of order beyond window trimmed", test_data_out_of_order_beyond_window_trimmed},
+        {"wholly beyond window dropped", test_data_wholly_beyond_window_dropped},
+        {"slow reader shrinks window", test_data_slow_reader_shrinks_window},
+        {"zero window: probe acked, not delivered",
+         test_data_zero_window_probe_acked_not_delivered},
+        {"window update when reader frees an MSS", test_data_window_update_when_reader_frees_mss},
+        {"peer zero window: persist probe, backoff", test_data_zero_window_persist_probe},
+        {"probe acked, window opens", test_data_probe_acked_window_opens},
+        {"window update opens sender", test_data_window_update_opens_sender},
+        {"flight limited by peer window", test_data_flight_limited_by_peer_window},
+        {"flight limited by configured window", test_data_flight_limited_by_configured_window},
+        {"segments at most MSS", test_data_segments_at_most_mss},
+    };
+    static const struct core_case ack_cases[] = {
+        {"ack of nothing new", test_ack_of_nothing_new},
+        {"one segment in flight: single dupack, no resend",
+         test_ack_single_dupack_one_segment_no_resend},
+        {"ack of part of a segment", test_ack_of_part_of_segment},
+        {"ack beyond SND.NXT ignored", test_ack_beyond_snd_nxt_ignored},
+        {"old ack does not update window", test_ack_old_does_not_update_window},
+        {"RTT sample updates RTO", test_ack_rtt_sample_updates_rto},
+        {"Karn: no sample from retransmission", test_ack_karn_no_sample_from_retransmission},
+        {"RTO backoff on repeated timeouts", test_ack_rto_backoff_on_repeated_timeouts},
+        {"fresh sample resets backed-off RTO", test_ack_fresh_sample_resets_backed_off_rto},
+        {"three dupacks: fast retransmit", test_ack_three_dupacks_fast_retransmit},
+        {"partial ack in recovery resends next hole",
+         test_ack_partial_ack_in_recovery_resends_next_hole},
+        {"window change is not a dupack", test_ack_window_change_is_not_dupack},
+        {"ack with data is not a dupack", test_ack_with_data_is_not_dupack},
+        {"timeout resends oldest, then next hole", test_ack_timeout_resends_oldest_then_next_hole},
+    };
+    static const struct core_case teardown_cases[] = {
+        {"active close", test_active_close},
+        {"TIME_WAIT expires", test_time_wait_expires},
+        {"TIME_WAIT acks resent FIN", test_time_wait_acks_resent_fin},
+        {"passive close", test_passive_close},
+        {"CLOSE_WAIT still sends", test_close_wait_still_sends},
+        {"simultaneous close via CLOSING", test_simultaneous_close},
+        {"FIN+ACK of our FIN: TIME_WAIT directly", test_fin_ack_of_our_fin_goes_to_time_wait},
+        {"FIN with data", test_fin_with_data},
+        {"FIN out of order, processed when gap fills",
+         test_fin_out_of_order_processed_when_gap_fills},
+        {"bare FIN out of order", test_bare_fin_out_of_order},
+        {"LAST_ACK: FIN retransmitted", test_last_ack_fin_retransmitted},
+        {"FIN follows data, resent with it", test_fin_follows_data_and_resent_with_it},
+        {"FIN waits behind unsent data", test_fin_waits_behind_unsent_data},
+        {"data after our FIN: FIN_WAIT_1", test_data_after_our_fin_in_fin_wait_1},
+        {"data after our FIN: FIN_WAIT_2", test_data_after_our_fin_in_fin_wait_2},
+        {"close events fire once", test_close_events_fire_once},
+        {"CLOSE_WAIT: resent FIN acked", test_close_wait_resent_fin_acked},
+    };
+    static const struct core_case wrap_cases[] = {
+        {"handshake with ISS 0xffffffff", test_wrap_handshake_iss_max},
+        {"passive open with IRS 0xffffffff", test_wrap_passive_irs_max},
+        {"data received", test_wrap_data_received},
+        {"data sent", test_wrap_data_sent},
+        {"partial ack, then timeout", test_wrap_partial_ack_then_timeout},
+        {"ack beyond SND.NXT", test_wrap_ack_beyond_snd_nxt},
+        {"fast retransmit", test_wrap_fast_retransmit},
+        {"out of order", test_wrap_out_of_order},
+        {"window trim", test_wrap_window_trim},
+        {"teardown", test_wrap_teardown},
+    };
+    static const struct core_case malformed_cases[] = {
+        {"th_off below 5", test_malformed_th_off_below_5},
+        {"th_off past the end", test_malformed_th_off_past_end},
+        {"options skipped", test_malformed_options_skipped},
+        {"RST ignored", test_malformed_rst_ignored},
+        {"URG and PSH ignored", test_malformed_urg_and_psh_ignored},
+        {"RST in SYN_SENT ignored", test_malformed_rst_in_syn_sent_ignored},
+        {"no flags dropped", test_malformed_no_flags_dropped},
+        {"data without ACK dropped", test_malformed_data_without_ack_dropped},
+        {"shorter than a header", test_malformed_shorter_than_header},
+        {"segment in CLOSED dropped", test_malformed_segment_in_closed_dropped},
+    };
+    static const struct core_case cookie_cases[] = {
+        {"open established", test_cookie_open_established},
+        {"first segment advertises real window", test_cookie_first_segment_advertises_real_window},
+        {"first data delivered", test_cookie_first_data_delivered},
+        {"cookie window trims first segment", test_cookie_window_trims_first_segment},
+        {"cookie ISS wraps", test_cookie_iss_wraps},
+    };
+    static const struct core_case timer_cases[] = {
+        {"rexmit timer armed and stopped", test_timer_rexmit_armed_and_stopped},
+        {"RTO capped at rto_max", test_timer_rto_capped_at_rto_max},
+        {"persist backoff capped", test_timer_persist_backoff_capped},
+        {"abort when peer silent", test_timer_abort_when_peer_silent},
+        {"connect timeout", test_timer_connect_timeout},
+        {"orphan FIN_WAIT_2 timeout", test_timer_orphan_fin_wait_2},
+        {"unreachable while connecting", test_timer_unreachable_while_connecting},
+    };
+    ADD_SUITE("handshake", handshake_cases);
+    ADD_SUITE("data", data_cases);
+    ADD_SUITE("ack", ack_cases);
+    ADD_SUITE("teardown", teardown_cases);
+    ADD_SUITE("wrap", wrap_cases);
+    ADD_SUITE("malformed", malformed_cases);
+    ADD_SUITE("syncookies", cookie_cases); /* "cookies" is the unit suite of syncookie_make/check */
+    ADD_SUITE("timers", timer_cases);
 }
