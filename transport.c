@@ -664,8 +664,11 @@ static bool process_ack(struct tcb *t, stcp_usec_t now, const struct tcp_segment
         }
         enter_established(t);
     }
-    if (seq_gt(seg->ack, t->snd_nxt)) {
-        send_ack_now(t, now); /* acknowledges something not yet sent */
+    /* RFC 5961 5.2: an ACK must lie in [snd_una - max window, snd_nxt];
+     * outside it (something not yet sent, or far too old, as a blind
+     * attacker's guess would be) the segment is dropped with an ACK. */
+    if (seq_gt(seg->ack, t->snd_nxt) || seq_lt(seg->ack, t->snd_una - t->snd_max_wnd)) {
+        send_ack_now(t, now);
         t->stats.dropped_in++;
         return false;
     }

@@ -847,6 +847,23 @@ static void test_ack_beyond_snd_nxt_ignored(void)
     h_free(&h);
 }
 
+/* RFC 5961 5.2: an ACK older than SND.UNA - MAX.SND.WND is a blind guess:
+ * the segment is dropped (its data too) and answered with an ACK. */
+static void test_ack_far_too_old_dropped(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, data(5001, 1001 - H_WINDOW - 1, H_WINDOW, "xyz"));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 0);
+    EXPECT_DELIVERED(&h, "");
+    h_clear(&h);
+    /* At the edge of the range it is accepted. */
+    h_input(&h, data(5001, 1001 - H_WINDOW, H_WINDOW, "xyz"));
+    EXPECT_DELIVERED(&h, "xyz");
+    h_free(&h);
+}
+
 /* SEG.ACK < SND.UNA: old; its window is not used. */
 static void test_ack_old_does_not_update_window(void)
 {
@@ -1893,6 +1910,7 @@ void register_core_suites(void)
          test_ack_single_dupack_one_segment_no_resend},
         {"ack of part of a segment", test_ack_of_part_of_segment},
         {"ack beyond SND.NXT ignored", test_ack_beyond_snd_nxt_ignored},
+        {"ack far older than the window dropped", test_ack_far_too_old_dropped},
         {"old ack does not update window", test_ack_old_does_not_update_window},
         {"RTT sample updates RTO", test_ack_rtt_sample_updates_rto},
         {"Karn: no sample from retransmission", test_ack_karn_no_sample_from_retransmission},
