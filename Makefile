@@ -29,7 +29,7 @@ LIB_OBJS = $(LIB_SRCS:%.c=$(P)obj/%.o)
 HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h transport.h pcap.h
 
 TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/harness.c
-TEST_TOOLS = $(P)tests/unit $(P)tests/duplex $(P)tests/synflood
+TEST_TOOLS = $(P)tests/unit $(P)tests/duplex $(P)tests/synflood $(P)tests/peer
 
 .PHONY: all deps demo test test-asan lint sweep clean format tools
 
@@ -63,11 +63,8 @@ $(P)obj/tests/%.o: tests/%.c $(HEADERS) tests/harness.h $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CUNIT_CFLAGS) -c $< -o $@
 
-$(P)tests/duplex: $(P)obj/tests/duplex.o $(P)libstcp.a
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
-
-$(P)tests/synflood: $(P)obj/tests/synflood.o $(P)libstcp.a
+# Single-file test programs linked with libstcp.a.
+$(P)tests/%: $(P)obj/tests/%.o $(P)libstcp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -261,6 +261,7 @@ long sock_option(const struct mysock *s, int option)
     case MYSO_SNDBUF:
         return 2 * window;
     case MYSO_SYNCOOKIES:
+    case MYSO_RCVTIMEO:
         return 0;
     default:
         return -1;
@@ -279,6 +280,8 @@ static bool option_valid(int option, long value)
         return value == 0 || value == 1;
     case MYSO_ISN:
         return value >= -1 && value <= 0xffffffffL;
+    case MYSO_RCVTIMEO:
+        return value >= 0 && value <= 24L * 3600 * 1000;
     default:
         return false;
     }
@@ -357,7 +360,11 @@ static struct conn *conn_new(const struct mysock *s, const struct sockaddr_in *l
     if (!c)
         return NULL;
     c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    pthread_cond_init(&c->rd_cv, NULL);
+    pthread_condattr_t mono;
+    pthread_condattr_init(&mono);
+    pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->rd_cv, &mono); /* myread's timeout is on this clock */
+    pthread_condattr_destroy(&mono);
     pthread_cond_init(&c->wr_cv, NULL);
     if (c->wake_fd < 0 || byteq_init(&c->sndq, (size_t)sock_option(s, MYSO_SNDBUF)) < 0 ||
         byteq_init(&c->rcvq, (size_t)sock_option(s, MYSO_RCVBUF)) < 0) {
@@ -901,9 +908,23 @@ int myread(mysocket_t sd, void *buffer, size_t length)
         goto out;
     }
     length = MIN(length, (size_t)INT32_MAX);
+    long timeout_ms = sock_option(s, MYSO_RCVTIMEO);
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    bool timed_out = false;
     while (!c->rcvq.len && length && !c->fin_received && !c->error && !c->transport_done &&
-           s->app_open)
-        pthread_cond_wait(&c->rd_cv, &s->lock);
+           s->app_open && !timed_out) {
+        if (timeout_ms)
+            timed_out = pthread_cond_timedwait(&c->rd_cv, &s->lock, &deadline) == ETIMEDOUT;
+        else
+            pthread_cond_wait(&c->rd_cv, &s->lock);
+    }
     if (c->rcvq.len || !length) {
         rc = (int)byteq_get(&c->rcvq, buffer, length);
         c->app_read = true;
@@ -916,6 +937,8 @@ int myread(mysocket_t sd, void *buffer, size_t length)
         errno = c->error;
     } else if (c->transport_done) {
         rc = 0;
+    } else if (timed_out) {
+        errno = EAGAIN;
     } else {
         errno = EBADF;
     }

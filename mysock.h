@@ -67,6 +67,8 @@ enum mysock_option {
     MYSO_SYNCOOKIES = 4, /* listening socket: answer SYNs with SYN cookies (0/1) */
     MYSO_ISN = 5,        /* testing: force the initial sequence number (0..2^32-1),
                             -1 for a random one (the default) */
+    MYSO_RCVTIMEO = 6,   /* myread gives up after this many milliseconds without
+                            data, returning -1 with errno EAGAIN (0: wait forever) */
 };
 
 extern int mysetsockopt(mysocket_t sd, int option, long value);

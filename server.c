@@ -13,11 +13,13 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mysock.h"
@@ -34,16 +36,19 @@ struct options {
     int backlog;
     long serve_count; /* exit after this many connections (0: never) */
     int verbose;
+    long request_timeout_ms; /* the whole request line must arrive in this time */
+    long max_conns;          /* connections served at once; more are refused */
 };
 
 static int root_fd = -1;
 static int verbose;
+static long request_timeout_ms;
 
 static void usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s [-U] [-C] [-a ADDR] [-p PORT] [-d DIR] [-w WINDOW] [-b BACKLOG]\n"
-            "          [-n COUNT] [-v]\n"
+            "          [-n COUNT] [-t SECONDS] [-m MAXCONN] [-v]\n"
             "  -U          unreliable network (emulation; see STCP_NETEM)\n"
             "  -C          answer SYNs with SYN cookies\n"
             "  -a ADDR     address to listen on (default 0.0.0.0)\n"
@@ -52,6 +57,8 @@ static void usage(const char *prog)
             "  -w WINDOW   receive/send window, 1..65535 bytes (default 3072)\n"
             "  -b BACKLOG  listen backlog (default 64)\n"
             "  -n COUNT    exit after serving COUNT connections\n"
+            "  -t SECONDS  time allowed for the request line (default 10)\n"
+            "  -m MAXCONN  connections served at once; more are refused (default 256)\n"
             "  -v          print each connection's counters, and the listener's at exit\n"
             "SIGUSR1 lists the live connections on stderr.\n",
             prog);
@@ -70,9 +77,9 @@ static long parse_long(const char *s, long lo, long hi, const char *prog)
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){TRUE, FALSE, "0.0.0.0", 0, ".", 3072, 64, 0, 0};
+    *o = (struct options){TRUE, FALSE, "0.0.0.0", 0, ".", 3072, 64, 0, 0, 10000, 256};
     int c;
-    while ((c = getopt(argc, argv, "UCa:p:d:w:b:n:vh")) != -1) {
+    while ((c = getopt(argc, argv, "UCa:p:d:w:b:n:t:m:vh")) != -1) {
         switch (c) {
         case 'U':
             o->reliable = FALSE;
@@ -98,6 +105,12 @@ static void parse_args(int argc, char **argv, struct options *o)
         case 'n':
             o->serve_count = parse_long(optarg, 1, 1L << 40, argv[0]);
             break;
+        case 't':
+            o->request_timeout_ms = 1000 * parse_long(optarg, 1, 3600, argv[0]);
+            break;
+        case 'm':
+            o->max_conns = parse_long(optarg, 1, MAX_NUM_CONNECTIONS, argv[0]);
+            break;
         case 'v':
             o->verbose++;
             break;
@@ -111,14 +124,32 @@ static void parse_args(int argc, char **argv, struct options *o)
 
 /* ---- The request ---- */
 
-/* Read one line ending in "\r\n" (or "\n").  Returns its length, or -1 if
- * the connection ended first, the line is too long, or it holds a NUL. */
+static long monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read one line ending in "\r\n" (or "\n") within request_timeout_ms.
+ * Returns its length, or -1 (and why) if the connection ended first, the
+ * time ran out, the line is too long, or it holds a NUL. */
 static int read_request(mysocket_t sd, char *line, size_t cap, const char **why)
 {
+    long deadline = monotonic_ms() + request_timeout_ms;
     size_t n = 0;
     for (;;) {
+        long left = deadline - monotonic_ms();
         char ch;
+        if (left <= 0 || mysetsockopt(sd, MYSO_RCVTIMEO, left) < 0) {
+            *why = "Request timed out";
+            return -1;
+        }
         int r = myread(sd, &ch, 1);
+        if (r < 0 && errno == EAGAIN) {
+            *why = "Request timed out";
+            return -1;
+        }
         if (r <= 0) {
             *why = "connection ended before the request line";
             return -1;
@@ -126,11 +157,11 @@ static int read_request(mysocket_t sd, char *line, size_t cap, const char **why)
         if (ch == '\n')
             break;
         if (ch == '\0') {
-            *why = "request line holds a NUL byte";
+            *why = "Request line holds a NUL byte";
             return -1;
         }
         if (n + 1 >= cap) {
-            *why = "request line too long";
+            *why = "Request line too long";
             return -1;
         }
         line[n++] = ch;
@@ -381,6 +412,7 @@ int main(int argc, char **argv)
     struct options o;
     parse_args(argc, argv, &o);
     verbose = o.verbose;
+    request_timeout_ms = o.request_timeout_ms;
     signal(SIGPIPE, SIG_IGN);
     start_signal_thread();
     root_fd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -421,6 +453,15 @@ int main(int argc, char **argv)
         mysocket_t sd = myaccept(ls, NULL, NULL);
         if (sd < 0) {
             perror("myaccept");
+            continue;
+        }
+        pthread_mutex_lock(&active_lock);
+        bool busy = active >= o.max_conns;
+        pthread_mutex_unlock(&active_lock);
+        if (busy) {
+            /* Refused cleanly: the classic error reply, then close. */
+            send_reply(sd, "", -1, "Server busy");
+            myclose(sd);
             continue;
         }
         active_add(sd);
