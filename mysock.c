@@ -575,6 +575,10 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
     l->children[l->nchildren++] = (struct listener_child){peer->sin_addr.s_addr, peer->sin_port,
                                                           s->sd};
     pthread_mutex_unlock(&ls->lock);
+    /* Once its thread runs the connection may end and be freed at any
+     * moment: nothing of it is touched after conn_start. */
+    mysocket_t sd = s->sd;
+    log_msg(STCP_LOG_INFO, c->name, "connection opened by listener sd %d", ls->sd);
     if (conn_start(s) < 0) {
         /* Undo as if its transport had run and failed. */
         c->unblocked = true;
@@ -582,8 +586,7 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
         conn_transport_finished(s);
         return -1;
     }
-    log_msg(STCP_LOG_INFO, c->name, "connection opened by listener sd %d", ls->sd);
-    return s->sd;
+    return sd;
 fail : {
     int saved = errno;
     if (s)

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -172,6 +173,37 @@ static int read_request(mysocket_t sd, char *line, size_t cap, const char **why)
     return (int)n;
 }
 
+static char root_path[PATH_MAX]; /* the served directory, resolved */
+
+/* Without openat2: resolve every symlink and "..", then require the result
+ * to lie beneath the served directory.  Fails with EXDEV if it does not. */
+static int open_beneath_by_path(const char *name)
+{
+    char joined[2 * PATH_MAX], resolved[PATH_MAX];
+    snprintf(joined, sizeof joined, "%s/%s", root_path, name);
+    bool exists = realpath(joined, resolved) != NULL;
+    if (!exists) {
+        /* Not there: still say so only if the place it names is inside. */
+        int saved = errno;
+        char *slash = strrchr(joined, '/');
+        *slash = '\0';
+        if (!realpath(joined, resolved)) {
+            errno = saved;
+            return -1;
+        }
+    }
+    size_t n = strlen(root_path);
+    if (strncmp(resolved, root_path, n) != 0 || (resolved[n] != '/' && resolved[n] != '\0')) {
+        errno = EXDEV;
+        return -1;
+    }
+    if (!exists) {
+        errno = ENOENT;
+        return -1;
+    }
+    return open(resolved, O_RDONLY | O_CLOEXEC);
+}
+
 /* Open name beneath the served directory, or say why not. */
 static int open_beneath(const char *name, const char **why)
 {
@@ -187,6 +219,8 @@ static int open_beneath(const char *name, const char **why)
     struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
                            .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
     int fd = (int)syscall(SYS_openat2, root_fd, name, &how, sizeof how);
+    if (fd < 0 && errno == ENOSYS)
+        fd = open_beneath_by_path(name); /* no openat2 (old kernel, valgrind) */
     if (fd < 0) {
         *why = errno == EXDEV    ? "Path leaves the served directory"
                : errno == ENOENT ? "File not found"
@@ -416,7 +450,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     start_signal_thread();
     root_fd = open(o.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (root_fd < 0) {
+    if (root_fd < 0 || !realpath(o.dir, root_path)) {
         fprintf(stderr, "server: %s: %s\n", o.dir, strerror(errno));
         return 1;
     }

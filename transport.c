@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1094,6 +1095,9 @@ static pthread_once_t sha1_once = PTHREAD_ONCE_INIT;
 
 static void sha1_fetch(void)
 {
+    /* No cleanup handler at exit: it would free libcrypto's state while
+     * other threads of a process that is ending still hold it. */
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
     sha1_fetched = EVP_MD_fetch(NULL, "SHA1", NULL);
 }
 
