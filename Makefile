@@ -29,7 +29,7 @@ LIB_OBJS = $(LIB_SRCS:%.c=$(P)obj/%.o)
 HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h transport.h pcap.h
 
 TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/harness.c
-TEST_TOOLS = $(P)tests/unit $(P)tests/duplex $(P)tests/synflood $(P)tests/peer
+TEST_TOOLS = $(P)tests/unit $(P)tests/duplex $(P)tests/synflood $(P)tests/peer $(P)tests/garbage
 
 .PHONY: all deps demo test test-asan lint sweep clean format tools
 
@@ -80,7 +80,7 @@ test: tools
 	@bash tests/run.sh
 
 lint: $(DEPS_OK)
-	clang-tidy --quiet $(LIB_SRCS) client.c server.c -- -std=c11 -I. $(CRYPTO_CFLAGS) -D_GNU_SOURCE
+	clang-tidy --quiet $(LIB_SRCS) client.c server.c tests/*.c -- -std=c11 -I. $(CRYPTO_CFLAGS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I. $(LIB_SRCS) client.c server.c tests/*.c
 

@@ -48,6 +48,8 @@ size_t byteq_space(const struct byteq *q)
 size_t byteq_put(struct byteq *q, const void *src, size_t len)
 {
     len = MIN(len, byteq_space(q));
+    if (!len)
+        return 0;
     size_t tail = (q->head + q->len) % (q->cap ? q->cap : 1);
     size_t first = MIN(len, q->cap - tail);
     memcpy(q->buf + tail, src, first);
@@ -59,6 +61,8 @@ size_t byteq_put(struct byteq *q, const void *src, size_t len)
 size_t byteq_get(struct byteq *q, void *dst, size_t len)
 {
     len = MIN(len, q->len);
+    if (!len)
+        return 0;
     size_t first = MIN(len, q->cap - q->head);
     memcpy(dst, q->buf + q->head, first);
     memcpy((uint8_t *)dst + first, q->buf, len - first);
@@ -540,7 +544,6 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
     struct listener *l = ls->lst;
     if (l->stopping || l->pending >= l->backlog || l->nchildren >= l->children_cap) {
         pthread_mutex_unlock(&ls->lock);
-        NET_COUNT(&ls->ctr, no_connection);
         errno = EAGAIN;
         return -1;
     }
@@ -640,12 +643,17 @@ static void listener_route(struct mysock *ls, const uint8_t *seg, size_t len,
         }
         return;
     }
-    if (&transport_listen_input != NULL && transport_listen_input(ls->sd, seg, len, local, peer))
-        return;
+    if (&transport_listen_input != NULL) {
+        int used = transport_listen_input(ls->sd, seg, len, local, peer);
+        if (used < 0)
+            NET_COUNT(&ls->ctr, no_connection);
+        if (used)
+            return;
+    }
     const STCPHeader *h = (const STCPHeader *)seg;
-    if ((h->th_flags & (TH_SYN | TH_ACK)) == TH_SYN)
-        listener_open_conn(ls, local, peer, NULL, seg, len);
-    else
+    /* A SYN (not SYN+FIN, a scanner's trick) opens a connection. */
+    if ((h->th_flags & (TH_SYN | TH_ACK | TH_FIN)) != TH_SYN ||
+        listener_open_conn(ls, local, peer, NULL, seg, len) < 0)
         NET_COUNT(&ls->ctr, no_connection);
 }
 
@@ -843,6 +851,7 @@ int myconnect(mysocket_t sd, struct sockaddr *name, int namelen)
         rc = 0;
 out:
     pthread_mutex_unlock(&s->lock);
+    /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): reference counted (sock_put) */
     sock_put(s);
     return rc;
 }
@@ -934,12 +943,10 @@ int myread(mysocket_t sd, void *buffer, size_t length)
         conn_wake(c, APP_READ);
         if (c->app_send_blocked)
             pthread_cond_broadcast(&s->cv);
-    } else if (c->fin_received) {
-        rc = 0;
-    } else if (c->error) {
+    } else if (c->error && !c->fin_received) {
         errno = c->error;
-    } else if (c->transport_done) {
-        rc = 0;
+    } else if (c->fin_received || c->transport_done) {
+        rc = 0; /* end of the peer's data */
     } else if (timed_out) {
         errno = EAGAIN;
     } else {
@@ -960,13 +967,12 @@ int mywrite(mysocket_t sd, const void *buffer, size_t length)
     int err = 0;
     pthread_mutex_lock(&s->lock);
     struct conn *c = app_conn(s);
-    if (!c) {
-        err = errno;
-    } else if (!buffer && length) {
+    if (!c)
+        err = errno ? errno : ENOTCONN;
+    else if (!buffer && length)
         err = EFAULT;
-    }
     length = MIN(length, (size_t)INT32_MAX);
-    while (!err && done < length) {
+    while (c && !err && done < length) {
         if (c->error)
             err = c->error;
         else if (c->transport_done || c->close_requested)
@@ -1016,6 +1022,7 @@ static void listener_close(struct mysock *s)
         struct mysock *child = sock_ref(unaccepted[i]);
         if (child) {
             conn_orphan(child); /* drops the application's reference */
+            /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): reference counted (sock_put) */
             sock_put(child);
         }
     }
@@ -1064,6 +1071,7 @@ int myclose(mysocket_t sd)
             rc = conn_close(s);
         sock_put(s); /* the application's reference */
     }
+    /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): reference counted (sock_put) */
     sock_put(s);
     return rc;
 }

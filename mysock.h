@@ -95,6 +95,8 @@ struct mystats {
     uint64_t ooo_received;   /* segments kept out of order */
     uint64_t dupacks_received;
     uint64_t window_probes;
+    uint64_t dropped_transport; /* valid segments the transport dropped (unacceptable) */
+    uint64_t acks_throttled;    /* answers to such segments not sent (RFC 5961 7) */
     uint32_t srtt_us, rttvar_us, rto_us;
     uint32_t snd_wnd;        /* peer's window */
     uint32_t rcv_wnd;        /* window we last advertised */

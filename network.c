@@ -139,7 +139,7 @@ int netem_parse(const char *spec, struct netem_profile *p, char *err, size_t err
         snprintf(err, errlen, "too long");
         return -1;
     }
-    strcpy(copy, spec);
+    memcpy(copy, spec, strlen(spec) + 1);
     char *save = NULL;
     for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '=');

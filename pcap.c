@@ -38,9 +38,20 @@ static void expand_name(const char *pattern, char *buf, size_t len)
     buf[n] = '\0';
 }
 
+/* pcap's own headers are little-endian here (readers detect it from the
+ * magic number); the IPv4 header inside is network order as usual. */
 static void write_u32(uint8_t *p, uint32_t v)
 {
-    memcpy(p, &v, 4); /* pcap headers are in the writer's byte order */
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static void write_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
 }
 
 static void pcap_open(void)
@@ -58,9 +69,8 @@ static void pcap_open(void)
     setvbuf(f, NULL, _IOFBF, PCAP_BUFFER);
     uint8_t hdr[24];
     write_u32(hdr, 0xa1b2c3d4);              /* magic, microsecond stamps */
-    uint16_t major = 2, minor = 4;
-    memcpy(hdr + 4, &major, 2);
-    memcpy(hdr + 6, &minor, 2);
+    write_u16(hdr + 4, 2); /* version 2.4 */
+    write_u16(hdr + 6, 4);
     write_u32(hdr + 8, 0);                   /* timezone */
     write_u32(hdr + 12, 0);                  /* accuracy */
     write_u32(hdr + 16, 65535);              /* snap length */

@@ -43,6 +43,7 @@ struct options {
 
 static int root_fd = -1;
 static int verbose;
+static mysocket_t listen_sd = -1;
 static long request_timeout_ms;
 
 static void usage(const char *prog)
@@ -279,10 +280,13 @@ static void print_conn_stats(mysocket_t sd, const char *name)
         return;
     fprintf(stderr,
             "server: %s: sent %llu bytes in %llu segments; resent %llu on timeout, %llu on "
-            "duplicate ACKs; %llu window probes; srtt %u us, rto %u us; %s\n",
+            "duplicate ACKs; %llu window probes; dropped %llu bad checksum, %llu malformed, "
+            "%llu unacceptable; srtt %u us, rto %u us; %s\n",
             name, (unsigned long long)st.bytes_sent, (unsigned long long)st.segs_sent,
             (unsigned long long)st.rexmit_timeout, (unsigned long long)st.rexmit_other,
-            (unsigned long long)st.window_probes, st.srtt_us, st.rto_us, st.state);
+            (unsigned long long)st.window_probes, (unsigned long long)st.bad_checksum,
+            (unsigned long long)st.malformed, (unsigned long long)st.dropped_transport,
+            st.srtt_us, st.rto_us, st.state);
 }
 
 static void serve(mysocket_t sd)
@@ -346,7 +350,8 @@ static void active_remove(mysocket_t sd)
 
 static void *serve_thread(void *arg)
 {
-    mysocket_t sd = (mysocket_t)(long)arg;
+    mysocket_t sd = *(mysocket_t *)arg;
+    free(arg);
     serve(sd);
     active_remove(sd);
     return NULL;
@@ -373,10 +378,23 @@ static void list_connections(void)
         fprintf(stderr, "%-22s %-22s %-12s %6u %6u %8u %12llu %12llu %7u %7llu\n", ls, ps,
                 st.state, st.snd_wnd, st.rcv_wnd, st.in_flight,
                 (unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_received,
-                st.srtt_us, (unsigned long long)(st.rexmit_timeout + st.rexmit_other));
+                st.srtt_us, (unsigned long long)st.rexmit_timeout + (unsigned long long)st.rexmit_other);
     }
     fprintf(stderr, "%d connection(s)\n", nactive_sd);
     pthread_mutex_unlock(&active_lock);
+}
+
+static void print_listener_stats(mysocket_t ls)
+{
+    struct mystats st;
+    if (mygetstats(ls, &st) < 0)
+        return;
+    fprintf(stderr,
+            "server: listener: segments received %llu, sent %llu; dropped: %llu for no "
+            "connection or a full backlog, %llu bad checksum, %llu malformed\n",
+            (unsigned long long)st.segs_received, (unsigned long long)st.segs_sent,
+            (unsigned long long)st.no_connection, (unsigned long long)st.bad_checksum,
+            (unsigned long long)st.malformed);
 }
 
 /* SIGUSR1 lists connections; SIGINT and SIGTERM end the server through
@@ -388,10 +406,13 @@ static void *signal_thread(void *arg)
         int sig;
         if (sigwait(set, &sig) != 0)
             continue;
-        if (sig == SIGUSR1)
+        if (sig == SIGUSR1) {
             list_connections();
-        else
-            exit(0);
+            continue;
+        }
+        if (verbose && listen_sd >= 0)
+            print_listener_stats(listen_sd);
+        exit(0);
     }
     return NULL;
 }
@@ -413,18 +434,6 @@ static void start_signal_thread(void)
     pthread_attr_destroy(&attr);
 }
 
-static void print_listener_stats(mysocket_t ls)
-{
-    struct mystats st;
-    if (mygetstats(ls, &st) < 0)
-        return;
-    fprintf(stderr,
-            "server: listener: segments received %llu, sent %llu; dropped: %llu for no "
-            "connection or a full backlog, %llu bad checksum, %llu malformed\n",
-            (unsigned long long)st.segs_received, (unsigned long long)st.segs_sent,
-            (unsigned long long)st.no_connection, (unsigned long long)st.bad_checksum,
-            (unsigned long long)st.malformed);
-}
 
 static void print_address(mysocket_t sd, const char *bind_addr)
 {
@@ -477,6 +486,7 @@ int main(int argc, char **argv)
         perror("mylisten");
         return 1;
     }
+    listen_sd = ls;
     print_address(ls, o.bind_addr);
 
     pthread_attr_t attr;
@@ -500,7 +510,11 @@ int main(int argc, char **argv)
         }
         active_add(sd);
         pthread_t t;
-        if (pthread_create(&t, &attr, serve_thread, (void *)(long)sd) != 0) {
+        mysocket_t *arg = malloc(sizeof *arg);
+        if (arg)
+            *arg = sd;
+        if (!arg || pthread_create(&t, &attr, serve_thread, arg) != 0) {
+            free(arg);
             fprintf(stderr, "server: no thread for a client\n");
             myclose(sd);
             active_remove(sd);

@@ -72,6 +72,7 @@ void log_vmsg(enum stcp_log_level level, const char *who, const char *fmt, va_li
     if (!stcp_log_enabled(level))
         return;
     char msg[512];
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): every caller starts ap */
     vsnprintf(msg, sizeof msg, fmt, ap);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -270,20 +271,28 @@ ssize_t stcp_network_send(mysocket_t sd, const void *src, size_t src_len, ...)
     if (!c)
         return -1;
     struct iovec iov[8];
-    int n = 0;
+    iov[0].iov_base = (void *)src;
+    iov[0].iov_len = src_len;
+    int n = 1;
     va_list ap;
     va_start(ap, src_len);
-    for (const void *buf = src; buf; buf = va_arg(ap, const void *)) {
+    for (;;) {
+        /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): started above */
+        const void *buf = src ? va_arg(ap, const void *) : NULL;
+        if (!buf)
+            break;
         if (n == 8) {
             va_end(ap);
             errno = EMSGSIZE;
             return -1;
         }
         iov[n].iov_base = (void *)buf;
-        iov[n].iov_len = n ? va_arg(ap, size_t) : src_len;
+        iov[n].iov_len = va_arg(ap, size_t);
         n++;
     }
     va_end(ap);
+    if (!src)
+        n = 0;
     int saved_errno = errno;
     ssize_t rc = net_send_segment(c->ep, NULL, NULL, iov, n);
     if (rc >= 0)

@@ -121,7 +121,8 @@ void stcp_report_stats(mysocket_t sd, const struct mystats *stats);
  * segment that arrives at a listening socket and belongs to no connection,
  * before doing its default (a SYN opens a new connection, if the backlog has
  * room; anything else is dropped).  It runs in the listener's thread and must
- * not block.  Return nonzero if the segment was handled, 0 for the default.
+ * not block.  Return 0 for the default, nonzero if the segment was handled:
+ * positive if used, negative if dropped (the socket counts it).
  * The segment is already checked (length, th_off, checksum). */
 int transport_listen_input(mysocket_t listen_sd, const void *segment, size_t len,
                            const struct sockaddr_in *local, const struct sockaddr_in *peer);

@@ -385,6 +385,26 @@ static void send_oldest(struct tcb *t, stcp_usec_t now)
     t->stats.rexmit_bytes += len;
 }
 
+/* Challenge ACKs: a burst of CHALLENGE_BURST, then one per
+ * CHALLENGE_INTERVAL. */
+#define CHALLENGE_BURST    20
+#define CHALLENGE_INTERVAL (10 * STCP_MSEC)
+
+static bool challenge_allowed(struct tcb *t, stcp_usec_t now)
+{
+    if (now >= t->challenge_refill_at) {
+        stcp_usec_t n = (now - t->challenge_refill_at) / CHALLENGE_INTERVAL + 1;
+        t->challenge_tokens = (unsigned)MIN((stcp_usec_t)CHALLENGE_BURST, t->challenge_tokens + n);
+        t->challenge_refill_at = now + CHALLENGE_INTERVAL;
+    }
+    if (!t->challenge_tokens) {
+        t->stats.acks_throttled++;
+        return false;
+    }
+    t->challenge_tokens--;
+    return true;
+}
+
 /* An ACK now, out of turn (duplicate, out of order, unacceptable). */
 static void send_ack_now(struct tcb *t, stcp_usec_t now)
 {
@@ -669,7 +689,8 @@ static bool process_ack(struct tcb *t, stcp_usec_t now, const struct tcp_segment
      * outside it (something not yet sent, or far too old, as a blind
      * attacker's guess would be) the segment is dropped with an ACK. */
     if (seq_gt(seg->ack, t->snd_nxt) || seq_lt(seg->ack, t->snd_una - t->snd_max_wnd)) {
-        send_ack_now(t, now);
+        if (challenge_allowed(t, now))
+            send_ack_now(t, now);
         t->stats.dropped_in++;
         return false;
     }
@@ -817,12 +838,17 @@ static void input_syn_sent(struct tcb *t, stcp_usec_t now, const struct tcp_segm
     }
 }
 
-static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segment *seg)
+/* The peer is alive: only segments we accept say so, or anyone who knows
+ * the addresses could keep a dead peer's connection open with garbage. */
+static void heard_from_peer(struct tcb *t, stcp_usec_t now)
 {
-    /* Any segment shows the peer is alive, acceptable or not. */
     t->last_heard = now;
     t->keepalive_sent = 0;
     t->unanswered_keepalives = 0;
+}
+
+static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segment *seg)
+{
     /* First: sequence number. */
     if (!segment_acceptable(t, seg)) {
         t->stats.dup_segs_in++;
@@ -831,13 +857,18 @@ static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segmen
          * open) or probes a zero window (RFC 9293 3.10.7.4). */
         bool old = seq_lt(seg->seq, t->rcv_nxt);
         bool probe = t->rcv_adv == t->rcv_nxt && seg->seq == t->rcv_nxt;
-        if ((old || probe) && (seg->flags & TH_ACK) && !process_ack(t, now, seg))
-            return;
+        if ((old || probe) && (seg->flags & TH_ACK)) {
+            if (!process_ack(t, now, seg))
+                return;
+            heard_from_peer(t, now);
+        }
         if (t->state == TCPS_TIME_WAIT && (seg->flags & TH_FIN))
             t->close_at = now + t->cfg.time_wait; /* their FIN again: restart 2MSL */
-        send_ack_now(t, now);
+        if (challenge_allowed(t, now))
+            send_ack_now(t, now);
         return;
     }
+    heard_from_peer(t, now);
     t->backoff = 0;
     if (t->state == TCPS_FIN_WAIT_2 && t->app_closed)
         t->close_at = now + t->cfg.orphan_timeout;
@@ -846,7 +877,8 @@ static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segmen
      * Fourth: a SYN inside the window gets a challenge ACK (RFC 5961). */
     if (seg->flags & TH_SYN) {
         t->stats.dropped_in++;
-        send_ack_now(t, now);
+        if (challenge_allowed(t, now))
+            send_ack_now(t, now);
         return;
     }
     /* Fifth: ACK. */
@@ -1225,6 +1257,8 @@ static void publish_stats(struct driver *d)
     m.ooo_received = st->ooo_segs_in;
     m.dupacks_received = st->dupacks_in;
     m.window_probes = st->window_probes;
+    m.dropped_transport = st->dropped_in;
+    m.acks_throttled = st->acks_throttled;
     m.srtt_us = (uint32_t)t->srtt;
     m.rttvar_us = (uint32_t)t->rttvar;
     m.rto_us = (uint32_t)t->rto;
@@ -1499,10 +1533,10 @@ int transport_listen_input(mysocket_t listen_sd, const void *segment, size_t len
     pthread_once(&cookie_secret_once, cookie_secret_init);
     struct tcp_segment seg;
     if (tcp_parse(segment, len, &seg) < 0)
-        return 1;
+        return -1;
     uint32_t counter = syncookie_counter((uint64_t)time(NULL));
     uint32_t cip = peer->sin_addr.s_addr, sip = local->sin_addr.s_addr;
-    if ((seg.flags & (TH_SYN | TH_ACK)) == TH_SYN) {
+    if ((seg.flags & (TH_SYN | TH_ACK | TH_FIN)) == TH_SYN) {
         /* Answer with the cookie as our ISN, and keep nothing. */
         uint32_t cookie =
             syncookie_make(cookie_secret, counter, cip, peer->sin_port, sip, local->sin_port);
@@ -1510,18 +1544,20 @@ int transport_listen_input(mysocket_t listen_sd, const void *segment, size_t len
         return 1;
     }
     if ((seg.flags & (TH_SYN | TH_ACK)) != TH_ACK)
-        return 1;
+        return -1;
     /* The handshake's final ACK, or the client's first byte (or FIN)
      * carrying the same acknowledgement: ack - 1 must be a valid cookie. */
     uint32_t cookie = seg.ack - 1;
     if (!syncookie_check(cookie_secret, cookie, counter, cip, peer->sin_port, sip,
                          local->sin_port))
-        return 1;
+        return -1; /* not a cookie of ours, or too old */
     struct cookie_handoff *h = malloc(sizeof *h);
     if (!h)
-        return 1;
+        return -1;
     *h = (struct cookie_handoff){COOKIE_HANDOFF_MAGIC, cookie, seg.seq - 1, seg.win};
-    if (stcp_listen_open(listen_sd, local, peer, h, segment, len) < 0)
-        free(h);
+    if (stcp_listen_open(listen_sd, local, peer, h, segment, len) < 0) {
+        free(h); /* backlog full: the client will send it again */
+        return -1;
+    }
     return 1;
 }

@@ -190,6 +190,7 @@ struct tcp_stats {
     uint64_t dropped_in;           /* malformed or unacceptable, dropped */
     uint64_t window_probes;        /* zero-window probes sent */
     uint64_t keepalives;           /* keepalive probes sent */
+    uint64_t acks_throttled;       /* challenge ACKs not sent (RFC 5961 7) */
     uint64_t dupacks_in;           /* duplicate ACKs received */
 };
 
@@ -292,6 +293,11 @@ struct tcb {
      * receiver notices when the sender has died. */
     stcp_usec_t keepalive_sent; /* the last one, 0 if none since we heard */
     unsigned unanswered_keepalives;
+
+    /* ACKs that answer unacceptable segments are rationed (RFC 5961 7),
+     * so forged segments cannot make us flood the peer with them. */
+    unsigned challenge_tokens;
+    stcp_usec_t challenge_refill_at;
 
     int error; /* why the connection failed, 0 if it did not */
     struct tcp_stats stats;

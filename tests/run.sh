@@ -32,6 +32,7 @@ suite e2e bash tests/e2e.sh full
 suite flood bash tests/flood.sh
 suite capture bash tests/capture.sh
 suite robust bash tests/robust.sh
+suite garbage bash tests/garbage.sh
 suite sanitize bash tests/sanitize.sh
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

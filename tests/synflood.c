@@ -491,10 +491,16 @@ int main(int argc, char **argv)
     struct pollfd *pfd = calloc(o.sockets, sizeof *pfd);
     if (!b || !used || !pfd) {
         perror("synflood: calloc");
+        free(b);
+        free(used);
+        free(pfd);
         return 1;
     }
     if (pool_open(&pool, &o) < 0) {
         pool_close(&pool);
+        free(b);
+        free(used);
+        free(pfd);
         return 1;
     }
 

@@ -1788,6 +1788,48 @@ static void test_timer_abort_when_peer_silent(void)
     h_free(&h);
 }
 
+/* Forged segments (outside the window) do not count as the peer being
+ * alive: a dead peer's connection still ends on time. */
+static void test_timer_garbage_does_not_keep_peer_alive(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    stcp_usec_t heard = h.now;
+    h_write(&h, "hello");
+    for (int i = 0; i < 1000 && h.tcb.state != TCPS_CLOSED; i++) {
+        h_advance(&h, h.tcb.rexmit_at - h.now);
+        h_input(&h, data(5001 + 100000, 1001, H_WINDOW, "junk")); /* far out of window */
+    }
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.error, ETIMEDOUT);
+    CU_ASSERT(h.now - heard < 2 * h.tcb.cfg.abort_silence);
+    h_free(&h);
+}
+
+/* RFC 5961 7: answers to unacceptable segments are rationed: a burst,
+ * then one per interval. */
+static void test_challenge_acks_throttled(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    for (int i = 0; i < 100; i++)
+        h_input(&h, data(5001 + 100000, 1001, H_WINDOW, "junk"));
+    unsigned burst = h.nout;
+    CU_ASSERT(burst > 0 && burst < 100);
+    CU_ASSERT_EQUAL(h.tcb.stats.acks_throttled, 100 - burst);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 0);
+    h_clear(&h);
+    h.now += 10 * STCP_MSEC; /* one more is allowed later */
+    h_input(&h, data(5001 + 100000, 1001, H_WINDOW, "junk"));
+    EXPECT_NOUT(&h, 1);
+    /* Data in order is still acknowledged as always. */
+    h_clear(&h);
+    h_input(&h, data(5001, 1001, H_WINDOW, "ok"));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_DELIVERED(&h, "ok");
+    h_free(&h);
+}
+
 /* A connect that is never answered fails with ETIMEDOUT. */
 static void test_timer_connect_timeout(void)
 {
@@ -1979,6 +2021,8 @@ void register_core_suites(void)
         {"RTO capped at rto_max", test_timer_rto_capped_at_rto_max},
         {"persist backoff capped", test_timer_persist_backoff_capped},
         {"abort when peer silent", test_timer_abort_when_peer_silent},
+        {"garbage does not keep a dead peer alive", test_timer_garbage_does_not_keep_peer_alive},
+        {"challenge ACKs throttled", test_challenge_acks_throttled},
         {"connect timeout", test_timer_connect_timeout},
         {"orphan FIN_WAIT_2 timeout", test_timer_orphan_fin_wait_2},
         {"unreachable while connecting", test_timer_unreachable_while_connecting},

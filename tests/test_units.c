@@ -65,8 +65,9 @@ static size_t build_known_segment(uint8_t *seg)
     h.th_off = 5;
     h.th_flags = TH_ACK | TH_PUSH;
     h.th_win = htons(3072);
+    static const uint8_t payload[5] = {'h', 'e', 'l', 'l', 'o'};
     memcpy(seg, &h, sizeof h);
-    memcpy(seg + sizeof h, "hello", 5);
+    memcpy(seg + sizeof h, payload, sizeof payload);
     return sizeof h + 5;
 }
 
