@@ -71,7 +71,7 @@ static int parse_probability(const char *val, double *out)
     char *end;
     errno = 0;
     double d = strtod(val, &end);
-    if (errno || end == val || *end || d < 0 || d > 1)
+    if (errno || end == val || *end || !(d >= 0 && d <= 1)) /* NaN fails too */
         return -1;
     *out = d;
     return 0;
@@ -82,7 +82,7 @@ static int parse_delay(const char *val, uint32_t *out_us)
     char *end;
     errno = 0;
     double d = strtod(val, &end);
-    if (errno || end == val || d < 0)
+    if (errno || end == val || !(d >= 0 && d <= 1e7)) /* NaN and inf fail too */
         return -1;
     double scale = 1000; /* plain numbers are milliseconds */
     if (!strcmp(end, "us"))

@@ -849,6 +849,15 @@ static void heard_from_peer(struct tcb *t, stcp_usec_t now)
 
 static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segment *seg)
 {
+    /* A new SYN from the same address and port while we linger in
+     * TIME_WAIT: the peer is starting a new connection (it reused its
+     * port).  End TIME_WAIT now so its next SYN reaches the listener,
+     * instead of stalling it for the rest of 2MSL (RFC 1122 4.2.2.13 lets
+     * a SYN reopen from TIME_WAIT). */
+    if (t->state == TCPS_TIME_WAIT && (seg->flags & (TH_SYN | TH_ACK)) == TH_SYN) {
+        enter_closed(t);
+        return;
+    }
     /* First: sequence number. */
     if (!segment_acceptable(t, seg)) {
         t->stats.dup_segs_in++;

@@ -1056,6 +1056,21 @@ static void test_active_close(void)
     h_free(&h);
 }
 
+/* A new SYN from the peer (it reused its port) ends TIME_WAIT at once,
+ * quietly, so its next SYN can reach the listener (RFC 1122 4.2.2.13). */
+static void test_time_wait_new_syn_ends_it(void)
+{
+    struct harness h;
+    reach_time_wait(&h);
+    h_clear(&h);
+    h_input(&h, syn(90000));
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.closed, 1);
+    CU_ASSERT_EQUAL(h.errors, 0);
+    EXPECT_NOUT(&h, 0);
+    h_free(&h);
+}
+
 /* TIME_WAIT lasts cfg.time_wait, then CLOSED, reported once. */
 static void test_time_wait_expires(void)
 {
@@ -1968,6 +1983,7 @@ void register_core_suites(void)
     static const struct core_case teardown_cases[] = {
         {"active close", test_active_close},
         {"TIME_WAIT expires", test_time_wait_expires},
+        {"TIME_WAIT: a new SYN ends it", test_time_wait_new_syn_ends_it},
         {"TIME_WAIT acks resent FIN", test_time_wait_acks_resent_fin},
         {"passive close", test_passive_close},
         {"CLOSE_WAIT still sends", test_close_wait_still_sends},

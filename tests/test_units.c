@@ -224,6 +224,9 @@ static void test_netem_parse_errors(void)
     CU_ASSERT_EQUAL(netem_parse("loss", &p, err, sizeof err), -1);
     CU_ASSERT_EQUAL(netem_parse("delay=5parsecs", &p, err, sizeof err), -1);
     CU_ASSERT_EQUAL(netem_parse("seed=x", &p, err, sizeof err), -1);
+    CU_ASSERT_EQUAL(netem_parse("loss=nan", &p, err, sizeof err), -1); /* found by fuzzing */
+    CU_ASSERT_EQUAL(netem_parse("delay=nan", &p, err, sizeof err), -1);
+    CU_ASSERT_EQUAL(netem_parse("delay=inf", &p, err, sizeof err), -1);
 }
 
 static void test_netem_classic(void)
