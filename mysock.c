@@ -263,7 +263,9 @@ long sock_option(const struct mysock *s, int option)
         return window;
     case MYSO_RCVBUF:
     case MYSO_SNDBUF:
-        return 2 * window;
+        /* Room for the window twice over, and at least 64 KiB, so neither
+         * the reader nor the writer is woken once per segment. */
+        return MAX(2 * window, 65536L);
     case MYSO_SYNCOOKIES:
     case MYSO_RCVTIMEO:
         return 0;

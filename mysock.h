@@ -61,9 +61,9 @@ enum mysock_option {
     MYSO_WINDOW = 1,   /* largest receive window advertised, and the send window:
                           1..65535 bytes, default 3072 (the STCP value) */
     MYSO_RCVBUF = 2,   /* receive queue between transport and myread, bytes;
-                          default 2 * MYSO_WINDOW */
+                          default max(2 * MYSO_WINDOW, 64 KiB) */
     MYSO_SNDBUF = 3,   /* send queue between mywrite and transport, bytes;
-                          default 2 * MYSO_WINDOW */
+                          default max(2 * MYSO_WINDOW, 64 KiB) */
     MYSO_SYNCOOKIES = 4, /* listening socket: answer SYNs with SYN cookies (0/1) */
     MYSO_ISN = 5,        /* testing: force the initial sequence number (0..2^32-1),
                             -1 for a random one (the default) */

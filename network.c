@@ -22,16 +22,28 @@
 
 /* ============================== Checksum ================================== */
 
+/* Eight bytes at a time in the machine's byte order: the ones'-complement
+ * sum does not depend on byte order (RFC 1071 2.B), so one swap at the end
+ * gives the network-order sum. */
 uint32_t net_sum(uint32_t sum, const void *buf, size_t len)
 {
     const uint8_t *p = buf;
-    while (len > 1) {
-        sum += (uint32_t)((p[0] << 8) | p[1]);
-        p += 2;
-        len -= 2;
+    uint64_t acc = 0;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        acc += (w & 0xffffffffu) + (w >> 32);
     }
+    for (; len >= 2; p += 2, len -= 2) {
+        uint16_t w;
+        memcpy(&w, p, 2);
+        acc += w;
+    }
+    while (acc >> 16)
+        acc = (acc & 0xffff) + (acc >> 16);
+    sum += ntohs((uint16_t)acc);
     if (len)
-        sum += (uint32_t)(p[0] << 8);
+        sum += (uint32_t)p[0] << 8; /* an odd last byte is the high half of a word */
     while (sum >> 16)
         sum = (sum & 0xffff) + (sum >> 16);
     return sum;

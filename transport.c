@@ -386,7 +386,9 @@ static void send_oldest(struct tcb *t, stcp_usec_t now)
 }
 
 /* Challenge ACKs: a burst of CHALLENGE_BURST, then one per
- * CHALLENGE_INTERVAL. */
+ * CHALLENGE_INTERVAL.  Duplicates less than RECENT_SPAN behind rcv_nxt (the
+ * largest window) are genuine retransmissions, answered without limit. */
+#define RECENT_SPAN        65536u
 #define CHALLENGE_BURST    20
 #define CHALLENGE_INTERVAL (10 * STCP_MSEC)
 
@@ -575,6 +577,11 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
     sndbuf_drop(&t->sndbuf, MIN(acked, t->sndbuf.len));
     t->snd_una = ack;
     t->dupacks = 0;
+    /* New data acknowledged: the path delivers again, so the backoff ends
+     * here rather than at the next clean RTT sample, which on a lossy path
+     * (no timestamps) may not come for many round trips.  A deliberate
+     * departure from RFC 6298 5.7 (see README). */
+    t->rto = rto_estimate(t);
     t->backoff = 0;
     if (t->in_recovery) {
         if (seq_geq(ack, t->recover)) {
@@ -873,7 +880,11 @@ static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segmen
         }
         if (t->state == TCPS_TIME_WAIT && (seg->flags & TH_FIN))
             t->close_at = now + t->cfg.time_wait; /* their FIN again: restart 2MSL */
-        if (challenge_allowed(t, now))
+        /* A duplicate of data we took (at most a window old) is how a peer
+         * whose ACK was lost asks again: always answer it.  Anything else
+         * could be forged, and its answers are rationed. */
+        bool recent = old && seq_geq(seg->seq, t->rcv_nxt - RECENT_SPAN);
+        if (recent || challenge_allowed(t, now))
             send_ack_now(t, now);
         return;
     }

@@ -894,8 +894,9 @@ static void test_ack_rtt_sample_updates_rto(void)
     h_free(&h);
 }
 
-/* Karn: an ACK covering a retransmitted segment gives no sample, and the
- * backed-off RTO stays. */
+/* Karn: an ACK covering a retransmitted segment gives no sample.  The
+ * backoff itself ends, since new data was acknowledged (a deliberate
+ * departure from RFC 6298 5.7, see README): the RTO is the estimate again. */
 static void test_ack_karn_no_sample_from_retransmission(void)
 {
     struct harness h;
@@ -908,7 +909,7 @@ static void test_ack_karn_no_sample_from_retransmission(void)
     h_input(&h, ack(5001, 1006, H_WINDOW));
     CU_ASSERT_EQUAL(h.tcb.srtt, 1000);
     CU_ASSERT_EQUAL(h.tcb.rttvar, 500);
-    CU_ASSERT_EQUAL(h.tcb.rto, 6000);
+    CU_ASSERT_EQUAL(h.tcb.rto, 1000 + 4 * 500);
     h_free(&h);
 }
 
@@ -930,15 +931,16 @@ static void test_ack_rto_backoff_on_repeated_timeouts(void)
     h_free(&h);
 }
 
-/* After a backoff, a fresh sample sets the RTO from the estimates again. */
+/* After a backoff, a fresh sample sets the RTO from the new estimates. */
 static void test_ack_fresh_sample_resets_backed_off_rto(void)
 {
     struct harness h;
     est_rtt(&h, 1000);
     h_write(&h, "hello");
     h_advance(&h, 3000);
-    h_input(&h, ack(5001, 1006, H_WINDOW));
     CU_ASSERT_EQUAL(h.tcb.rto, 6000);
+    h_input(&h, ack(5001, 1006, H_WINDOW));
+    CU_ASSERT_EQUAL(h.tcb.rto, 1000 + 4 * 500); /* no sample: the old estimate */
     h_write(&h, "more");
     h.now += 1000;
     h_input(&h, ack(5001, 1010, H_WINDOW));
@@ -1845,6 +1847,43 @@ static void test_challenge_acks_throttled(void)
     h_free(&h);
 }
 
+/* A duplicate of data already taken (a peer whose ACK was lost asking
+ * again) is always answered, even when forged segments have used up the
+ * rationed challenge ACKs. */
+static void test_recent_duplicates_always_acked(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, data(5001, 1001, H_WINDOW, "abc"));
+    for (int i = 0; i < 100; i++) /* exhaust the ration */
+        h_input(&h, data(5001 + 100000, 1001, H_WINDOW, "junk"));
+    h_clear(&h);
+    for (int i = 0; i < 5; i++)
+        h_input(&h, data(5001, 1001, H_WINDOW, "abc"));
+    EXPECT_NOUT(&h, 5);
+    EXPECT_SEG(&h, 4, TH_ACK, 1001, 5004, H_WINDOW - 3, 0);
+    EXPECT_DELIVERED(&h, "abc");
+    h_free(&h);
+}
+
+/* After timeouts, an ACK of new data ends the backoff: the RTO returns to
+ * the estimate at once, not at the next clean sample (README: a deliberate
+ * departure from RFC 6298 5.7 for lossy paths without timestamps). */
+static void test_backoff_ends_on_progress(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    stcp_usec_t estimate = h.tcb.rto;
+    h_write_n(&h, 2 * STCP_MSS);
+    for (int i = 0; i < 3; i++)
+        h_advance(&h, h.tcb.rexmit_at - h.now);
+    CU_ASSERT_EQUAL(h.tcb.rto, 8 * estimate);
+    h_input(&h, ack(5001, 1001 + STCP_MSS, H_WINDOW)); /* covers a resent segment */
+    CU_ASSERT_EQUAL(h.tcb.rto, estimate);
+    CU_ASSERT_EQUAL(h.tcb.backoff, 0);
+    h_free(&h);
+}
+
 /* A connect that is never answered fails with ETIMEDOUT. */
 static void test_timer_connect_timeout(void)
 {
@@ -2039,6 +2078,8 @@ void register_core_suites(void)
         {"abort when peer silent", test_timer_abort_when_peer_silent},
         {"garbage does not keep a dead peer alive", test_timer_garbage_does_not_keep_peer_alive},
         {"challenge ACKs throttled", test_challenge_acks_throttled},
+        {"recent duplicates always acked", test_recent_duplicates_always_acked},
+        {"backoff ends on progress", test_backoff_ends_on_progress},
         {"connect timeout", test_timer_connect_timeout},
         {"orphan FIN_WAIT_2 timeout", test_timer_orphan_fin_wait_2},
         {"unreachable while connecting", test_timer_unreachable_while_connecting},

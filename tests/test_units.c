@@ -104,6 +104,38 @@ static void test_tcp_checksum_odd_length(void)
     CU_ASSERT_EQUAL(net_tcp_checksum(a, a, seg, len), 0);
 }
 
+/* The word-at-a-time sum against the plain definition: 16-bit big-endian
+ * words, an odd last byte as a high half, carries folded back. */
+static uint32_t reference_sum(uint32_t sum, const uint8_t *p, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i += 2)
+        sum += (uint32_t)((p[i] << 8) | p[i + 1]);
+    if (len % 2)
+        sum += (uint32_t)(p[len - 1] << 8);
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return sum;
+}
+
+static void test_sum_matches_reference(void)
+{
+    uint8_t buf[700];
+    uint32_t seed = 12345;
+    for (size_t len = 0; len < sizeof buf; len += 1 + len / 16) {
+        for (size_t off = 0; off < 3; off++) { /* unaligned starts too */
+            for (size_t i = 0; i < sizeof buf; i++) {
+                seed = seed * 1103515245u + 12345u;
+                buf[i] = (uint8_t)(seed >> 16);
+            }
+            if (len % 7 == 0)
+                memset(buf, 0xff, sizeof buf); /* many carries */
+            size_t n = len - (len > off ? off : 0);
+            CU_ASSERT_EQUAL(net_sum(0, buf + off, n), reference_sum(0, buf + off, n));
+            CU_ASSERT_EQUAL(net_sum(0xfffe, buf + off, n), reference_sum(0xfffe, buf + off, n));
+        }
+    }
+}
+
 static void test_check_segment_rejects(void)
 {
     struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons(40000)};
@@ -352,6 +384,7 @@ void register_unit_suites(void)
     CU_add_test(s, "TCP checksum, known value", test_tcp_checksum_known_value);
     CU_add_test(s, "TCP checksum verifies to zero", test_tcp_checksum_verifies_to_zero);
     CU_add_test(s, "TCP checksum, odd length", test_tcp_checksum_odd_length);
+    CU_add_test(s, "fast sum matches the definition", test_sum_matches_reference);
     CU_add_test(s, "received segment checks", test_check_segment_rejects);
     s = CU_add_suite("header", NULL, NULL);
     CU_add_test(s, "fields decoded", test_parse_header_fields);
