@@ -31,7 +31,7 @@ HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h transport.h pcap.h
 TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/harness.c
 TEST_TOOLS = $(P)tests/unit $(P)tests/duplex $(P)tests/synflood $(P)tests/peer $(P)tests/garbage
 
-.PHONY: all deps demo test test-asan lint sweep clean format tools
+.PHONY: all deps demo test lint sweep bench fuzz clean format tools
 
 all: $(P)libstcp.a $(P)client $(P)server
 
@@ -89,6 +89,10 @@ format:
 
 sweep: tools
 	@bash tests/sweep.sh
+
+# The benchmark table (bench/results.md); not part of make test.
+bench: tools
+	@bash bench/run.sh
 
 clean:
 	rm -rf obj build libstcp.a client server tests/unit tests/duplex tests/synflood .deps-ok

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -191,6 +192,9 @@ static void sock_destroy(struct mysock *s)
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cv);
     free(s);
+    /* A connection's queues are large blocks the allocator would keep:
+     * give them back, so memory follows the connections that are open. */
+    malloc_trim(0);
 }
 
 static struct mysock *sock_ref_locked(mysocket_t sd, bool need_app)
