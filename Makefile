@@ -90,6 +90,11 @@ format:
 sweep: tools
 	@bash tests/sweep.sh
 
+# libFuzzer targets, SECONDS each (make test runs them for 30 s).
+FUZZ_SECONDS ?= 600
+fuzz: $(DEPS_OK)
+	@bash tests/fuzz.sh $(FUZZ_SECONDS)
+
 # The benchmark table (bench/results.md); not part of make test.
 bench: tools
 	@bash bench/run.sh

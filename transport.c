@@ -375,6 +375,8 @@ static void send_oldest(struct tcb *t, stcp_usec_t now)
         emit(t, t->iss, TH_SYN, NULL, 0);
         return;
     }
+    if (t->snd_una == t->snd_nxt)
+        return; /* everything was acknowledged meanwhile */
     uint32_t flight = data_in_flight(t);
     uint32_t len = MIN((uint32_t)STCP_MSS, flight);
     bool fin = t->fin_sent && len == flight;
@@ -476,7 +478,9 @@ static void arm_timers(struct tcb *t, stcp_usec_t now)
             t->persist_shift = 0;
             t->persist_at = now + persist_interval(t);
         }
-    } else if (t->snd_wnd > 0 || !t->syn_acked) {
+    } else if (t->snd_wnd > 0 || !t->syn_acked || (!data_unsent(t) && !data_in_flight(t))) {
+        /* Nothing to probe with: a FIN alone is covered by the retransmission
+         * timer (it needs no window). */
         t->persist_at = STCP_NO_TIMER;
     }
     if (t->snd_nxt == t->snd_una)
@@ -546,6 +550,13 @@ static void input_listen(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
     t->snd_wl2 = t->iss;
     t->last_heard = now;
     t->state = TCPS_SYN_RECEIVED; /* tcp_output sends the SYN-ACK */
+}
+
+/* Is ack in (from, to]?  Measured as unsigned distances from 'from', so
+ * a value 2^31 away (where signed comparison is ambiguous) is outside. */
+static bool ack_in_range(uint32_t ack, uint32_t from, uint32_t to)
+{
+    return ack != from && ack - from <= to - from;
 }
 
 /* Take the peer's window from seg if it is newer than the last one used
@@ -686,7 +697,8 @@ static void check_dupack(struct tcb *t, const struct tcp_segment *seg)
 static bool process_ack(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
 {
     if (t->state == TCPS_SYN_RECEIVED) {
-        if (!seq_lt(t->snd_una, seg->ack) || !seq_leq(seg->ack, t->snd_nxt)) {
+        /* Our SYN must have been sent, and be what the ACK covers. */
+        if (t->snd_nxt == t->iss || !ack_in_range(seg->ack, t->snd_una, t->snd_nxt)) {
             t->stats.dropped_in++; /* TCP would send a RST */
             return false;
         }
@@ -695,13 +707,14 @@ static bool process_ack(struct tcb *t, stcp_usec_t now, const struct tcp_segment
     /* RFC 5961 5.2: an ACK must lie in [snd_una - max window, snd_nxt];
      * outside it (something not yet sent, or far too old, as a blind
      * attacker's guess would be) the segment is dropped with an ACK. */
-    if (seq_gt(seg->ack, t->snd_nxt) || seq_lt(seg->ack, t->snd_una - t->snd_max_wnd)) {
+    uint32_t oldest_ok = t->snd_una - t->snd_max_wnd - 1;
+    if (!ack_in_range(seg->ack, oldest_ok, t->snd_nxt)) {
         if (challenge_allowed(t, now))
             send_ack_now(t, now);
         t->stats.dropped_in++;
         return false;
     }
-    if (seq_gt(seg->ack, t->snd_una))
+    if (ack_in_range(seg->ack, t->snd_una, t->snd_nxt))
         ack_new_data(t, now, seg->ack);
     else if (seg->ack == t->snd_una)
         check_dupack(t, seg);
@@ -813,7 +826,7 @@ static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
 static void input_syn_sent(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
 {
     bool has_ack = seg->flags & TH_ACK;
-    if (has_ack && (seq_leq(seg->ack, t->iss) || seq_gt(seg->ack, t->snd_nxt))) {
+    if (has_ack && !ack_in_range(seg->ack, t->iss, t->snd_nxt)) {
         t->stats.dropped_in++; /* not for our SYN (TCP would send a RST) */
         return;
     }
@@ -987,6 +1000,7 @@ void tcp_close(struct tcb *t, stcp_usec_t now)
     t->app_closed = true;
     switch (t->state) {
     case TCPS_CLOSED:
+        break; /* already over, and already reported */
     case TCPS_LISTEN:
     case TCPS_SYN_SENT:
         enter_closed(t);
@@ -1058,8 +1072,8 @@ static void on_rexmit_timeout(struct tcb *t, stcp_usec_t now)
 static void on_persist_timeout(struct tcb *t, stcp_usec_t now)
 {
     t->persist_at = STCP_NO_TIMER;
-    if (t->snd_wnd != 0 || (!data_unsent(t) && t->snd_nxt == t->snd_una))
-        return;
+    if (t->snd_wnd != 0 || (!data_unsent(t) && !data_in_flight(t)))
+        return; /* the window opened, or only a FIN is left (see arm_timers) */
     if (peer_gone(t, ++t->unanswered_probes, t->cfg.max_retries, now)) {
         tcp_abort(t, ETIMEDOUT);
         return;

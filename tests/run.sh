@@ -34,6 +34,7 @@ suite capture bash tests/capture.sh
 suite robust bash tests/robust.sh
 suite garbage bash tests/garbage.sh
 suite sanitize bash tests/sanitize.sh
+suite fuzz bash tests/fuzz.sh 30
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 suite unit-asan build/asan/tests/unit

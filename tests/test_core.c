@@ -10,6 +10,7 @@
  * 4.2.3.3), so after n bytes (or a FIN) arrive the window is 3072 - n.
  * After the handshake's 50 us RTT sample the RTO is rto_min, 200 us. */
 #include <CUnit/CUnit.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 
@@ -1884,6 +1885,68 @@ static void test_backoff_ends_on_progress(void)
     h_free(&h);
 }
 
+/* Found by fuzzing: the connection failed and the application closed in
+ * the same batch; CLOSED must be reported once. */
+static void test_close_after_failure_reports_once(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    tcp_peer_unreachable(&h.tcb);
+    h_close(&h);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.closed, 1);
+    CU_ASSERT_EQUAL(h.errors, 1);
+    h_free(&h);
+}
+
+/* Found by fuzzing: a partial ACK (asking for a resend) and then a full
+ * ACK of data and FIN in one batch: nothing is resent, least of all a FIN
+ * beyond ours. */
+static void test_full_ack_cancels_pending_resend(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_write_n(&h, 2 * STCP_MSS);
+    h_close(&h); /* FIN at 1001 + 1072 */
+    h_advance(&h, h.tcb.rexmit_at - h.now); /* timeout: recovery */
+    h_clear(&h);
+    uint8_t seg[20];
+    memset(seg, 0, sizeof seg);
+    STCPHeader *th = (STCPHeader *)seg;
+    th->th_off = 5;
+    th->th_flags = TH_ACK;
+    th->th_seq = htonl(5001);
+    th->th_win = htons(H_WINDOW);
+    th->th_ack = htonl(1001 + STCP_MSS); /* partial */
+    tcp_input(&h.tcb, h.now, seg, sizeof seg);
+    th->th_ack = htonl(1001 + 2 * STCP_MSS + 1); /* everything, FIN too */
+    tcp_input(&h.tcb, h.now, seg, sizeof seg);
+    tcp_output(&h.tcb, h.now);
+    EXPECT_STATE(&h, TCPS_FIN_WAIT_2);
+    EXPECT_NOUT(&h, 0);
+    h_free(&h);
+}
+
+/* Found by fuzzing: the peer's window is zero and only our FIN is left:
+ * the FIN is resent by the retransmission timer, and no probe byte is
+ * made up from an empty buffer. */
+static void test_fin_alone_in_zero_window_is_retransmitted(void)
+{
+    struct harness h;
+    est(&h, 0);
+    h_write(&h, "x");
+    h_advance(&h, h.tcb.persist_at - h.now); /* probe: 1 byte */
+    h_input(&h, ack(5001, 1002, 0));         /* taken, window still 0 */
+    h_close(&h);
+    h_clear(&h);
+    CU_ASSERT_EQUAL(h.tcb.persist_at, STCP_NO_TIMER);
+    CU_ASSERT(h.tcb.rexmit_at != STCP_NO_TIMER);
+    h_advance(&h, h.tcb.rexmit_at - h.now);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_FIN | TH_ACK, 1002, 5001, H_WINDOW, 0);
+    h_free(&h);
+}
+
 /* A connect that is never answered fails with ETIMEDOUT. */
 static void test_timer_connect_timeout(void)
 {
@@ -2080,6 +2143,9 @@ void register_core_suites(void)
         {"challenge ACKs throttled", test_challenge_acks_throttled},
         {"recent duplicates always acked", test_recent_duplicates_always_acked},
         {"backoff ends on progress", test_backoff_ends_on_progress},
+        {"close after failure reports CLOSED once", test_close_after_failure_reports_once},
+        {"full ACK cancels a pending resend", test_full_ack_cancels_pending_resend},
+        {"FIN alone in a zero window is retransmitted", test_fin_alone_in_zero_window_is_retransmitted},
         {"connect timeout", test_timer_connect_timeout},
         {"orphan FIN_WAIT_2 timeout", test_timer_orphan_fin_wait_2},
         {"unreachable while connecting", test_timer_unreachable_while_connecting},
