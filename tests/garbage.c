@@ -73,6 +73,7 @@
 #include <unistd.h>
 
 #include "network.h"
+#include "traffic.h"
 #include "transport.h"
 
 #define BATCH_MAX    64 /* datagrams per sendmmsg() and per deadline */
@@ -148,56 +149,13 @@ static void usage(const char *prog)
     exit(2);
 }
 
-static long parse_long(const char *s, long lo, long hi, const char *prog)
+/* A number in [lo, hi] from the command line, or usage and exit 2. */
+static long parse_num(const char *s, long lo, long hi, const char *prog)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
+    long v;
+    if (!traffic_parse_long(s, lo, hi, &v))
         usage(prog);
     return v;
-}
-
-/* IP:PORT, IP a dotted quad or a name with an IPv4 address. */
-static int parse_addr(const char *arg, struct sockaddr_in *out)
-{
-    const char *colon = strrchr(arg, ':');
-    if (!colon || colon == arg || !colon[1])
-        return -1;
-    char host[256];
-    size_t hlen = (size_t)(colon - arg);
-    if (hlen >= sizeof host)
-        return -1;
-    memcpy(host, arg, hlen);
-    host[hlen] = '\0';
-    char *end;
-    errno = 0;
-    long port = strtol(colon + 1, &end, 10);
-    if (errno || *end || port < 1 || port > 65535)
-        return -1;
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM};
-    struct addrinfo *res;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0)
-        return -1;
-    memcpy(out, res->ai_addr, sizeof *out);
-    freeaddrinfo(res);
-    out->sin_family = AF_INET;
-    out->sin_port = htons((uint16_t)port);
-    return 0;
-}
-
-static void need_loopback(const char *prog, const char *what, const char *arg,
-                          const struct sockaddr_in *sin)
-{
-    if ((ntohl(sin->sin_addr.s_addr) >> 24) == 127)
-        return;
-    char a[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &sin->sin_addr, a, sizeof a);
-    fprintf(stderr,
-            "%s: refusing %s %s (%s): only addresses in 127.0.0.0/8 (loopback) "
-            "are allowed\n",
-            prog, what, arg, a);
-    exit(2);
 }
 
 static int parse_mix(const char *arg, struct options *o)
@@ -237,10 +195,10 @@ static void parse_args(int argc, char **argv, struct options *o)
     while ((c = getopt(argc, argv, "c:r:t:f:m:S:P:vh")) != -1) {
         switch (c) {
         case 'c':
-            o->count = parse_long(optarg, 1, COUNT_MAX, argv[0]);
+            o->count = parse_num(optarg, 1, COUNT_MAX, argv[0]);
             break;
         case 'r':
-            o->rate = parse_long(optarg, 1, RATE_MAX, argv[0]);
+            o->rate = parse_num(optarg, 1, RATE_MAX, argv[0]);
             break;
         case 't':
             target_arg = optarg;
@@ -262,7 +220,7 @@ static void parse_args(int argc, char **argv, struct options *o)
             break;
         }
         case 'P':
-            o->sockets = (unsigned)parse_long(optarg, 1, SOCKETS_MAX, argv[0]);
+            o->sockets = (unsigned)parse_num(optarg, 1, SOCKETS_MAX, argv[0]);
             break;
         case 'v':
             o->verbose++;
@@ -277,65 +235,41 @@ static void parse_args(int argc, char **argv, struct options *o)
         fprintf(stderr, "%s: bad mix '%s'\n", argv[0], mix_arg);
         usage(argv[0]);
     }
-    if (parse_addr(target_arg, &o->target) < 0) {
+    if (traffic_parse_addr(target_arg, &o->target) < 0) {
         fprintf(stderr, "%s: bad target %s (want IP:PORT)\n", argv[0], target_arg);
         usage(argv[0]);
     }
-    need_loopback(argv[0], "target", target_arg, &o->target);
+    traffic_need_loopback(argv[0], "target", target_arg, &o->target);
     if (source_arg) {
-        if (parse_addr(source_arg, &o->source) < 0) {
+        if (traffic_parse_addr(source_arg, &o->source) < 0) {
             fprintf(stderr, "%s: bad source %s (want IP:PORT)\n", argv[0], source_arg);
             usage(argv[0]);
         }
-        need_loopback(argv[0], "source", source_arg, &o->source);
+        traffic_need_loopback(argv[0], "source", source_arg, &o->source);
         o->spoof = true;
     }
-}
-
-/* ---- Time ---- */
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_until(uint64_t deadline)
-{
-    struct timespec ts = {(time_t)(deadline / 1000000000ULL), (long)(deadline % 1000000000ULL)};
-    while (!interrupted && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
 }
 
 /* ---- Random numbers: xorshift64*, seeded by -S or by the OS ---- */
 
 static uint64_t rng_state;
 
-static uint32_t rng_next(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (uint32_t)((rng_state * 0x2545f4914f6cdd1dULL) >> 32);
-}
-
 /* A uniform number in [0, n), n > 0 (the bias is irrelevant here). */
 static uint32_t rng_below(uint32_t n)
 {
-    return (uint32_t)(((uint64_t)rng_next() * n) >> 32);
+    return (uint32_t)(((uint64_t)traffic_rng(&rng_state) * n) >> 32);
 }
 
 static void rng_fill(uint8_t *p, size_t len)
 {
     while (len >= 4) {
-        uint32_t r = rng_next();
+        uint32_t r = traffic_rng(&rng_state);
         memcpy(p, &r, 4);
         p += 4;
         len -= 4;
     }
     if (len) {
-        uint32_t r = rng_next();
+        uint32_t r = traffic_rng(&rng_state);
         memcpy(p, &r, len);
     }
 }
@@ -360,11 +294,11 @@ static void plausible_header(uint8_t *seg, const struct flow *f, uint8_t flags)
     memset(h, 0, sizeof *h);
     h->th_sport = f->sport;
     h->th_dport = f->dport;
-    h->th_seq = htonl(rng_next());
-    h->th_ack = htonl(rng_next());
+    h->th_seq = htonl(traffic_rng(&rng_state));
+    h->th_ack = htonl(traffic_rng(&rng_state));
     h->th_off = 5;
     h->th_flags = flags;
-    h->th_win = htons((uint16_t)rng_next());
+    h->th_win = htons((uint16_t)traffic_rng(&rng_state));
 }
 
 static void set_checksum(uint8_t *seg, size_t len, const struct flow *f)
@@ -397,7 +331,7 @@ static size_t build(enum category cat, uint8_t *seg, const struct flow *f)
 
     case CAT_BADSUM:
         for (;;) {
-            plausible_header(seg, f, rng_below(2) ? TH_ACK : (uint8_t)rng_next());
+            plausible_header(seg, f, rng_below(2) ? TH_ACK : (uint8_t)traffic_rng(&rng_state));
             len = sizeof *h + (rng_below(2) ? rng_below(STCP_MSS + 1) : 0);
             rng_fill(seg + sizeof *h, len - sizeof *h);
             set_checksum(seg, len, f);
@@ -417,7 +351,7 @@ static size_t build(enum category cat, uint8_t *seg, const struct flow *f)
         }
 
     case CAT_BADOFF: {
-        plausible_header(seg, f, rng_below(2) ? TH_ACK : (uint8_t)rng_next());
+        plausible_header(seg, f, rng_below(2) ? TH_ACK : (uint8_t)traffic_rng(&rng_state));
         unsigned off;
         if (rng_below(2)) {
             off = rng_below(5); /* 0..4 */
@@ -433,9 +367,9 @@ static size_t build(enum category cat, uint8_t *seg, const struct flow *f)
     }
 
     case CAT_FLAGS:
-        plausible_header(seg, f, (uint8_t)rng_next());
-        h->th_urp = htons((uint16_t)rng_next());
-        h->th_x2 = rng_next() & 0xf;
+        plausible_header(seg, f, (uint8_t)traffic_rng(&rng_state));
+        h->th_urp = htons((uint16_t)traffic_rng(&rng_state));
+        h->th_x2 = traffic_rng(&rng_state) & 0xf;
         len = sizeof *h + (rng_below(4) == 0 ? rng_below(65) : 0);
         rng_fill(seg + sizeof *h, len - sizeof *h);
         set_checksum(seg, len, f);
@@ -635,7 +569,7 @@ static size_t raw_wrap(uint8_t *pkt, size_t seg_len, const struct flow *f)
     ip.version = 4;
     ip.ihl = IP_HLEN / 4;
     ip.tot_len = htons((uint16_t)total); /* the kernel fills it in too */
-    ip.id = htons((uint16_t)rng_next());
+    ip.id = htons((uint16_t)traffic_rng(&rng_state));
     ip.ttl = 64;
     ip.protocol = IPPROTO_UDP;
     ip.saddr = f->src_ip;
@@ -670,7 +604,7 @@ struct batch {
 static uint32_t random_source_ip(void)
 {
     /* 127.a.b.c, c in 1..254: never a network or broadcast-looking host part. */
-    uint32_t r = rng_next();
+    uint32_t r = traffic_rng(&rng_state);
     return htonl(0x7f000000u | (r & 0x00ffff00u) | (1 + rng_below(254)));
 }
 
@@ -744,7 +678,7 @@ static int batch_send(struct batch *b, int n, int fd, struct pool *p, struct cou
             return -1;
         }
         ctr->eagain++;
-        uint64_t now = now_ns();
+        uint64_t now = traffic_now_ns();
         if (!stalled_since)
             stalled_since = now;
         else if (now - stalled_since > STALL_LIMIT * 1000000ULL) {
@@ -808,7 +742,7 @@ int main(int argc, char **argv)
     parse_args(argc, argv, &o);
 
     if (!o.have_seed && getrandom(&o.seed, sizeof o.seed, 0) != (ssize_t)sizeof o.seed)
-        o.seed = now_ns();
+        o.seed = traffic_now_ns();
     rng_state = o.seed ^ 0x9e3779b97f4a7c15ULL;
     if (!rng_state)
         rng_state = 1;
@@ -846,12 +780,12 @@ int main(int argc, char **argv)
 
     struct counters ctr = {0};
     int rc = 0;
-    uint64_t start = now_ns();
+    uint64_t start = traffic_now_ns();
     uint64_t deadline = start;
     uint64_t next_report = start + 1000000000ULL;
     long report_sent = 0;
     while (ctr.sent < o.count && !interrupted) {
-        sleep_until(deadline);
+        traffic_sleep_until(deadline, &interrupted);
         if (interrupted)
             break;
         int n = (int)(o.count - ctr.sent < per_batch ? o.count - ctr.sent : per_batch);
@@ -874,7 +808,7 @@ int main(int argc, char **argv)
                 break;
             }
         }
-        uint64_t now = now_ns();
+        uint64_t now = traffic_now_ns();
         deadline += interval;
         if (deadline + interval < now)
             deadline = now; /* behind schedule: slip, do not burst */
@@ -885,7 +819,7 @@ int main(int argc, char **argv)
             next_report += 1000000000ULL;
         }
     }
-    uint64_t end = now_ns();
+    uint64_t end = traffic_now_ns();
     if (!o.spoof && !interrupted)
         pool_drain(&pool, &ctr, 100); /* late replies */
 

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "network.h"
+#include "traffic.h"
 #include "transport.h"
 
 #define SRC_BASE    0x7f010001u /* 127.1.0.1, the first source address */
@@ -107,42 +108,13 @@ static void usage(const char *prog)
     exit(2);
 }
 
-static long parse_long(const char *s, long lo, long hi, const char *prog)
+/* A number in [lo, hi] from the command line, or usage and exit 2. */
+static long parse_num(const char *s, long lo, long hi, const char *prog)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi)
+    long v;
+    if (!traffic_parse_long(s, lo, hi, &v))
         usage(prog);
     return v;
-}
-
-/* HOST:PORT, HOST a dotted quad or a name with an IPv4 address. */
-static int parse_target(const char *arg, struct sockaddr_in *out)
-{
-    const char *colon = strrchr(arg, ':');
-    if (!colon || colon == arg || !colon[1])
-        return -1;
-    char host[256];
-    size_t hlen = (size_t)(colon - arg);
-    if (hlen >= sizeof host)
-        return -1;
-    memcpy(host, arg, hlen);
-    host[hlen] = '\0';
-    char *end;
-    errno = 0;
-    long port = strtol(colon + 1, &end, 10);
-    if (errno || *end || port < 1 || port > 65535)
-        return -1;
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM};
-    struct addrinfo *res;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0)
-        return -1;
-    memcpy(out, res->ai_addr, sizeof *out);
-    freeaddrinfo(res);
-    out->sin_family = AF_INET;
-    out->sin_port = htons((uint16_t)port);
-    return 0;
 }
 
 static void parse_args(int argc, char **argv, struct options *o)
@@ -152,22 +124,22 @@ static void parse_args(int argc, char **argv, struct options *o)
     while ((c = getopt(argc, argv, "c:r:s:p:P:w:vh")) != -1) {
         switch (c) {
         case 'c':
-            o->count = parse_long(optarg, 1, COUNT_MAX, argv[0]);
+            o->count = parse_num(optarg, 1, COUNT_MAX, argv[0]);
             break;
         case 'r':
-            o->rate = parse_long(optarg, 1, RATE_MAX, argv[0]);
+            o->rate = parse_num(optarg, 1, RATE_MAX, argv[0]);
             break;
         case 's':
-            o->sources = (unsigned)parse_long(optarg, 1, SOURCES_MAX, argv[0]);
+            o->sources = (unsigned)parse_num(optarg, 1, SOURCES_MAX, argv[0]);
             break;
         case 'p':
-            o->first_port = (unsigned)parse_long(optarg, 1, 65535, argv[0]);
+            o->first_port = (unsigned)parse_num(optarg, 1, 65535, argv[0]);
             break;
         case 'P':
-            o->sockets = (unsigned)parse_long(optarg, 1, SOCKETS_MAX, argv[0]);
+            o->sockets = (unsigned)parse_num(optarg, 1, SOCKETS_MAX, argv[0]);
             break;
         case 'w':
-            o->linger_ms = parse_long(optarg, 0, LINGER_MAX, argv[0]);
+            o->linger_ms = parse_num(optarg, 0, LINGER_MAX, argv[0]);
             break;
         case 'v':
             o->verbose++;
@@ -184,48 +156,16 @@ static void parse_args(int argc, char **argv, struct options *o)
         exit(2);
     }
     o->target_arg = argv[optind];
-    if (parse_target(o->target_arg, &o->target) < 0) {
+    if (traffic_parse_addr(o->target_arg, &o->target) < 0) {
         fprintf(stderr, "%s: bad target %s (want HOST:PORT)\n", argv[0], o->target_arg);
         usage(argv[0]);
     }
-    if ((ntohl(o->target.sin_addr.s_addr) >> 24) != 127) {
-        char a[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, &o->target.sin_addr, a, sizeof a);
-        fprintf(stderr,
-                "%s: refusing to flood %s (%s): only targets in 127.0.0.0/8 (loopback) "
-                "are allowed\n",
-                argv[0], o->target_arg, a);
-        exit(2);
-    }
-}
-
-/* ---- Time ---- */
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static void sleep_until(uint64_t deadline)
-{
-    struct timespec ts = {(time_t)(deadline / 1000000000ULL), (long)(deadline % 1000000000ULL)};
-    while (!interrupted && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
+    traffic_need_loopback(argv[0], "to flood", o->target_arg, &o->target);
 }
 
 /* ---- Random numbers (sequence numbers): xorshift64*, seeded by the OS ---- */
 
 static uint64_t rng_state;
-
-static uint32_t rng_next(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (uint32_t)((rng_state * 0x2545f4914f6cdd1dULL) >> 32);
-}
 
 /* ---- The socket pool ---- */
 
@@ -324,7 +264,7 @@ static void drain_fd(int fd, const struct options *o, struct counters *ctr)
         int n = recvmmsg(fd, msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0)
             return; /* EAGAIN: empty; an error report is no concern of ours */
-        ctr->last_reply_ns = now_ns();
+        ctr->last_reply_ns = traffic_now_ns();
         for (int i = 0; i < n; i++) {
             struct msghdr *m = &msgs[i].msg_hdr;
             uint32_t dst_ip = 0;
@@ -389,7 +329,7 @@ static void batch_fill(struct batch *b, const struct options *o, long first, int
         memset(&h, 0, sizeof h);
         h.th_sport = sport;
         h.th_dport = o->target.sin_port;
-        h.th_seq = htonl(rng_next());
+        h.th_seq = htonl(traffic_rng(&rng_state));
         h.th_ack = 0;
         h.th_off = 5;
         h.th_flags = TH_SYN;
@@ -443,7 +383,7 @@ static int batch_send(struct batch *b, int n, int fd, struct pool *p, struct pol
         /* The socket buffer is full: read replies meanwhile, then wait
          * (not spin) for room. */
         ctr->eagain++;
-        uint64_t now = now_ns();
+        uint64_t now = traffic_now_ns();
         if (!stalled_since)
             stalled_since = now;
         else if (now - stalled_since > STALL_LIMIT * 1000000ULL) {
@@ -475,7 +415,7 @@ int main(int argc, char **argv)
     parse_args(argc, argv, &o);
 
     if (getrandom(&rng_state, sizeof rng_state, 0) != (ssize_t)sizeof rng_state)
-        rng_state = now_ns();
+        rng_state = traffic_now_ns();
     rng_state |= 1;
 
     struct sigaction sa;
@@ -514,13 +454,13 @@ int main(int argc, char **argv)
 
     struct counters ctr = {0};
     int rc = 0;
-    uint64_t start = now_ns();
+    uint64_t start = traffic_now_ns();
     uint64_t deadline = start;
     uint64_t next_report = start + 1000000000ULL;
     long report_sent = 0, report_synacks = 0;
     long batch_no = 0;
     while (ctr.sent < o.count && !interrupted) {
-        sleep_until(deadline);
+        traffic_sleep_until(deadline, &interrupted);
         if (interrupted)
             break;
         int n = (int)(o.count - ctr.sent < per_batch ? o.count - ctr.sent : per_batch);
@@ -533,7 +473,7 @@ int main(int argc, char **argv)
         batch_no++;
         drain(&pool, pfd, &o, &ctr, 0);
 
-        uint64_t now = now_ns();
+        uint64_t now = traffic_now_ns();
         deadline += interval;
         if (deadline + interval < now)
             deadline = now; /* behind schedule: slip, do not burst */
@@ -546,11 +486,12 @@ int main(int argc, char **argv)
             next_report += 1000000000ULL;
         }
     }
-    uint64_t end = now_ns();
+    uint64_t end = traffic_now_ns();
 
     /* Late replies. */
     uint64_t linger_end = end + (uint64_t)o.linger_ms * 1000000ULL;
-    for (uint64_t now = now_ns(); now < linger_end && !interrupted; now = now_ns()) {
+    for (uint64_t now = traffic_now_ns(); now < linger_end && !interrupted;
+         now = traffic_now_ns()) {
         int ms = (int)((linger_end - now + 999999) / 1000000);
         drain(&pool, pfd, &o, &ctr, ms);
     }
