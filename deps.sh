@@ -9,6 +9,7 @@ command -v gcc >/dev/null || need+=(gcc)
 command -v make >/dev/null || need+=(make)
 command -v cmp >/dev/null || need+=(diffutils)
 [ -x /usr/bin/time ] || need+=(time)
+command -v valgrind >/dev/null || need+=(valgrind)
 if [ "${#need[@]}" -eq 0 ]; then
     exit 0
 fi
