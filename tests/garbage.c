@@ -771,24 +771,19 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    int per_batch = (int)(o.rate / 1000);
-    if (per_batch < 1)
-        per_batch = 1;
-    if (per_batch > BATCH_MAX)
-        per_batch = BATCH_MAX;
-    uint64_t interval = (uint64_t)per_batch * 1000000000ULL / (uint64_t)o.rate;
+    struct traffic_pace pace;
+    traffic_pace_init(&pace, o.rate, BATCH_MAX);
 
     struct counters ctr = {0};
     int rc = 0;
-    uint64_t start = traffic_now_ns();
-    uint64_t deadline = start;
+    uint64_t start = pace.deadline;
     uint64_t next_report = start + 1000000000ULL;
     long report_sent = 0;
     while (ctr.sent < o.count && !interrupted) {
-        traffic_sleep_until(deadline, &interrupted);
+        traffic_sleep_until(pace.deadline, &interrupted);
         if (interrupted)
             break;
-        int n = (int)(o.count - ctr.sent < per_batch ? o.count - ctr.sent : per_batch);
+        int n = (int)(o.count - ctr.sent < pace.per_batch ? o.count - ctr.sent : pace.per_batch);
         int fd = raw;
         uint16_t sport = 0;
         if (!o.spoof) {
@@ -809,9 +804,7 @@ int main(int argc, char **argv)
             }
         }
         uint64_t now = traffic_now_ns();
-        deadline += interval;
-        if (deadline + interval < now)
-            deadline = now; /* behind schedule: slip, do not burst */
+        traffic_pace_next(&pace, now);
         if (o.verbose && now >= next_report) {
             fprintf(stderr, "garbage: %.1f s: %ld sent (%ld/s)\n", (double)(now - start) / 1e9,
                     ctr.sent, ctr.sent - report_sent);

@@ -444,26 +444,20 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* Batches of about a millisecond's worth, at least one datagram. */
-    int per_batch = (int)(o.rate / 1000);
-    if (per_batch < 1)
-        per_batch = 1;
-    if (per_batch > BATCH_MAX)
-        per_batch = BATCH_MAX;
-    uint64_t interval = (uint64_t)per_batch * 1000000000ULL / (uint64_t)o.rate;
+    struct traffic_pace pace;
+    traffic_pace_init(&pace, o.rate, BATCH_MAX);
 
     struct counters ctr = {0};
     int rc = 0;
-    uint64_t start = traffic_now_ns();
-    uint64_t deadline = start;
+    uint64_t start = pace.deadline;
     uint64_t next_report = start + 1000000000ULL;
     long report_sent = 0, report_synacks = 0;
     long batch_no = 0;
     while (ctr.sent < o.count && !interrupted) {
-        traffic_sleep_until(deadline, &interrupted);
+        traffic_sleep_until(pace.deadline, &interrupted);
         if (interrupted)
             break;
-        int n = (int)(o.count - ctr.sent < per_batch ? o.count - ctr.sent : per_batch);
+        int n = (int)(o.count - ctr.sent < pace.per_batch ? o.count - ctr.sent : pace.per_batch);
         unsigned s = (unsigned)(batch_no % pool.n);
         batch_fill(b, &o, ctr.sent, n, pool.port[s], used, &ctr);
         if (batch_send(b, n, pool.fd[s], &pool, pfd, &o, &ctr) < 0) {
@@ -474,9 +468,7 @@ int main(int argc, char **argv)
         drain(&pool, pfd, &o, &ctr, 0);
 
         uint64_t now = traffic_now_ns();
-        deadline += interval;
-        if (deadline + interval < now)
-            deadline = now; /* behind schedule: slip, do not burst */
+        traffic_pace_next(&pace, now);
         if (o.verbose && now >= next_report) {
             fprintf(stderr, "synflood: %.1f s: %ld sent (%ld/s), %ld SYN-ACKs (%ld/s)\n",
                     (double)(now - start) / 1e9, ctr.sent, ctr.sent - report_sent, ctr.synacks,

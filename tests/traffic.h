@@ -84,6 +84,31 @@ static inline void traffic_sleep_until(uint64_t deadline, const volatile sig_ato
         ;
 }
 
+/* Sending at a rate: batches of about a millisecond's worth (at least one
+ * datagram, at most batch_max), each at an absolute deadline.  A late
+ * batch slips the schedule instead of causing a burst to catch up. */
+struct traffic_pace {
+    int per_batch;
+    uint64_t interval; /* ns between batches */
+    uint64_t deadline;
+};
+
+static inline void traffic_pace_init(struct traffic_pace *p, long rate, int batch_max)
+{
+    long n = rate / 1000;
+    p->per_batch = (int)(n < 1 ? 1 : n > batch_max ? batch_max : n);
+    p->interval = (uint64_t)p->per_batch * 1000000000ULL / (uint64_t)rate;
+    p->deadline = traffic_now_ns();
+}
+
+/* The next batch is due one interval after this one (now: after sending). */
+static inline void traffic_pace_next(struct traffic_pace *p, uint64_t now)
+{
+    p->deadline += p->interval;
+    if (p->deadline + p->interval < now)
+        p->deadline = now; /* behind schedule: slip, do not burst */
+}
+
 /* xorshift64*: fast, seedable, and good enough for test traffic. */
 static inline uint32_t traffic_rng(uint64_t *state)
 {
