@@ -273,6 +273,8 @@ long sock_option(const struct mysock *s, int option)
     case MYSO_SYNCOOKIES:
     case MYSO_RCVTIMEO:
         return 0;
+    case MYSO_MSS:
+        return 536;
     default:
         return -1;
     }
@@ -292,6 +294,8 @@ static bool option_valid(int option, long value)
         return value >= -1 && value <= 0xffffffffL;
     case MYSO_RCVTIMEO:
         return value >= 0 && value <= 24L * 3600 * 1000;
+    case MYSO_MSS:
+        return value >= 64 && value <= 65495;
     default:
         return false;
     }

@@ -69,6 +69,9 @@ enum mysock_option {
                             -1 for a random one (the default) */
     MYSO_RCVTIMEO = 6,   /* myread gives up after this many milliseconds without
                             data, returning -1 with errno EAGAIN (0: wait forever) */
+    MYSO_MSS = 7,        /* largest payload we send in one segment, and the MSS option
+                            we announce: 64..65495 bytes; default 536 (STCP_MSS) on
+                            the udp carrier, the path MTU less 40 on IP carriers */
 };
 
 extern int mysetsockopt(mysocket_t sd, int option, long value);

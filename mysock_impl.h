@@ -106,7 +106,7 @@ struct conn {
     struct mysock *parent; /* the listener that opened it (a reference), or NULL */
 };
 
-enum { MYSO_COUNT = 7 };
+enum { MYSO_COUNT = 8 };
 
 struct mysock {
     pthread_mutex_t lock;

@@ -80,6 +80,11 @@ void stcp_fin_received(mysocket_t sd);
 
 /* ---- Additions ------------------------------------------------------------ */
 
+/* The longest segment stcp_network_recv() can return: a TCP header, options
+ * and payload in one IPv4 packet.  A transport that receives into a buffer
+ * this large never has a segment cut short, whatever the carrier. */
+#define STCP_MAX_SEGMENT_LEN 65515
+
 /* Free space in the receive queue: the most the receive window may offer. */
 size_t stcp_app_space(mysocket_t sd);
 
