@@ -1,14 +1,17 @@
 /* peer.c -- a scriptable STCP peer for tests, using only mysock.h.
  *
- *   peer [-s TEXT] [-n N] [-H MS] [-T MS] HOST:PORT
+ *   peer [-s TEXT] [-n N] [-H MS] [-T MS] [-X] HOST:PORT
  *
  * Connects, sends TEXT (C escapes \r \n \0 \\ understood) and then N bytes
  * of 'A', waits MS milliseconds (-H), then prints everything the server
  * sends until it closes (or -T MS pass without data) on stdout.
- * Exit 0 if it connected and saw the end of the connection, 1 otherwise. */
+ * Exit 0 if it connected and saw the end of the connection, 1 otherwise.
+ * -X closes right after the wait without reading (an abort when data has
+ * arrived unread); it exits 0 if myclose succeeded. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +36,7 @@ static size_t unescape(const char *in, char *out)
 
 static void usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s [-s TEXT] [-n N] [-H MS] [-T MS] HOST:PORT\n", prog);
+    fprintf(stderr, "usage: %s [-s TEXT] [-n N] [-H MS] [-T MS] [-X] HOST:PORT\n", prog);
     exit(2);
 }
 
@@ -41,8 +44,9 @@ int main(int argc, char **argv)
 {
     const char *text = "";
     long fill = 0, hold_ms = 0, timeout_ms = 0;
+    bool close_unread = false;
     int c;
-    while ((c = getopt(argc, argv, "s:n:H:T:")) != -1) {
+    while ((c = getopt(argc, argv, "s:n:H:T:X")) != -1) {
         switch (c) {
         case 's':
             text = optarg;
@@ -55,6 +59,9 @@ int main(int argc, char **argv)
             break;
         case 'T':
             timeout_ms = strtol(optarg, NULL, 10);
+            break;
+        case 'X':
+            close_unread = true;
             break;
         default:
             usage(argv[0]);
@@ -87,6 +94,12 @@ int main(int argc, char **argv)
         struct timespec ts = {hold_ms / 1000, (hold_ms % 1000) * 1000000L};
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
             ;
+    }
+    if (close_unread) {
+        int rc = myclose(sd);
+        if (rc < 0)
+            fprintf(stderr, "peer: close: %s\n", strerror(errno));
+        return rc < 0;
     }
     mysetsockopt(sd, MYSO_RCVTIMEO, timeout_ms);
     char in[4096];

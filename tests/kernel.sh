@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# tests/kernel.sh -- STCP against the Linux kernel's own TCP, through a TUN
+# device in a private network namespace (needs root; tshark is installed if
+# missing).
+#
+#   bash tests/kernel.sh [full|quick]       (BIN=dir of the binaries)
+#
+# The namespace holds tun0 (198.18.0.1/24, the kernel's side); our processes
+# run in it with STCP_CARRIER=tun:tun0,198.18.0.2, so every segment we send
+# is read by the kernel's TCP and every segment it sends is read by ours.
+# The kernel-side peers are tests/kpeer (BSD sockets).  The namespace and
+# everything started in it are removed on exit.  Last line:
+# "kernel: N passed, M failed".
+cd "$(dirname "$0")/.." || exit 2
+. tests/lib.sh
+MODE=${1:-full}
+NS=stcp-k-$$
+KADDR=198.18.0.1
+OURS=198.18.0.2
+export STCP_CARRIER=tun:tun0,$OURS
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "# kernel tests need root (network namespace and TUN device)"
+    not_ok "kernel: running as root"
+    summary kernel
+    exit 1
+fi
+
+kernel_cleanup() {
+    for p in $(ip netns pids "$NS" 2> /dev/null); do kill "$p" 2> /dev/null; done
+    ip netns del "$NS" 2> /dev/null
+    cleanup
+}
+trap kernel_cleanup EXIT
+
+ip netns add "$NS" || exit 1
+ip -n "$NS" link set lo up
+ip -n "$NS" tuntap add dev tun0 mode tun
+ip -n "$NS" addr add "$KADDR/24" dev tun0
+ip -n "$NS" link set tun0 up
+
+ns() { ip netns exec "$NS" "$@"; }
+
+if ! command -v tshark > /dev/null; then
+    echo "# installing tshark"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark > /dev/null 2>&1 ||
+        { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark > /dev/null 2>&1; }
+fi
+
+SIZES="0 1 536 537 1460 1461 1048576"
+[ "$MODE" = full ] && SIZES="$SIZES 16777216"
+for s in $SIZES; do make_file "f$s" "$s"; done
+
+# wait_line FILE PATTERN: until FILE holds a line matching PATTERN (10 s).
+wait_line() {
+    for _ in $(seq 200); do
+        grep -q "$2" "$1" 2> /dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# A kernel TCP file server in the namespace; sets KPORT.
+start_kernel_server() { # start_kernel_server PORT [kpeer args]
+    local port=$1; shift
+    local out="$WORK/kserver.$port.out"
+    ns "$BIN/tests/kpeer" serve -a "$KADDR" -p "$port" -d "$WORK/files" "$@" > "$out" 2>&1 &
+    PIDS+=($!)
+    wait_line "$out" "Kernel server at" || { echo "# kernel server did not start"; return 1; }
+    KPORT=$port
+    KOUT=$out
+}
+
+# Our server in the namespace, on the TUN carrier; sets OPORT.
+start_our_server() { # start_our_server [server args]
+    local out="$WORK/oserver.$RANDOM.out"
+    ns "$BIN/server" -a "$OURS" -d "$WORK/files" "$@" > "$out" 2> "$out.err" &
+    PIDS+=($!)
+    OSERVER_PID=$!
+    wait_line "$out" "Server's address is" || { echo "# our server did not start: $(cat "$out.err")"; return 1; }
+    OPORT=$(sed -n "s/^Server's address is .*:\([0-9]*\)$/\1/p" "$out")
+}
+
+# ours_fetch NAME [client args]: our client fetches NAME from the kernel server.
+ours_fetch() {
+    local name=$1; shift
+    local out="$WORK/got.$name.$RANDOM$RANDOM"
+    timeout 120 ip netns exec "$NS" "$BIN/client" "$@" -f "$name" -o "$out" "$KADDR:$KPORT" 2> "$out.err"
+    local rc=$?
+    [ $rc -eq 0 ] || { echo "# client exit $rc: $(tail -2 "$out.err")"; return 1; }
+    cmp -s "$WORK/files/$name" "$out" || { echo "# $name differs"; return 1; }
+    rm -f "$out" "$out.err"
+}
+
+ours_fetch_lossy() { STCP_NETEM=loss=0.10,reorder=0.05,dup=0.02 ours_fetch "$1" -U; }
+
+# kernel_fetch NAME: a kernel client fetches NAME from our server.
+kernel_fetch() {
+    local name=$1
+    local out="$WORK/kgot.$name.$RANDOM$RANDOM"
+    timeout 120 ip netns exec "$NS" "$BIN/tests/kpeer" fetch -o "$out" "$OURS" "$OPORT" "$name" \
+        > "$out.log" 2>&1 || { echo "# kpeer: $(tail -2 "$out.log")"; return 1; }
+    cmp -s "$WORK/files/$name" "$out" || { echo "# $name differs"; return 1; }
+    rm -f "$out" "$out.log"
+}
+
+# ---- Our client, the kernel's server ----
+start_kernel_server 8000 || exit 1
+for s in $SIZES; do
+    check "ours <- kernel: $s bytes byte-exact" ours_fetch "f$s"
+done
+for s in 1461 1048576; do
+    check "ours <- kernel under -U: $s bytes byte-exact" ours_fetch "f$s" -U
+    check "ours <- kernel, loss 10% reorder 5% dup 2%: $s bytes byte-exact" ours_fetch_lossy "f$s"
+done
+
+# ---- The kernel's client, our server ----
+start_our_server || exit 1
+for s in $SIZES; do
+    check "kernel <- ours: $s bytes byte-exact" kernel_fetch "f$s"
+done
+kill "$OSERVER_PID" 2> /dev/null
+start_our_server -U || exit 1
+for s in 1461 1048576; do
+    check "kernel <- ours under -U: $s bytes byte-exact" kernel_fetch "f$s"
+done
+kill "$OSERVER_PID" 2> /dev/null
+STCP_NETEM=loss=0.10,reorder=0.05,dup=0.02 start_our_server -U || exit 1
+for s in 1461 1048576; do
+    check "kernel <- ours, loss 10% reorder 5% dup 2%: $s bytes byte-exact" kernel_fetch "f$s"
+done
+kill "$OSERVER_PID" 2> /dev/null
+
+# ---- 20 connections at once through one TUN device, each way ----
+for i in $(seq 20); do make_file "c$i" $((100000 + i * 7919)); done
+concurrent() { # concurrent FUNCTION
+    local pids=() bad=0
+    for i in $(seq 20); do
+        "$1" "c$i" > "$WORK/conc.$i" 2>&1 &
+        pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p" || bad=$((bad + 1)); done
+    [ $bad -eq 0 ] || { echo "# $bad of 20 failed"; return 1; }
+}
+check "20 of our clients at once <- kernel server, all byte-exact" concurrent ours_fetch
+start_our_server || exit 1
+check "20 kernel clients at once <- our server, all byte-exact" concurrent kernel_fetch
+kill "$OSERVER_PID" 2> /dev/null
+
+# ---- Refusal and resets ----
+refused() {
+    local err=$WORK/refused.err start=$EPOCHREALTIME
+    timeout 30 ip netns exec "$NS" "$BIN/client" -q -f f1 "$KADDR:9" 2> "$err"
+    local rc=$? end=$EPOCHREALTIME
+    echo "# connect to a kernel port with no listener: exit $rc after $(echo "$start $end" | awk '{printf "%.1f ms", ($2 - $1) * 1000}'): $(tail -1 "$err")"
+    [ $rc -ne 0 ] && grep -q "Connection refused" "$err"
+}
+check "connect to a kernel port with no listener: Connection refused" refused
+
+start_kernel_server 8001 -A 200000 || exit 1
+kernel_aborts() {
+    local err=$WORK/reset.err
+    timeout 60 ip netns exec "$NS" "$BIN/client" -q -f f1048576 "$KADDR:8001" 2> "$err"
+    local rc=$?
+    echo "# our client when the kernel aborts: exit $rc: $(tail -1 "$err")"
+    [ $rc -ne 0 ] && grep -q "reset by peer" "$err"
+}
+check "the kernel aborts mid-transfer (SO_LINGER 0): our read fails with ECONNRESET" kernel_aborts
+
+make_file small 20000
+start_kernel_server 8002 || exit 1
+we_abort() {
+    timeout 30 ip netns exec "$NS" "$BIN/tests/peer" -s 'small\r\n' -H 300 -X "$KADDR:8002" > /dev/null 2>&1
+    wait_line "$KOUT" "^conn " || return 1
+    echo "# kernel server saw: $(grep '^conn ' "$KOUT" | tail -1)"
+    grep -q "end=reset" "$KOUT"
+}
+check "we close with unread data: the kernel's read fails with ECONNRESET" we_abort
+
+# ---- MSS negotiation, seen by tshark on the TUN device ----
+cap=$WORK/tun.pcap
+ns tshark -i tun0 -w "$cap" > "$WORK/tshark.out" 2>&1 &
+TSHARK=$!
+PIDS+=($TSHARK)
+wait_line "$WORK/tshark.out" "Capturing on" || echo "# tshark did not start"
+ours_fetch f1048576 > /dev/null 2>&1
+start_our_server || exit 1
+kernel_fetch f1048576 > /dev/null 2>&1
+sleep 1 # let tshark write the last packets (a capture tool, not synchronisation of the product)
+kill -INT "$TSHARK" 2> /dev/null
+wait "$TSHARK" 2> /dev/null
+kill "$OSERVER_PID" 2> /dev/null
+count() { tshark -r "$cap" -o tcp.check_checksum:TRUE -Y "$1" 2> /dev/null | wc -l; }
+mss_ours=$(count "ip.src==$OURS && tcp.flags.syn==1 && tcp.options.mss_val")
+mss_kern=$(count "ip.src==$KADDR && tcp.flags.syn==1 && tcp.options.mss_val")
+big_kern=$(count "ip.src==$KADDR && tcp.len > 536")
+big_ours=$(count "ip.src==$OURS && tcp.len > 536")
+bad=$(count "tcp.checksum.status==0 || ip.checksum.status==0 || _ws.malformed || _ws.expert.severity==error")
+total=$(count "tcp")
+echo "# capture: $total TCP frames; SYNs with MSS: ours $mss_ours, kernel's $mss_kern; segments > 536 B: kernel's $big_kern, ours $big_ours; bad or malformed: $bad"
+check "tshark: our SYNs carry the MSS option" [ "$mss_ours" -ge 2 ]
+check "tshark: the kernel's SYNs carry the MSS option" [ "$mss_kern" -ge 2 ]
+check "tshark: the kernel's data segments larger than 536 B (accepted: the fetch was byte-exact)" [ "$big_kern" -gt 0 ]
+check "tshark: our data segments larger than 536 B" [ "$big_ours" -gt 0 ]
+check "tshark: no bad checksum or malformed frame (in $total frames)" [ "$bad" -eq 0 -a "$total" -gt 100 ]
+
+summary kernel
+[ "$FAILED" -eq 0 ]
