@@ -134,7 +134,8 @@ if [ "$MODE" = full ]; then
     /usr/bin/time -f "%M" -o "$WORK/pause.rss" timeout 120 "$BIN/client" -U -P 3000 \
         -f f16777216 -o "$WORK/got/paused" "127.0.0.1:$PORT" 2> /dev/null
     rc=$?
-    sleep 0.3
+    # the server's -v line for this transfer comes once its side is closed
+    wait_for 10 grep -q "f16777216: .* window probes" "$SERVER_ERR"
     probes=$(sed -n 's/.*f16777216: .* \([0-9]*\) window probes.*/\1/p' "$SERVER_ERR" | tail -1)
     server_kb=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
     client_kb=$(tail -1 "$WORK/pause.rss")
@@ -150,10 +151,10 @@ if [ "$MODE" = full ]; then
     slow_path="delay=1ms,seed=4"
     STCP_NETEM=$slow_path start_server -U
     start=$SECONDS
-    STCP_NETEM=$slow_path timeout 60 "$BIN/client" -U -q -f f16777216 "127.0.0.1:$PORT" \
-        2> "$WORK/kill.err" &
+    STCP_NETEM=$slow_path timeout 60 "$BIN/client" -U -f f16777216 -o "$WORK/kill.got" \
+        "127.0.0.1:$PORT" 2> "$WORK/kill.err" &
     cpid=$!
-    sleep 1
+    wait_for 10 test -s "$WORK/kill.got" # mid-transfer: bytes have arrived
     kill -9 "$SERVER_PID"
     wait "$cpid"
     rc=$?
@@ -164,10 +165,10 @@ if [ "$MODE" = full ]; then
     # The server stops answering (SIGSTOP): the client gives up by itself.
     STCP_NETEM=$slow_path start_server -U
     start=$SECONDS
-    STCP_NETEM=$slow_path timeout 60 "$BIN/client" -U -q -f f16777216 "127.0.0.1:$PORT" \
-        2> "$WORK/stop.err" &
+    STCP_NETEM=$slow_path timeout 60 "$BIN/client" -U -f f16777216 -o "$WORK/stop.got" \
+        "127.0.0.1:$PORT" 2> "$WORK/stop.err" &
     cpid=$!
-    sleep 1
+    wait_for 10 test -s "$WORK/stop.got" # mid-transfer: bytes have arrived
     kill -STOP "$SERVER_PID"
     wait "$cpid"
     rc=$?

@@ -25,6 +25,19 @@ check() { # check NAME COMMAND...
 }
 summary() { echo "$1: $PASSED passed, $FAILED failed"; }
 
+# wait_for SECONDS COMMAND...: until COMMAND succeeds (checked every 20 ms),
+# at most SECONDS.  Tests wait on a condition, never for a fixed time.
+wait_for() {
+    local limit=$(($1 * 50)); shift
+    for _ in $(seq "$limit"); do
+        "$@" && return 0
+        sleep 0.02
+    done
+    "$@"
+}
+
+proc_threads() { awk '/^Threads:/ {print $2}' "/proc/$1/status"; }
+
 # make_file NAME BYTES: a file of random bytes in $WORK/files
 make_file() {
     mkdir -p "$WORK/files"
