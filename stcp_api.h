@@ -32,10 +32,6 @@
 extern "C" {
 #endif
 
-/* <time.h> defines it only from C11 or with POSIX features on; declaring
- * it here keeps the header usable from strict C99 too. */
-struct timespec;
-
 /* stcp_wait_for_event() flags */
 typedef enum {
     TIMEOUT = 0,
@@ -187,8 +183,8 @@ ssize_t stcp_listen_reply(mysocket_t listen_sd, const struct sockaddr_in *local,
  * already set (see stcp_get_context) and segment queued as its first input.
  * Returns the new descriptor, or -1 with errno (EAGAIN: backlog full). */
 mysocket_t stcp_listen_open(mysocket_t listen_sd, const struct sockaddr_in *local,
-                            const struct sockaddr_in *peer, void *context, const void *segment,
-                            size_t len);
+                            const struct sockaddr_in *peer, void *context,
+                            const void *segment, size_t len);
 
 #endif /* !STCP_CLASSIC_ONLY */
 
