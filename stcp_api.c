@@ -281,7 +281,7 @@ ssize_t stcp_network_recv(mysocket_t sd, void *dst, size_t max_len)
     struct conn *c = transport_conn(sd, &s);
     if (!c)
         return -1;
-    if (!dst && max_len) {
+    if (!dst) {
         errno = EFAULT;
         return -1;
     }

@@ -32,6 +32,10 @@
 extern "C" {
 #endif
 
+/* <time.h> defines it only from C11 or with POSIX features on; declaring
+ * it here keeps the header usable from strict C99 too. */
+struct timespec;
+
 /* stcp_wait_for_event() flags */
 typedef enum {
     TIMEOUT = 0,
