@@ -10,6 +10,7 @@
 #   built with `make TRANSPORT=` as C and as C++ (against the classic-only
 #   headers) and moves files of 0 B to 1 MiB, reliable and under the classic
 #   -U profile, between our server and client built with it.
+# * tests/classic/probe_transport.c checks the classic calls one by one.
 # * The classic skeleton's shape (tests/classic/skeleton/transport.c: its own
 #   our_dprintf, warnings, decoy headers next to it) builds and links.
 # Builds go to build/classic/*.  Last line: "classic: N passed, M failed".
@@ -87,6 +88,27 @@ check "... its own our_dprintf is the one linked (the framework's is weak)" \
 check "the skeleton shape as C++ links" \
     build "$OUT/skel-cxx" "$WORK/build-skel-cxx.log" TRANSPORT=tests/classic/skeleton/transport.c \
     TRANSPORT_CC="$CXX"
+
+# ---- The classic calls, one by one (tests/classic/probe_transport.c) ----
+probe_build() {
+    nice make --no-print-directory -j2 O="$OUT/probe" TRANSPORT=tests/classic/probe_transport.c \
+        "$CLASSIC_FLAGS" "$OUT/probe/libstcp.a" > "$WORK/build-probe.log" 2>&1 &&
+        gcc -std=c11 -Wall -Wextra -Werror -O2 -g -I. -Itests/classic -pthread \
+            tests/classic/probe_main.c "$OUT/probe/libstcp.a" $(pkg-config --libs libcrypto \
+            2> /dev/null || echo -lcrypto) -o "$OUT/probe/probe" 2>> "$WORK/build-probe.log" ||
+        { echo "# $(grep -m3 -E 'error|Error' "$WORK/build-probe.log")"; return 1; }
+}
+if check "the probe transport builds (classic headers only)" probe_build; then
+    timeout 60 "$OUT/probe/probe" > "$WORK/probe.out" 2>&1
+    rc=$?
+    while IFS= read -r line; do
+        case $line in
+            "ok - "*) ok "probe: ${line#ok - }" ;;
+            "not ok - "*) not_ok "probe: ${line#not ok - }" ;;
+        esac
+    done < "$WORK/probe.out"
+    check "probe: exits 0, no hang (exit $rc)" [ $rc -eq 0 ]
+fi
 
 # ---- Transfers ----
 SIZES="0 1 535 536 537 3072 3073 1048576"
