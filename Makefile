@@ -40,7 +40,8 @@ LINK_FLAGS = $(ALL_CFLAGS)
 # It is compiled from a copy in the build directory, so that its
 # #include "transport.h" finds our headers even when the classic ones sit
 # next to it; its own directory is searched after ours for anything else.
-# STCP_TRANSPORT_DROPIN gives it the classic view of transport.h.
+# STCP_TRANSPORT_DROPIN gives it the classic view of transport.h; LINUX is
+# defined as the classic build defined it (its transport.h required it).
 ifneq ($(TRANSPORT),)
 TRANSPORT_NAME := $(basename $(notdir $(TRANSPORT)))
 ifeq ($(O),)
@@ -85,7 +86,7 @@ $(TRANSPORT_COPY): $(TRANSPORT)
 
 $(TRANSPORT_OBJ): $(TRANSPORT_COPY) $(HEADERS) $(DEPS_OK)
 	$(TRANSPORT_CC) $(TRANSPORT_LANG) $(TRANSPORT_CFLAGS) $(SAN) -I. -idirafter $(dir $(TRANSPORT)) \
-	  -pthread -DSTCP_TRANSPORT_DROPIN -c $< -o $@
+	  -pthread -DSTCP_TRANSPORT_DROPIN -DLINUX -c $< -o $@
 endif
 
 $(P)libstcp.a: $(LIB_OBJS)
