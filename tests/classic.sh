@@ -63,9 +63,11 @@ done
 build() {
     local dir=$1 log=$2; shift 2
     rm -rf "$dir/obj/dropin" "$dir/client" "$dir/server"
-    nice make --no-print-directory -j2 O="$dir" "$@" > "$log" 2>&1 &&
-        [ -x "$dir/client" ] && [ -x "$dir/server" ] && [ -f "$dir/libstcp.a" ] ||
-        { echo "# $(grep -m3 -E 'error|Error' "$log")"; return 1; }
+    if ! nice make --no-print-directory -j2 O="$dir" "$@" > "$log" 2>&1 ||
+        [ ! -x "$dir/client" ] || [ ! -x "$dir/server" ] || [ ! -f "$dir/libstcp.a" ]; then
+        echo "# $(grep -m3 -E 'error|Error' "$log")"
+        return 1
+    fi
 }
 CLASSIC_FLAGS="TRANSPORT_CFLAGS=-O2 -g -Wall -Wextra -DSTCP_CLASSIC_ONLY"
 check "make TRANSPORT=transport_classic.c (C) builds" \
@@ -90,13 +92,16 @@ check "the skeleton shape as C++ links" \
     TRANSPORT_CC="$CXX"
 
 # ---- The classic calls, one by one (tests/classic/probe_transport.c) ----
+read -r -a CRYPTO_LIBS <<< "$(pkg-config --libs libcrypto 2> /dev/null || echo -lcrypto)"
 probe_build() {
-    nice make --no-print-directory -j2 O="$OUT/probe" TRANSPORT=tests/classic/probe_transport.c \
-        "$CLASSIC_FLAGS" "$OUT/probe/libstcp.a" > "$WORK/build-probe.log" 2>&1 &&
-        gcc -std=c11 -Wall -Wextra -Werror -O2 -g -I. -Itests/classic -pthread \
-            tests/classic/probe_main.c "$OUT/probe/libstcp.a" $(pkg-config --libs libcrypto \
-            2> /dev/null || echo -lcrypto) -o "$OUT/probe/probe" 2>> "$WORK/build-probe.log" ||
-        { echo "# $(grep -m3 -E 'error|Error' "$WORK/build-probe.log")"; return 1; }
+    if ! nice make --no-print-directory -j2 O="$OUT/probe" TRANSPORT=tests/classic/probe_transport.c \
+        "$CLASSIC_FLAGS" "$OUT/probe/libstcp.a" > "$WORK/build-probe.log" 2>&1 ||
+        ! gcc -std=c11 -Wall -Wextra -Werror -O2 -g -I. -Itests/classic -pthread \
+            tests/classic/probe_main.c "$OUT/probe/libstcp.a" "${CRYPTO_LIBS[@]}" \
+            -o "$OUT/probe/probe" 2>> "$WORK/build-probe.log"; then
+        echo "# $(grep -m3 -E 'error|Error' "$WORK/build-probe.log")"
+        return 1
+    fi
 }
 if check "the probe transport builds (classic headers only)" probe_build; then
     timeout 60 "$OUT/probe/probe" > "$WORK/probe.out" 2>&1
