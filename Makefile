@@ -8,9 +8,16 @@
 #
 # Missing Debian packages are installed on first use (see deps.sh).
 # CC=clang works too.  O=DIR builds into DIR (used for sanitizer builds).
+#
+#   make TRANSPORT=path/to/transport.c [TRANSPORT_CC=g++] [O=DIR]
+#                 libstcp.a, client and server with that transport instead of
+#                 ours, into DIR (default build/transport-NAME).  .cc/.cpp/.cxx,
+#                 or a C++ TRANSPORT_CC, compiles it as C++.  Its warnings are
+#                 shown, never fatal (TRANSPORT_CFLAGS); ours stay -Werror.
 
 CC      ?= gcc
 O       ?=
+TRANSPORT ?=
 CFLAGS  ?= -std=c11 -Wall -Wextra -Werror -O2 -g
 SAN     ?=
 P       := $(if $(O),$(O)/,)
@@ -26,6 +33,33 @@ LDLIBS     = $(CRYPTO_LIBS) -pthread
 
 LIB_SRCS = mysock.c stcp_api.c network.c pcap.c transport.c
 LIB_OBJS = $(LIB_SRCS:%.c=$(P)obj/%.o)
+LINK_CC  = $(CC)
+LINK_FLAGS = $(ALL_CFLAGS)
+
+# ---- A dropped-in transport (make TRANSPORT=...) ----
+# It is compiled from a copy in the build directory, so that its
+# #include "transport.h" finds our headers even when the classic ones sit
+# next to it; its own directory is searched after ours for anything else.
+# STCP_TRANSPORT_DROPIN gives it the classic view of transport.h; LINUX is
+# defined as the classic build defined it (its transport.h required it).
+ifneq ($(TRANSPORT),)
+TRANSPORT_NAME := $(basename $(notdir $(TRANSPORT)))
+ifeq ($(O),)
+O := build/transport-$(TRANSPORT_NAME)
+P := $(O)/
+endif
+TRANSPORT_IS_CXX := $(or $(filter %.cc %.cpp %.cxx %.C,$(TRANSPORT)),$(findstring ++,$(TRANSPORT_CC)))
+TRANSPORT_CC ?= $(if $(TRANSPORT_IS_CXX),$(CXX),$(CC))
+TRANSPORT_CFLAGS ?= -O2 -g -Wall -Wextra
+TRANSPORT_LANG := $(if $(TRANSPORT_IS_CXX),-x c++,-x c)
+TRANSPORT_COPY := $(P)obj/dropin/$(notdir $(TRANSPORT))
+TRANSPORT_OBJ := $(P)obj/dropin/transport.o
+LIB_OBJS := $(filter-out $(P)obj/transport.o,$(LIB_OBJS)) $(TRANSPORT_OBJ)
+ifneq ($(TRANSPORT_IS_CXX),)
+LINK_CC := $(TRANSPORT_CC)
+LINK_FLAGS := $(filter-out -std=%,$(ALL_CFLAGS))
+endif
+endif
 HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h transport.h pcap.h
 
 TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/harness.c
@@ -45,15 +79,25 @@ $(P)obj/%.o: %.c $(HEADERS) $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+ifneq ($(TRANSPORT),)
+$(TRANSPORT_COPY): $(TRANSPORT)
+	@mkdir -p $(dir $@)
+	{ echo '#line 1 "$(TRANSPORT)"'; cat $<; } > $@
+
+$(TRANSPORT_OBJ): $(TRANSPORT_COPY) $(HEADERS) $(DEPS_OK)
+	$(TRANSPORT_CC) $(TRANSPORT_LANG) $(TRANSPORT_CFLAGS) $(SAN) -I. -idirafter $(dir $(TRANSPORT)) \
+	  -pthread -DSTCP_TRANSPORT_DROPIN -DLINUX -c $< -o $@
+endif
+
 $(P)libstcp.a: $(LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
 $(P)client: $(P)obj/client.o $(P)libstcp.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK_CC) $(LINK_FLAGS) -o $@ $^ $(LDLIBS)
 
 $(P)server: $(P)obj/server.o $(P)libstcp.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK_CC) $(LINK_FLAGS) -o $@ $^ $(LDLIBS)
 
 $(P)tests/unit: $(TEST_SRCS:%.c=$(P)obj/%.o) $(P)libstcp.a
 	@mkdir -p $(dir $@)

@@ -6,6 +6,7 @@ pkg-config --exists libcrypto 2>/dev/null || need+=(libssl-dev)
 pkg-config --exists cunit 2>/dev/null || need+=(libcunit1-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v gcc >/dev/null || need+=(gcc)
+command -v g++ >/dev/null || need+=(g++) # tests/classic.sh: a transport built as C++
 command -v make >/dev/null || need+=(make)
 command -v cmp >/dev/null || need+=(diffutils)
 [ -x /usr/bin/time ] || need+=(time)

@@ -427,15 +427,21 @@ bool conn_inbox_put(struct conn *c, const void *seg, size_t len)
 /* The connection's transport thread has returned: release whoever waits. */
 static void listener_child_gone(struct mysock *ls, struct mysock *child, bool never_ready);
 
-static void conn_transport_finished(struct mysock *s)
+/* transport_init returned, with errno transport_errno.  As in the classic
+ * framework, a connection never unblocked fails with that errno, or with
+ * ECONNREFUSED (active) / ECONNABORTED (passive) if it is 0 or EINTR. */
+static void conn_transport_finished(struct mysock *s, int transport_errno)
 {
     struct conn *c = s->conn;
     pthread_mutex_lock(&s->lock);
     c->transport_done = true;
     bool never_ready = !c->unblocked || c->connect_errno;
     if (!c->unblocked) {
+        int err = c->error ? c->error : transport_errno;
+        if (!err || err == EINTR)
+            err = c->is_active ? ECONNREFUSED : ECONNABORTED;
         c->unblocked = true;
-        c->connect_errno = c->error ? c->error : ECONNABORTED;
+        c->connect_errno = err;
     }
     if (!c->close_done) {
         c->close_done = true;
@@ -458,8 +464,9 @@ static void *conn_thread(void *arg)
     struct mysock *s = arg;
     log_msg(STCP_LOG_DEBUG, s->conn->name, "transport thread starts (%s)",
             s->conn->is_active ? "active" : "passive");
+    errno = 0;
     transport_init(s->sd, s->conn->is_active ? TRUE : FALSE);
-    conn_transport_finished(s);
+    conn_transport_finished(s, errno);
     log_msg(STCP_LOG_DEBUG, s->conn->name, "transport thread ends");
     sock_put(s); /* the transport's reference */
     return NULL;
@@ -596,7 +603,7 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
         /* Undo as if its transport had run and failed. */
         c->unblocked = true;
         c->connect_errno = errno;
-        conn_transport_finished(s);
+        conn_transport_finished(s, c->connect_errno);
         return -1;
     }
     return sd;

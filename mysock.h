@@ -3,7 +3,11 @@
  * The first part is the classic STCP framework's interface, unchanged in name,
  * signature and meaning, so an application written against it builds here.
  * The second part is additions (options and statistics); nothing classic
- * depends on them.
+ * depends on them.  Defining STCP_CLASSIC_ONLY before including this header
+ * hides the additions, leaving exactly the classic interface (a test builds
+ * a transport that way, so the classic part never comes to need them).
+ *
+ * C (gnu89 to C11) and C++ can include it.
  *
  * Errors follow POSIX: a call that fails returns -1 and sets errno.
  */
@@ -13,6 +17,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #ifndef FALSE
 #define FALSE 0
@@ -53,6 +61,7 @@ extern int mygetpeername(mysocket_t sd, struct sockaddr *addr, socklen_t *addrle
 extern uint32_t mylocalip(uint32_t peer_addr);
 
 /* ---- Additions ------------------------------------------------------------ */
+#ifndef STCP_CLASSIC_ONLY
 
 /* Socket options, for mysetsockopt/mygetsockopt.  Set them before mylisten or
  * myconnect; a listening socket passes its options on to the connections it
@@ -69,7 +78,7 @@ enum mysock_option {
                             -1 for a random one (the default) */
     MYSO_RCVTIMEO = 6,   /* myread gives up after this many milliseconds without
                             data, returning -1 with errno EAGAIN (0: wait forever) */
-    MYSO_MSS = 7,        /* largest payload we send in one segment, and the MSS option
+    MYSO_MSS = 7         /* largest payload we send in one segment, and the MSS option
                             we announce: 64..65495 bytes; default 536 (STCP_MSS) on
                             the udp carrier, the path MTU less 40 on IP carriers */
 };
@@ -107,5 +116,11 @@ struct mystats {
     char state[16];          /* "ESTABLISHED", ...; "" before any report */
 };
 extern int mygetstats(mysocket_t sd, struct mystats *stats);
+
+#endif /* !STCP_CLASSIC_ONLY */
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* MYSOCK_H */

@@ -672,6 +672,7 @@ ssize_t net_send_segment(struct net_ep *ep, const struct sockaddr_in *local,
     STCPHeader *h = (STCPHeader *)buf;
     h->th_sport = local->sin_port;
     h->th_dport = peer->sin_port;
+    h->th_urp = 0; /* unused by STCP; the classic framework cleared it too */
     h->th_sum = 0;
     h->th_sum = net_tcp_checksum(local->sin_addr.s_addr, peer->sin_addr.s_addr, buf, len);
 

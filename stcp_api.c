@@ -113,8 +113,14 @@ void stcp_log(mysocket_t sd, enum stcp_log_level level, const char *fmt, ...)
     va_end(ap);
 }
 
-void our_dprintf(const char *format, ...)
+/* The classic debug print, for transports that use it without defining it
+ * (the classic skeleton defines its own, which then wins at link time: this
+ * one is weak).  No format attribute in transport.h: a dropped-in
+ * transport's format strings are its own business. */
+__attribute__((weak)) void our_dprintf(const char *format, ...)
 {
+    if (!format)
+        return;
     va_list ap;
     va_start(ap, format);
     log_vmsg(STCP_LOG_DEBUG, "transport", format, ap);
@@ -136,14 +142,21 @@ static struct conn *transport_conn(mysocket_t sd, struct mysock **out)
 
 /* ============================ Waiting for events ========================== */
 
-/* Events of flags that are ready now.  Called with the socket lock held. */
-static unsigned ready_events(struct conn *c, unsigned flags)
+/* The close is pending: reported once, after the application's data is
+ * all taken.  Socket lock held. */
+static bool close_pending(const struct conn *c)
+{
+    return c->close_requested && !c->close_reported && !c->sndq.len;
+}
+
+/* Events of flags that are ready now.  APP_CLOSE_REQUESTED counts whatever
+ * flags says, as in the classic framework.  Called with the socket lock held. */
+static unsigned ready_events(const struct conn *c, unsigned flags)
 {
     unsigned ev = 0;
     if ((flags & APP_DATA) && c->sndq.len)
         ev |= APP_DATA;
-    if ((flags & APP_CLOSE_REQUESTED) && c->close_requested && !c->close_reported &&
-        !c->sndq.len)
+    if (close_pending(c))
         ev |= APP_CLOSE_REQUESTED;
     if ((flags & NETWORK_DATA) &&
         (c->stage_len || (c->inbox && c->inbox->count) || c->net_error))
@@ -180,6 +193,29 @@ static void fill_stage(struct conn *c)
         c->net_error = errno;
 }
 
+/* Sleep until the endpoint is readable, the wake eventfd is written (for an
+ * event in waiting), or wait_ns (-1: no limit) has passed. */
+static void sleep_for_events(struct mysock *s, struct conn *c, unsigned waiting, int64_t wait_ns)
+{
+    c->waiting = waiting;
+    pthread_mutex_unlock(&s->lock);
+
+    struct pollfd pfd[2] = {{c->wake_fd, POLLIN, 0}, {-1, POLLIN, 0}};
+    if ((waiting & NETWORK_DATA) && c->ep)
+        pfd[1].fd = net_ep_fd(c->ep);
+    struct timespec ts = {(time_t)(wait_ns / 1000000000LL), (long)(wait_ns % 1000000000LL)};
+    int n = ppoll(pfd, 2, wait_ns < 0 ? NULL : &ts, NULL);
+
+    pthread_mutex_lock(&s->lock);
+    c->waiting = 0;
+    pthread_mutex_unlock(&s->lock);
+    if (n > 0 && pfd[0].revents) {
+        uint64_t count;
+        ssize_t r = read(c->wake_fd, &count, sizeof count);
+        (void)r; /* nonblocking: a spurious wake-up leaves it empty */
+    }
+}
+
 unsigned int stcp_wait_for_event(mysocket_t sd, unsigned int wait_flags,
                                  const struct timespec *abstime)
 {
@@ -208,26 +244,33 @@ unsigned int stcp_wait_for_event(mysocket_t sd, unsigned int wait_flags,
             pthread_mutex_unlock(&s->lock);
             break;
         }
-        c->waiting = wait_flags;
-        pthread_mutex_unlock(&s->lock);
-
-        struct pollfd pfd[2] = {{c->wake_fd, POLLIN, 0}, {-1, POLLIN, 0}};
-        if ((wait_flags & NETWORK_DATA) && c->ep)
-            pfd[1].fd = net_ep_fd(c->ep);
-        struct timespec ts = {(time_t)(wait_ns / 1000000000LL), (long)(wait_ns % 1000000000LL)};
-        int n = ppoll(pfd, 2, wait_ns < 0 ? NULL : &ts, NULL);
-
-        pthread_mutex_lock(&s->lock);
-        c->waiting = 0;
-        pthread_mutex_unlock(&s->lock);
-        if (n > 0 && pfd[0].revents) {
-            uint64_t count;
-            ssize_t r = read(c->wake_fd, &count, sizeof count);
-            (void)r; /* nonblocking: a spurious wake-up leaves it empty */
-        }
+        /* The close is reported whatever the flags, so it always wakes us. */
+        sleep_for_events(s, c, wait_flags | APP_CLOSE_REQUESTED, wait_ns);
     }
     errno = saved_errno;
     return ev;
+}
+
+/* The classic stcp_network_recv and stcp_app_recv block until there is
+ * something to take.  These waits report nothing (the close stays pending
+ * for stcp_wait_for_event); lock held on entry and return. */
+static void wait_for_segment(struct mysock *s, struct conn *c)
+{
+    while (!c->stage_len && !(c->inbox && c->inbox->count) && !c->net_error) {
+        flush_app_wakes(c);
+        sleep_for_events(s, c, NETWORK_DATA, -1);
+        fill_stage(c);
+        pthread_mutex_lock(&s->lock);
+    }
+}
+
+static void wait_for_app_data(struct mysock *s, struct conn *c)
+{
+    while (!c->sndq.len && !c->close_requested) {
+        flush_app_wakes(c);
+        sleep_for_events(s, c, APP_DATA | APP_CLOSE_REQUESTED, -1);
+        pthread_mutex_lock(&s->lock);
+    }
 }
 
 /* ================================ Network ================================= */
@@ -238,8 +281,14 @@ ssize_t stcp_network_recv(mysocket_t sd, void *dst, size_t max_len)
     struct conn *c = transport_conn(sd, &s);
     if (!c)
         return -1;
-    size_t n = 0;
+    if (!dst) {
+        errno = EFAULT;
+        return -1;
+    }
+    fill_stage(c);
     pthread_mutex_lock(&s->lock);
+    wait_for_segment(s, c);
+    size_t n = 0;
     struct segq *q = c->inbox;
     if (q && q->count) {
         n = MIN(max_len, (size_t)q->len[q->head]);
@@ -250,18 +299,34 @@ ssize_t stcp_network_recv(mysocket_t sd, void *dst, size_t max_len)
         return (ssize_t)n;
     }
     pthread_mutex_unlock(&s->lock);
-    fill_stage(c);
     if (c->stage_len) {
         n = MIN(max_len, c->stage_len);
         memcpy(dst, c->stage, n);
         c->stage_len = 0;
         return (ssize_t)n;
     }
-    if (c->net_error) {
-        errno = c->net_error;
-        return -1;
+    /* An error the path reported: given once, as the socket gave it. */
+    errno = c->net_error;
+    c->net_error = 0;
+    return -1;
+}
+
+/* Up to this many buffer/length pairs go straight to the network layer;
+ * more are counted first and take an allocated array. */
+#define SEND_PIECES 8
+
+static size_t count_pieces(const void *src, va_list ap)
+{
+    size_t n = src ? 1 : 0;
+    while (src) {
+        /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): the caller started it */
+        src = va_arg(ap, const void *);
+        if (src) {
+            (void)va_arg(ap, size_t);
+            n++;
+        }
     }
-    return 0;
+    return n;
 }
 
 ssize_t stcp_network_send(mysocket_t sd, const void *src, size_t src_len, ...)
@@ -270,33 +335,31 @@ ssize_t stcp_network_send(mysocket_t sd, const void *src, size_t src_len, ...)
     struct conn *c = transport_conn(sd, &s);
     if (!c)
         return -1;
-    struct iovec iov[8];
-    iov[0].iov_base = (void *)src;
-    iov[0].iov_len = src_len;
-    int n = 1;
     va_list ap;
     va_start(ap, src_len);
-    for (;;) {
+    size_t pieces = count_pieces(src, ap);
+    va_end(ap);
+    struct iovec few[SEND_PIECES];
+    struct iovec *iov = pieces <= SEND_PIECES ? few : malloc(pieces * sizeof *iov);
+    if (!iov)
+        return -1; /* ENOMEM */
+    if (pieces) {
+        iov[0].iov_base = (void *)src;
+        iov[0].iov_len = src_len;
+    }
+    va_start(ap, src_len);
+    for (size_t i = 1; i < pieces; i++) {
         /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): started above */
-        const void *buf = src ? va_arg(ap, const void *) : NULL;
-        if (!buf)
-            break;
-        if (n == 8) {
-            va_end(ap);
-            errno = EMSGSIZE;
-            return -1;
-        }
-        iov[n].iov_base = (void *)buf;
-        iov[n].iov_len = va_arg(ap, size_t);
-        n++;
+        iov[i].iov_base = (void *)va_arg(ap, const void *);
+        iov[i].iov_len = va_arg(ap, size_t);
     }
     va_end(ap);
-    if (!src)
-        n = 0;
     int saved_errno = errno;
-    ssize_t rc = net_send_segment(c->ep, NULL, NULL, iov, n);
+    ssize_t rc = net_send_segment(c->ep, NULL, NULL, iov, (int)MIN(pieces, (size_t)INT32_MAX));
     if (rc >= 0)
         errno = saved_errno;
+    if (iov != few)
+        free(iov);
     return rc;
 }
 
@@ -306,9 +369,10 @@ size_t stcp_app_recv(mysocket_t sd, void *dst, size_t max_len)
 {
     struct mysock *s;
     struct conn *c = transport_conn(sd, &s);
-    if (!c)
+    if (!c || !dst || !max_len)
         return 0;
     pthread_mutex_lock(&s->lock);
+    wait_for_app_data(s, c);
     size_t n = byteq_get(&c->sndq, dst, max_len);
     /* Wake a blocked writer only once half the queue is free, so it
      * refills in large pieces instead of once per segment. */
@@ -322,7 +386,7 @@ void stcp_app_send(mysocket_t sd, const void *src, size_t src_len)
 {
     struct mysock *s;
     struct conn *c = transport_conn(sd, &s);
-    if (!c)
+    if (!c || !src)
         return;
     const uint8_t *p = src;
     pthread_mutex_lock(&s->lock);
@@ -372,7 +436,7 @@ void stcp_fin_received(mysocket_t sd)
 
 void stcp_unblock_application(mysocket_t sd)
 {
-    int err = errno;
+    int err = errno == EINTR ? 0 : errno; /* classic: EINTR is no error */
     struct mysock *s;
     struct conn *c = transport_conn(sd, &s);
     if (!c)

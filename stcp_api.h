@@ -4,10 +4,18 @@
  * the classic STCP interface, unchanged in name, signature and meaning, so a
  * transport.c written for the classic framework runs here.  The second part
  * is additions our transport uses; a classic transport simply ignores them.
+ * Defining STCP_CLASSIC_ONLY before including this header hides the
+ * additions.  C (gnu89 to C11) and C++ can include it.
  *
  * All functions take the mysocket descriptor the transport was started with
  * (transport_init's sd).  They are called from that connection's transport
  * thread only, except where noted.
+ *
+ * Where this framework differs from the classic one, a transport that works
+ * there sees no difference: the classic framework asserted on misuse (a bad
+ * descriptor, a NULL buffer, a segment shorter than a header), this one never
+ * asserts: such a call returns 0, -1 with errno, or does nothing, as each
+ * function says.  Notes marked "Classic:" below give the details.
  */
 #ifndef STCP_API_H
 #define STCP_API_H
@@ -20,65 +28,98 @@
 
 #include "mysock.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* <time.h> defines it only from C11 or with POSIX features on; declaring
+ * it here keeps the header usable from strict C99 too. */
+struct timespec;
+
 /* stcp_wait_for_event() flags */
 typedef enum {
     TIMEOUT = 0,
     APP_DATA = 1,
     NETWORK_DATA = 2,
     APP_CLOSE_REQUESTED = 4,
-    ANY_EVENT = APP_DATA | NETWORK_DATA | APP_CLOSE_REQUESTED,
+    ANY_EVENT = APP_DATA | NETWORK_DATA | APP_CLOSE_REQUESTED
+#ifndef STCP_CLASSIC_ONLY
+    ,
     /* Addition, only reported when asked for: the application has read data
      * from the receive queue since this event was last reported, so the
      * window may have opened (stcp_app_space() says by how much). */
     APP_READ = 8
+#endif
 } stcp_event_type_t;
 
 /* ---- Classic interface ---------------------------------------------------- */
 
 /* Unblock the application's myconnect/myaccept: the connection is
  * established (errno 0) or failed (errno says why; myconnect then returns -1
- * with that errno). */
+ * with that errno).  As in the classic framework, errno EINTR counts as 0,
+ * and only the first call has an effect.  If transport_init() returns
+ * without calling it, the application is unblocked with transport_init's
+ * errno at return, or, when that is 0 or EINTR, ECONNREFUSED (myconnect) or
+ * ECONNABORTED (an accepted connection), as the classic framework did. */
 void stcp_unblock_application(mysocket_t sd);
 
 /* Wait for any of the events in wait_flags, or until the absolute time
  * abstime (CLOCK_REALTIME, the origin of time(2)); NULL waits indefinitely.
- * Returns the events that occurred (a mask of wait_flags bits), or TIMEOUT.
- * Events are level-triggered: pending network segments and pending
- * application data are reported again until consumed.  APP_CLOSE_REQUESTED
- * is reported once, after all data the application wrote has been taken
- * with stcp_app_recv().  NETWORK_DATA guarantees that the next
- * stcp_network_recv() returns a segment (or -1 with the path's error). */
+ * Returns the events that occurred (a mask of stcp_event_type_t bits), or
+ * TIMEOUT (0) once abstime has passed with nothing to report.  Events already
+ * pending are returned at once, even if abstime has passed.
+ *   APP_DATA, NETWORK_DATA: level-triggered, reported only when asked for,
+ *     and again until consumed (with stcp_app_recv / stcp_network_recv).
+ *   APP_CLOSE_REQUESTED: reported once, after the application called
+ *     myclose() and all it wrote has been taken with stcp_app_recv() --
+ *     WHATEVER wait_flags says, as in the classic framework (a transport
+ *     that waits for APP_DATA | NETWORK_DATA only still learns of the close).
+ * NETWORK_DATA guarantees that the next stcp_network_recv() returns a
+ * segment (or -1 with the path's error). */
 unsigned int stcp_wait_for_event(mysocket_t sd, unsigned int wait_flags,
                                  const struct timespec *abstime);
 
-/* A per-connection pointer for the transport's own use. */
+/* A per-connection pointer for the transport's own use (NULL until set). */
 void stcp_set_context(mysocket_t sd, const void *stcp_state);
 void *stcp_get_context(mysocket_t sd);
 
 /* Take the next segment that arrived from the peer (header included), with
- * ports and checksum already verified by the network layer.  Returns its
- * length, 0 if none is pending, or -1 with errno if the path reported an
- * error (ECONNREFUSED: the peer's host says the port is closed). */
+ * ports and checksum already verified by the network layer.  As in the
+ * classic framework, it blocks until one is there if none is pending.
+ * Returns the number of bytes copied into dst (a longer segment is cut to
+ * max_len; a buffer of STCP_MAX_SEGMENT_LEN never cuts), or -1 with errno
+ * once for each error the path reports (ECONNREFUSED: the peer's host says
+ * the port is closed).  Classic: never -1; it blocked for good once the
+ * peer was gone. */
 ssize_t stcp_network_recv(mysocket_t sd, void *dst, size_t max_len);
 
 /* Send one segment made of the given buffer/length pairs, ended by NULL:
  *     stcp_network_send(sd, hdr, hdr_len, payload, payload_len, NULL);
- * The network layer fills th_sport, th_dport and th_sum.  Returns the number
- * of bytes handed to the network, or -1 with errno. */
+ * Any number of pairs.  The network layer fills th_sport, th_dport, th_sum
+ * and th_urp (0).  Returns the number of bytes handed to the network, or -1
+ * with errno (EINVAL: shorter than a header; EMSGSIZE: longer than a
+ * segment can be). */
 ssize_t stcp_network_send(mysocket_t sd, const void *src, size_t src_len, ...);
 
-/* Take up to max_len bytes the application wrote with mywrite(). */
+/* Take up to max_len bytes the application wrote with mywrite().  As in the
+ * classic framework, blocks until there is some if none is pending (unless
+ * max_len is 0).  Classic: it blocked for good after myclose with nothing
+ * left; here it returns 0 then. */
 size_t stcp_app_recv(mysocket_t sd, void *dst, size_t max_len);
 
-/* Pass in-order data up to the application for myread().  Blocks while the
- * receive queue is full, so a transport must not hand up more than
- * stcp_app_space() allows if it wants never to block. */
+/* Pass in-order data up to the application for myread().  Classic: the
+ * queue to the application was unbounded; here it is bounded (MYSO_RCVBUF),
+ * and the call blocks while it is full until the application reads or
+ * closes, so a transport that wants never to block hands up no more than
+ * stcp_app_space() allows.  After myclose() the data is discarded. */
 void stcp_app_send(mysocket_t sd, const void *src, size_t src_len);
 
-/* The peer has sent FIN: myread() returns 0 once the queued data is read. */
+/* The peer has sent FIN: myread() returns 0 once the queued data is read.
+ * (It also does once transport_init() has returned.) */
 void stcp_fin_received(mysocket_t sd);
 
 /* ---- Additions ------------------------------------------------------------ */
+#ifndef STCP_CLASSIC_ONLY
 
 /* The longest segment stcp_network_recv() can return: a TCP header, options
  * and payload in one IPv4 packet.  A transport that receives into a buffer
@@ -148,5 +189,11 @@ ssize_t stcp_listen_reply(mysocket_t listen_sd, const struct sockaddr_in *local,
 mysocket_t stcp_listen_open(mysocket_t listen_sd, const struct sockaddr_in *local,
                             const struct sockaddr_in *peer, void *context,
                             const void *segment, size_t len);
+
+#endif /* !STCP_CLASSIC_ONLY */
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* STCP_API_H */

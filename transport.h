@@ -1,22 +1,42 @@
 /* transport.h -- the STCP transport.
  *
- * Part 1 is the classic STCP transport header: the segment header layout,
- * flags, STCP_MSS and transport_init(), with their classic names.
+ * Part 1 is the classic STCP transport header: what the classic one gave a
+ * transport.c (<stdio.h>, <errno.h>, mysock.h, the segment header layout and
+ * flags, TCP_DATA_START, STCP_MSS, MIN/MAX, our_dprintf, dprintf/dperror,
+ * transport_init), with the classic names, so a classic transport builds
+ * against it unchanged, as C (gnu89 to C11) or C++.
  *
- * Part 2 is the protocol core that transport.c is built around: a control
- * block (field names as in RFC 9293), and functions that take the current
- * time and an event (a segment, application data, a close, a timer) and
- * emit segments through a callback.  The core has no threads, sockets or
- * clocks, so tests drive it segment by segment.
+ * Part 2 is the protocol core that our transport.c is built around: a
+ * control block (field names as in RFC 9293), and functions that take the
+ * current time and an event (a segment, application data, a close, a timer)
+ * and emit segments through a callback.  The core has no threads, sockets or
+ * clocks, so tests drive it segment by segment.  A transport dropped in with
+ * `make TRANSPORT=...` does not see part 2 (the Makefile defines
+ * STCP_TRANSPORT_DROPIN for it; STCP_CLASSIC_ONLY hides it too): its names
+ * (struct tcb, seq_lt, TCPS_*, ...) are the kind a transport defines itself,
+ * and the functions are not there without our transport.c.
  */
 #ifndef TRANSPORT_H
 #define TRANSPORT_H
 
-#include <stdbool.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mysock.h"
+
+#if defined(STCP_CLASSIC_ONLY) && !defined(STCP_TRANSPORT_DROPIN)
+#define STCP_TRANSPORT_DROPIN
+#endif
+#include <string.h> /* strerror, for the classic dperror */
+#ifndef STCP_TRANSPORT_DROPIN
+#include <stdbool.h> /* part 2 */
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* ======================= Part 1: classic interface ======================= */
 
@@ -46,7 +66,7 @@ typedef struct tcphdr {
 #define TH_URG  0x20 /* ignored by STCP, never sent */
     uint16_t th_win; /* window */
     uint16_t th_sum; /* checksum (filled by the network layer) */
-    uint16_t th_urp; /* urgent pointer (unused) */
+    uint16_t th_urp; /* urgent pointer (set to 0 by the network layer) */
 } __attribute__((packed)) STCPHeader;
 
 /* Starting byte position of data in TCP packet p. */
@@ -65,17 +85,34 @@ typedef struct tcphdr {
 #define MAX(x, y) ((x) >= (y) ? (x) : (y))
 #endif
 
-/* Classic debug printing: our_dprintf() writes at debug level (STCP_LOG).
- * The classic dprintf macro would hide POSIX dprintf(), so it is only
- * defined on request. */
-extern void our_dprintf(const char *format, ...) __attribute__((format(printf, 1, 2)));
-#ifdef STCP_CLASSIC_DPRINTF
+/* Classic debug printing.  The framework's our_dprintf() writes the line to
+ * stderr at STCP_LOG level debug; a transport may define its own instead
+ * (the classic skeleton does), which then replaces it at link time.  It has
+ * no printf format attribute: classic transports' format strings are not
+ * ours to reject.
+ *
+ * dprintf/dperror are the classic macros: with DEBUG defined they print
+ * through our_dprintf, without it they vanish.  They would hide POSIX
+ * dprintf(), so only dropped-in transports (STCP_TRANSPORT_DROPIN) and
+ * code that asks for them (STCP_CLASSIC_DPRINTF) get them. */
+extern void our_dprintf(const char *format, ...);
+#if defined(STCP_TRANSPORT_DROPIN) || defined(STCP_CLASSIC_DPRINTF)
+#undef dprintf
+#undef dperror
+#if defined(DEBUG) || defined(STCP_CLASSIC_DPRINTF)
 #define dprintf our_dprintf
+#define dperror(head) our_dprintf("%s: %s\n", (head), strerror(errno))
+#else
+#define dprintf(...)  ((void)0)
+#define dperror(head) ((void)0)
+#endif
 #endif
 
 /* Run the transport for connection sd; returns when the connection is over.
  * is_active: TRUE for myconnect (send SYN), FALSE for an accepted one. */
 extern void transport_init(mysocket_t sd, bool_t is_active);
+
+#ifndef STCP_TRANSPORT_DROPIN
 
 /* ========================= Part 2: protocol core ========================= */
 
@@ -369,5 +406,11 @@ uint32_t syncookie_make(const uint8_t secret[SYNCOOKIE_SECRET_LEN], uint32_t cou
 bool syncookie_check(const uint8_t secret[SYNCOOKIE_SECRET_LEN], uint32_t cookie,
                      uint32_t now_counter, uint32_t client_ip, uint16_t client_port,
                      uint32_t server_ip, uint16_t server_port);
+
+#endif /* !STCP_TRANSPORT_DROPIN */
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* TRANSPORT_H */

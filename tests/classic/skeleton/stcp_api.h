@@ -1,0 +1,4 @@
+/* A decoy: classic headers often sit next to a classic transport.c.
+ * make TRANSPORT= must build against the framework's own headers instead;
+ * tests/classic.sh fails if this one is ever included. */
+#error "tests/classic/skeleton/stcp_api.h was included instead of the framework's stcp_api.h"
