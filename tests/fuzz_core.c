@@ -976,7 +976,7 @@ static bool setup(struct rd *r)
         uint8_t w = u8(r);
         uint32_t ours = (w & 0x80) ? 1 + (uint32_t)(w & 0x7f) : SYNCOOKIE_WINDOW;
         ours = MIN(ours, MIN(F.window, (uint32_t)F.rcvbuf));
-        tcp_open_established(&F.tcb, F.now, iss, F.irs_pick, peer_win, (uint16_t)ours);
+        tcp_open_established(&F.tcb, F.now, iss, F.irs_pick, peer_win, (uint16_t)ours, 0);
         F.last_state = F.tcb.state;
         tcp_output(&F.tcb, F.now);
         established = true;

@@ -195,23 +195,32 @@ static void fuzz_cookie(uint8_t sel, const struct sockaddr_in *local,
     uint32_t cip = peer->sin_addr.s_addr, sip = local->sin_addr.s_addr;
     uint16_t cport = peer->sin_port, sport = local->sin_port;
     uint32_t counter = ((uint32_t)(sel >> 5) * 5) & 31; /* a few of the 32 */
-    uint32_t cookie = syncookie_make(secret, counter, cip, cport, sip, sport);
-    CHECK(cookie >> 27 == counter && ((cookie >> 24) & 7) == 1, "cookie %#x for counter %u", cookie,
-          counter);
-    CHECK(syncookie_check(secret, cookie, counter, cip, cport, sip, sport),
+    uint32_t mss = (uint32_t)(sel & 31) * 300; /* 0 .. 9300: every table slot */
+    uint32_t cookie = 0;
+    CHECK(syncookie_make(secret, counter, mss, cip, cport, sip, sport, &cookie),
+          "no cookie for counter %u", counter);
+    CHECK(cookie >> 27 == counter && ((cookie >> 24) & 7) == syncookie_mss_code(mss),
+          "cookie %#x for counter %u, MSS %u", cookie, counter, mss);
+    uint16_t got_mss = 0;
+    CHECK(syncookie_check(secret, cookie, counter, cip, cport, sip, sport, &got_mss),
           "cookie %#x rejected with its own counter", cookie);
-    CHECK(syncookie_check(secret, cookie, counter + 1, cip, cport, sip, sport),
+    CHECK(got_mss == syncookie_mss_value(syncookie_mss_code(mss)) &&
+              (got_mss <= mss || got_mss == TCP_MIN_MSS),
+          "cookie %#x for MSS %u decoded as %u", cookie, mss, got_mss);
+    CHECK(syncookie_check(secret, cookie, counter + 1, cip, cport, sip, sport, NULL),
           "cookie %#x rejected one counter later", cookie);
-    CHECK(!syncookie_check(secret, cookie, counter + 2, cip, cport, sip, sport),
+    CHECK(!syncookie_check(secret, cookie, counter + 2, cip, cport, sip, sport, NULL),
           "cookie %#x accepted two counters later", cookie);
     /* Whatever the datagram's ack - 1 is: no crash, and a yes only for the
-     * cookie these addresses would get. */
+     * cookie these addresses would get (with the MSS code it carries). */
     struct tcp_segment s;
     if (tcp_parse(seg, len, &s) == 0) {
         uint32_t c = s.ack - 1;
-        bool ok = syncookie_check(secret, c, counter, cip, cport, sip, sport);
+        uint16_t m = 0;
+        bool ok = syncookie_check(secret, c, counter, cip, cport, sip, sport, &m);
+        uint32_t want = 0;
         if (ok)
-            CHECK(c == syncookie_make(secret, c >> 27, cip, cport, sip, sport),
+            CHECK(syncookie_make(secret, c >> 27, m, cip, cport, sip, sport, &want) && c == want,
                   "ack-1 %#x accepted but is not a cookie for these addresses", c);
     }
 }

@@ -1668,7 +1668,7 @@ static void test_malformed_segment_in_closed_dropped(void)
 static void cookie_open(struct harness *h, uint32_t cookie)
 {
     h_init(h, H_WINDOW);
-    tcp_open_established(&h->tcb, h->now, cookie, 300, H_WINDOW, SYNCOOKIE_WINDOW);
+    tcp_open_established(&h->tcb, h->now, cookie, 300, H_WINDOW, SYNCOOKIE_WINDOW, 0);
     tcp_output(&h->tcb, h->now);
 }
 
