@@ -1217,6 +1217,11 @@ void tcp_user_abort(struct tcb *t, stcp_usec_t now)
     t->app_closed = true;
     if (t->state == TCPS_CLOSED)
         return;
+    /* What the application wrote before closing goes out first, as far as
+     * the window allows (a kernel would have sent it at write time); the
+     * RST follows it, so it carries the sequence number the peer expects. */
+    if (may_send_data(t))
+        send_new_data(t, now);
     reset_peer(t, now);
     enter_closed(t);
 }

@@ -2422,6 +2422,18 @@ static void test_rst_user_abort(void)
     EXPECT_NOUT(&h, 1);
     h_free(&h);
 
+    /* Written just before the close and not sent yet: it goes out first,
+     * and the RST follows it in sequence. */
+    est(&h, H_WINDOW);
+    h_input(&h, data(5001, 1001, H_WINDOW, "unread"));
+    h_clear(&h);
+    tcp_write(&h.tcb, "reply", 5);
+    tcp_user_abort(&h.tcb, h.now);
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5007, H_WINDOW - 6, 5);
+    EXPECT_SEG(&h, 1, TH_RST | TH_ACK, 1006, 5007, 0, 0);
+    h_free(&h);
+
     /* Before the peer answered, there is nobody to tell. */
     h_init(&h, H_WINDOW);
     h_open_active(&h, 1000);
