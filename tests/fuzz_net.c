@@ -103,6 +103,32 @@ static bool well_formed(const uint8_t *buf, size_t len)
     return off >= 5 && (size_t)off * 4 <= len;
 }
 
+/* An independent reading of RFC 9293 3.1's option rules, for a header
+ * already well_formed: true if the options are, with *mss the last MSS
+ * option's value (0 if none). */
+static bool options_ok(const uint8_t *buf, uint16_t *mss)
+{
+    const uint8_t *p = buf + 20, *end = buf + (buf[12] >> 4) * 4;
+    *mss = 0;
+    while (p < end) {
+        if (*p == 0)
+            return true; /* end of option list */
+        if (*p == 1) {
+            p++;
+            continue;
+        }
+        if (end - p < 2 || p[1] < 2 || p[1] > end - p)
+            return false;
+        if (*p == 2) {
+            if (p[1] != 4)
+                return false;
+            *mss = (uint16_t)(p[2] * 256 + p[3]);
+        }
+        p += p[1];
+    }
+    return true;
+}
+
 static const char *const netem_keys[] = {"loss",  "dup",  "reorder", "corrupt",
                                          "delay", "seed", "bogus",   ""};
 static const char *const netem_values[] = {"0",
@@ -305,15 +331,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct tcp_segment s;
     memset(&s, 0, sizeof s);
     int prc = tcp_parse(seg, len, &s);
-    CHECK((prc == 0) == well_formed(seg, len), "tcp_parse %d on %zu bytes, th_off %u", prc, len,
-          len > 12 ? seg[12] >> 4 : 0);
-    CHECK(rc != 0 || prc == 0, "net_check_segment accepted what tcp_parse rejects");
+    bool header_ok = well_formed(seg, len);
+    uint16_t want_mss = 0;
+    bool opts_ok = header_ok && options_ok(seg, &want_mss);
+    CHECK(prc == (!header_ok ? -1 : !opts_ok ? -2 : 0), "tcp_parse %d on %zu bytes, th_off %u",
+          prc, len, len > 12 ? seg[12] >> 4 : 0);
+    /* The network layer checks the header; the transport drops (and
+     * counts) malformed options. */
+    CHECK(rc != 0 || prc != -1, "net_check_segment accepted what tcp_parse rejects");
     if (prc == 0) {
         memcpy(&h, seg, sizeof h);
         size_t off = (size_t)h.th_off * 4;
         CHECK(s.seq == ntohl(h.th_seq) && s.ack == ntohl(h.th_ack) && s.win == ntohs(h.th_win) &&
-                  s.flags == (h.th_flags & (TH_FIN | TH_SYN | TH_ACK)),
+                  s.flags == (h.th_flags & (TH_FIN | TH_SYN | TH_RST | TH_ACK)),
               "tcp_parse decoded seq %u ack %u win %u flags %#x", s.seq, s.ack, s.win, s.flags);
+        CHECK(s.mss == want_mss, "tcp_parse decoded MSS %u, the options say %u", s.mss, want_mss);
         CHECK(s.payload == seg + off && s.len == len - off,
               "payload at +%td, %u bytes; want +%zu, %zu", s.payload - seg, s.len, off, len - off);
         CHECK(tcp_seg_space(&s) == s.len + !!(s.flags & TH_SYN) + !!(s.flags & TH_FIN),
