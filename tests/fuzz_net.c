@@ -334,8 +334,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     bool header_ok = well_formed(seg, len);
     uint16_t want_mss = 0;
     bool opts_ok = header_ok && options_ok(seg, &want_mss);
-    CHECK(prc == (!header_ok ? -1 : !opts_ok ? -2 : 0), "tcp_parse %d on %zu bytes, th_off %u",
-          prc, len, len > 12 ? seg[12] >> 4 : 0);
+    int want_prc = 0;
+    if (!header_ok)
+        want_prc = -1;
+    else if (!opts_ok)
+        want_prc = -2;
+    CHECK(prc == want_prc, "tcp_parse %d on %zu bytes, th_off %u", prc, len,
+          len > 12 ? seg[12] >> 4 : 0);
     /* The network layer checks the header; the transport drops (and
      * counts) malformed options. */
     CHECK(rc != 0 || prc != -1, "net_check_segment accepted what tcp_parse rejects");
