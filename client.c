@@ -326,8 +326,8 @@ static void print_stats(mysocket_t sd)
             (unsigned long long)st.rsts_received, (unsigned long long)st.bad_checksum,
             (unsigned long long)st.malformed, (unsigned long long)st.emu_dropped,
             (unsigned long long)st.emu_duplicated, (unsigned long long)st.emu_reordered,
-            (unsigned long long)st.emu_corrupted, (unsigned long long)st.emu_delayed,
-            st.srtt_us, st.rttvar_us, st.rto_us, st.snd_wnd, st.rcv_wnd, st.state);
+            (unsigned long long)st.emu_corrupted, (unsigned long long)st.emu_delayed, st.srtt_us,
+            st.rttvar_us, st.rto_us, st.snd_wnd, st.rcv_wnd, st.state);
 }
 
 static int fetch(const struct options *o, const char *name)

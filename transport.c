@@ -415,8 +415,7 @@ static size_t build_header(uint8_t buf[TCP_HDR_MAX], uint32_t seq, uint32_t ack,
 /* Send one segment of the connection.  Every segment but the first SYN
  * carries ACK and rcv_nxt; every segment carries the window; SYNs carry
  * our MSS. */
-static void emit(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *payload,
-                 uint32_t len)
+static void emit(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *payload, uint32_t len)
 {
     uint32_t ack = 0;
     if (t->state != TCPS_SYN_SENT) {
@@ -428,8 +427,7 @@ static void emit(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *payl
     if (t->state != TCPS_SYN_SENT)
         t->rcv_adv = t->rcv_nxt + wnd;
     uint8_t hdr[TCP_HDR_MAX];
-    build_header(hdr, seq, ack, flags, (uint16_t)wnd,
-                 (flags & TH_SYN) ? (uint16_t)t->cfg.mss : 0);
+    build_header(hdr, seq, ack, flags, (uint16_t)wnd, (flags & TH_SYN) ? (uint16_t)t->cfg.mss : 0);
     t->env.output(t->env.ctx, (const STCPHeader *)hdr, payload, len);
     t->ack_now = false;
     t->unacked_segs = 0;
@@ -471,8 +469,8 @@ static void send_oldest(struct tcb *t, stcp_usec_t now)
 
 /* A token bucket: burst tokens at most, one more per interval.  Takes a
  * token if there is one. */
-static bool take_token(unsigned *tokens, stcp_usec_t *refill_at, stcp_usec_t now,
-                       unsigned burst, stcp_usec_t interval)
+static bool take_token(unsigned *tokens, stcp_usec_t *refill_at, stcp_usec_t now, unsigned burst,
+                       stcp_usec_t interval)
 {
     if (now >= *refill_at) {
         stcp_usec_t n = (now - *refill_at) / interval + 1;
@@ -1745,8 +1743,8 @@ void transport_init(mysocket_t sd, bool_t is_active)
     long isn_opt = stcp_get_option(sd, MYSO_ISN);
     uint32_t iss = isn_opt >= 0 ? (uint32_t)isn_opt : random_isn();
     if (cookie) {
-        tcp_open_established(&d->tcb, now_usec(), cookie->iss, cookie->irs,
-                             cookie->peer_window, SYNCOOKIE_WINDOW, cookie->peer_mss);
+        tcp_open_established(&d->tcb, now_usec(), cookie->iss, cookie->irs, cookie->peer_window,
+                             SYNCOOKIE_WINDOW, cookie->peer_mss);
         free(cookie);
     } else if (is_active) {
         tcp_connect(&d->tcb, now_usec(), iss);
@@ -1796,8 +1794,8 @@ static stcp_usec_t listen_rst_refill_at;
 static bool listen_rst_allowed(void)
 {
     pthread_mutex_lock(&listen_rst_lock);
-    bool ok = take_token(&listen_rst_tokens, &listen_rst_refill_at, now_usec(), RST_BURST,
-                         RST_INTERVAL);
+    bool ok =
+        take_token(&listen_rst_tokens, &listen_rst_refill_at, now_usec(), RST_BURST, RST_INTERVAL);
     pthread_mutex_unlock(&listen_rst_lock);
     return ok;
 }
@@ -1861,8 +1859,8 @@ int transport_listen_input(mysocket_t listen_sd, const void *segment, size_t len
          * remembers the send MSS, the SYN-ACK announces ours. */
         uint32_t mss = effective_mss_of(seg.mss, our_mss);
         uint32_t cookie;
-        if (!syncookie_make(cookie_secret, counter, mss, cip, peer->sin_port, sip,
-                            local->sin_port, &cookie))
+        if (!syncookie_make(cookie_secret, counter, mss, cip, peer->sin_port, sip, local->sin_port,
+                            &cookie))
             return -1; /* no digest, no cookie */
         cookie_send_synack(listen_sd, &seg, cookie, (uint16_t)our_mss, local, peer);
         return 1;
@@ -1873,8 +1871,8 @@ int transport_listen_input(mysocket_t listen_sd, const void *segment, size_t len
     uint32_t cookie = seg.ack - 1;
     uint16_t mss = 0;
     if ((seg.flags & (TH_SYN | TH_ACK | TH_RST)) != TH_ACK ||
-        !syncookie_check(cookie_secret, cookie, counter, cip, peer->sin_port, sip,
-                         local->sin_port, &mss)) {
+        !syncookie_check(cookie_secret, cookie, counter, cip, peer->sin_port, sip, local->sin_port,
+                         &mss)) {
         listen_send_reset(listen_sd, &seg, local, peer);
         return -1;
     }

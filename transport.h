@@ -193,8 +193,8 @@ struct tcp_config {
     stcp_usec_t orphan_timeout; /* FIN_WAIT_2 after myclose: give up on a silent peer */
     stcp_usec_t keepalive_idle; /* silence, nothing in flight, before a keepalive ... */
     stcp_usec_t keepalive_interval; /* ... and between unanswered ones */
-    uint32_t mss;               /* our MSS limit: the most we send per segment, and
-                                   the MSS option we announce (TCP_MIN_MSS..TCP_MAX_MSS) */
+    uint32_t mss;                   /* our MSS limit: the most we send per segment, and
+                                       the MSS option we announce (TCP_MIN_MSS..TCP_MAX_MSS) */
 };
 void tcp_config_default(struct tcp_config *cfg);
 
@@ -267,7 +267,7 @@ struct tcb {
     uint32_t snd_wl1; /* segment seq used for the last window update */
     uint32_t snd_wl2; /* segment ack used for the last window update */
     uint32_t snd_max_wnd; /* largest window the peer has offered */
-    uint32_t snd_mss; /* effective send MSS (RFC 9293 3.7.1) */
+    uint32_t snd_mss;     /* effective send MSS (RFC 9293 3.7.1) */
 
     /* Receive sequence variables. */
     uint32_t irs;     /* initial receive sequence number */

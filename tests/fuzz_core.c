@@ -107,11 +107,11 @@ struct fz {
     uint32_t edge;  /* ... offering the peer up to here (ack + window) */
     unsigned nops;
     const char *op; /* what is being done, for messages */
-    uint32_t our_mss;   /* cfg.mss */
-    bool in_segment;    /* tcp_input is running on ... */
-    bool in_rst;        /* ... a segment with RST set ... */
-    uint32_t in_ack;    /* ... and this ACK field */
-    unsigned rsts_out;  /* RSTs seen leaving */
+    uint32_t our_mss;  /* cfg.mss */
+    bool in_segment;   /* tcp_input is running on ... */
+    bool in_rst;       /* ... a segment with RST set ... */
+    uint32_t in_ack;   /* ... and this ACK field */
+    unsigned rsts_out; /* RSTs seen leaving */
 };
 
 static struct fz F;
@@ -288,8 +288,8 @@ static void cb_output(void *ctx, const STCPHeader *hdr, const void *payload, siz
                   "abort RST seq %u ack %u, snd_nxt %u rcv_nxt %u", seq, ntohl(hdr->th_ack),
                   t->snd_nxt, t->rcv_nxt);
         else
-            CHECK(F.in_segment && seq == F.in_ack, "RST <SEQ=%u> answers no segment's ACK (%u)", seq,
-                  F.in_ack);
+            CHECK(F.in_segment && seq == F.in_ack, "RST <SEQ=%u> answers no segment's ACK (%u)",
+                  seq, F.in_ack);
         F.rsts_out++;
         return;
     }
@@ -299,8 +299,8 @@ static void cb_output(void *ctx, const STCPHeader *hdr, const void *payload, siz
         const uint8_t *opt = (const uint8_t *)hdr + sizeof *hdr;
         CHECK(hdr->th_off == 6 && opt[0] == TCPOPT_MSS && opt[1] == TCPOLEN_MSS &&
                   (uint32_t)(opt[2] << 8 | opt[3]) == F.our_mss,
-              "SYN with th_off %u, MSS option %u %u %u (our limit %u)", hdr->th_off, opt[0],
-              opt[1], opt[2] << 8 | opt[3], F.our_mss);
+              "SYN with th_off %u, MSS option %u %u %u (our limit %u)", hdr->th_off, opt[0], opt[1],
+              opt[2] << 8 | opt[3], F.our_mss);
     } else {
         CHECK(hdr->th_off == 5, "emitted th_off %u", hdr->th_off);
     }
@@ -822,7 +822,7 @@ static void op_segment(struct rd *r)
             s.wire_adj = (int)(adj - 7) * 3; /* 3..24 bytes more */
         s.opt_fill = u8(r);
         s.flags |= (uint8_t)(s.opt_fill & 0xc0); /* the two flag bits TCP added later */
-        if (s.opt_fill & 0x20) { /* the options, byte by byte, from the script */
+        if (s.opt_fill & 0x20) {                 /* the options, byte by byte, from the script */
             s.opts_len = MIN(r->n, (size_t)40);
             s.opts_len = MIN(s.opts_len, (size_t)(s.opt_fill & 0x1f) + 1);
             s.opts = r->p;
@@ -1001,8 +1001,8 @@ static bool setup(struct rd *r)
     F.peer_next = F.irs_pick;
     uint16_t peer_win = pick_win(r);
     /* Our MSS limit and the peer's SYN option, from bsel's spare bits. */
-    static const uint32_t our_mss[8] = {STCP_MSS, TCP_MIN_MSS, 100, 1460, 3000, TCP_MAX_MSS,
-                                        STCP_MSS, 1000};
+    static const uint32_t our_mss[8] = {STCP_MSS, TCP_MIN_MSS, 100,      1460,
+                                        3000,     TCP_MAX_MSS, STCP_MSS, 1000};
     static const uint16_t syn_mss[8] = {0, 1, TCP_MIN_MSS, STCP_MSS, 1000, 1460, 9000, 65535};
     F.our_mss = our_mss[(bsel >> 2) & 7];
     peer_syn_mss = syn_mss[(bsel >> 5) & 7];

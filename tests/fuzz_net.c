@@ -221,7 +221,7 @@ static void fuzz_cookie(uint8_t sel, const struct sockaddr_in *local,
     uint32_t cip = peer->sin_addr.s_addr, sip = local->sin_addr.s_addr;
     uint16_t cport = peer->sin_port, sport = local->sin_port;
     uint32_t counter = ((uint32_t)(sel >> 5) * 5) & 31; /* a few of the 32 */
-    uint32_t mss = (uint32_t)(sel & 31) * 300; /* 0 .. 9300: every table slot */
+    uint32_t mss = (uint32_t)(sel & 31) * 300;          /* 0 .. 9300: every table slot */
     uint32_t cookie = 0;
     CHECK(syncookie_make(secret, counter, mss, cip, cport, sip, sport, &cookie),
           "no cookie for counter %u", counter);

@@ -293,8 +293,8 @@ void h_expect_seg(struct harness *h, unsigned i, uint8_t flags, uint32_t seq, ui
              "segment %u: want flags %#x seq %u ack %u win %u len %u; got flags %#x seq %u "
              "ack %u win %u len %u",
              i, flags, seq, ackn, win, len, o->flags, o->seq, o->ack, o->win, o->len);
-    check(o->flags == flags && o->seq == seq && o->ack == ackn && o->win == win &&
-              o->len == len && o->th_off == ((flags & TH_SYN) ? 6 : 5) &&
+    check(o->flags == flags && o->seq == seq && o->ack == ackn && o->win == win && o->len == len &&
+              o->th_off == ((flags & TH_SYN) ? 6 : 5) &&
               o->mss == ((flags & TH_SYN) ? h->tcb.cfg.mss : 0), /* SYNs carry our MSS */
           what, file, line);
 }

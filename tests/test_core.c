@@ -2107,13 +2107,15 @@ static void test_mss_large_segment_accepted(void)
 
 /* What Linux's SYN carries: MSS, SACK-permitted, timestamps, NOP, window
  * scale.  Options we do not use are skipped and none is echoed. */
+/* clang-format off */
 static const uint8_t linux_syn_opts[20] = {
-    2, 4, 0x05, 0xb4,             /* MSS 1460 */
-    4, 2,                         /* SACK permitted */
+    2, 4, 0x05, 0xb4,              /* MSS 1460 */
+    4, 2,                          /* SACK permitted */
     8, 10, 0, 1, 2, 3, 0, 0, 0, 0, /* timestamps */
-    1,                            /* NOP */
-    3, 3, 7                       /* window scale 7 */
+    1,                             /* NOP */
+    3, 3, 7                        /* window scale 7 */
 };
+/* clang-format on */
 
 static void test_options_linux_syn(void)
 {
@@ -2149,12 +2151,12 @@ static void test_options_linux_syn(void)
 static void test_options_malformed_dropped(void)
 {
     static const uint8_t bad[][8] = {
-        {30, 0, 0, 0, 0, 0, 0, 0},    /* length 0 */
-        {30, 1, 0, 0, 0, 0, 0, 0},    /* length 1 */
-        {1, 1, 1, 1, 1, 1, 30, 4},    /* runs past th_off */
-        {1, 1, 1, 1, 1, 1, 1, 30},    /* kind with no length byte */
-        {2, 3, 5, 0, 0, 0, 0, 0},     /* MSS of length 3 */
-        {2, 6, 5, 0, 0, 0, 0, 0},     /* MSS of length 6 */
+        {30, 0, 0, 0, 0, 0, 0, 0}, /* length 0 */
+        {30, 1, 0, 0, 0, 0, 0, 0}, /* length 1 */
+        {1, 1, 1, 1, 1, 1, 30, 4}, /* runs past th_off */
+        {1, 1, 1, 1, 1, 1, 1, 30}, /* kind with no length byte */
+        {2, 3, 5, 0, 0, 0, 0, 0},  /* MSS of length 3 */
+        {2, 6, 5, 0, 0, 0, 0, 0},  /* MSS of length 6 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct harness h;
@@ -2225,9 +2227,9 @@ static void test_rst_syn_sent_unacceptable_dropped(void)
     struct harness h;
     h_init(&h, H_WINDOW);
     h_open_active(&h, 1000);
-    h_input(&h, rst(0));             /* no ACK */
-    h_input(&h, rstack(0, 1000));    /* acks nothing */
-    h_input(&h, rstack(0, 1002));    /* acks what was not sent */
+    h_input(&h, rst(0));          /* no ACK */
+    h_input(&h, rstack(0, 1000)); /* acks nothing */
+    h_input(&h, rstack(0, 1002)); /* acks what was not sent */
     EXPECT_STATE(&h, TCPS_SYN_SENT);
     EXPECT_NOUT(&h, 0);
     CU_ASSERT_EQUAL(h.errors, 0);
@@ -2241,8 +2243,8 @@ static void test_rst_syn_sent_unacceptable_dropped(void)
 /* Synchronized: a RST at exactly rcv_nxt resets. */
 static void test_rst_exact_resets(void)
 {
-    static const enum tcp_state states[] = {TCPS_ESTABLISHED, TCPS_FIN_WAIT_1,
-                                            TCPS_FIN_WAIT_2, TCPS_CLOSE_WAIT};
+    static const enum tcp_state states[] = {TCPS_ESTABLISHED, TCPS_FIN_WAIT_1, TCPS_FIN_WAIT_2,
+                                            TCPS_CLOSE_WAIT};
     for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
         struct harness h;
         est(&h, H_WINDOW);
@@ -2297,8 +2299,8 @@ static void test_rst_out_of_window_dropped(void)
 {
     struct harness h;
     est(&h, H_WINDOW);
-    h_input(&h, rst(5000));               /* just before */
-    h_input(&h, rst(5001 + H_WINDOW));    /* just beyond */
+    h_input(&h, rst(5000));            /* just before */
+    h_input(&h, rst(5001 + H_WINDOW)); /* just beyond */
     h_input(&h, rstack(5001 + 100000, 1001));
     EXPECT_STATE(&h, TCPS_ESTABLISHED);
     EXPECT_NOUT(&h, 0);

@@ -292,9 +292,9 @@ static void test_cookie_known_answers(void)
     uint32_t lo = inet_addr("127.0.0.1");
     CU_ASSERT_EQUAL(make_cookie(7, 536, lo, htons(40000), lo, htons(5000)), 0x393304fcu);
     CU_ASSERT_EQUAL(make_cookie(0, 536, lo, htons(40000), lo, htons(5000)), 0x0174372eu);
-    CU_ASSERT_EQUAL(make_cookie(31, 536, inet_addr("10.1.2.3"), htons(1), inet_addr("127.0.0.9"),
-                                htons(65535)),
-                    0xf94e0eedu);
+    CU_ASSERT_EQUAL(
+        make_cookie(31, 536, inet_addr("10.1.2.3"), htons(1), inet_addr("127.0.0.9"), htons(65535)),
+        0xf94e0eedu);
     /* Another MSS changes only the 3 code bits. */
     CU_ASSERT_EQUAL(make_cookie(7, 1460, lo, htons(40000), lo, htons(5000)),
                     (0x393304fcu & ~(7u << 24)) | (6u << 24));
