@@ -532,10 +532,12 @@ static void reset_peer(struct tcb *t, stcp_usec_t now)
 /* An ACK now, out of turn (duplicate, out of order, unacceptable). */
 static void send_ack_now(struct tcb *t, stcp_usec_t now)
 {
-    if (t->state == TCPS_SYN_RECEIVED)
-        send_oldest(t, now); /* our SYN is not acknowledged yet: resend it */
-    else
+    if (t->state != TCPS_SYN_RECEIVED)
         emit(t, t->snd_nxt, 0, NULL, 0);
+    else if (t->snd_nxt == t->iss)
+        t->ack_now = true; /* our SYN has not gone out yet: tcp_output sends it */
+    else
+        send_oldest(t, now); /* our SYN is not acknowledged yet: resend it */
 }
 
 static bool may_send_data(const struct tcb *t)

@@ -2364,6 +2364,35 @@ static void test_rst_syn_received_bad_ack_reset(void)
     h_free(&h);
 }
 
+/* The peer's SYN and its resend arrive in one batch: one SYN-ACK goes
+ * out, as the first, and the peer's ACK of it completes the handshake
+ * (it used to be answered before snd_nxt moved, so the ACK looked
+ * unacceptable, and now that would be a RST). */
+static void test_rst_not_sent_for_batched_duplicate_syn(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_passive(&h, 7000);
+    uint8_t wire[20];
+    memset(wire, 0, sizeof wire);
+    STCPHeader *th = (STCPHeader *)wire;
+    th->th_seq = htonl(300);
+    th->th_off = 5;
+    th->th_flags = TH_SYN;
+    th->th_win = htons(H_WINDOW);
+    tcp_input(&h.tcb, h.now, wire, sizeof wire);
+    tcp_input(&h.tcb, h.now, wire, sizeof wire);
+    tcp_output(&h.tcb, h.now);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_SYN | TH_ACK, 7000, 301, H_WINDOW, 0);
+    h_clear(&h);
+    h_input(&h, ack(301, 7001, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.rsts_out, 0);
+    h_free(&h);
+}
+
 /* LISTEN: a RST is ignored, never answered. */
 static void test_rst_listen_ignored(void)
 {
@@ -2637,6 +2666,7 @@ void register_core_suites(void)
         {"SYN_RECEIVED active: refused", test_rst_syn_received_active_refused},
         {"SYN_RECEIVED: bad ACK gets RST", test_rst_syn_received_bad_ack_reset},
         {"LISTEN: RST ignored", test_rst_listen_ignored},
+        {"batched duplicate SYN: one SYN-ACK, no RST", test_rst_not_sent_for_batched_duplicate_syn},
         {"CLOSING states: RST closes", test_rst_closing_states_close},
         {"abort with unread data sends RST", test_rst_user_abort},
         {"RSTs rate-limited", test_rst_rate_limited},
