@@ -1,11 +1,13 @@
 /* peer.c -- a scriptable STCP peer for tests, using only mysock.h.
  *
- *   peer [-s TEXT] [-n N] [-H MS] [-T MS] HOST:PORT
+ *   peer [-s TEXT] [-n N] [-H MS] [-T MS] [-a N] HOST:PORT
  *
  * Connects, sends TEXT (C escapes \r \n \0 \\ understood) and then N bytes
  * of 'A', waits MS milliseconds (-H), then prints everything the server
  * sends until it closes (or -T MS pass without data) on stdout.
- * Exit 0 if it connected and saw the end of the connection, 1 otherwise. */
+ * Exit 0 if it connected and saw the end of the connection, 1 otherwise.
+ * With -a N it reads only until N bytes have come, then closes with
+ * whatever else arrived unread (an abort: a RST); exit 0 if it got them. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,16 +35,16 @@ static size_t unescape(const char *in, char *out)
 
 static void usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s [-s TEXT] [-n N] [-H MS] [-T MS] HOST:PORT\n", prog);
+    fprintf(stderr, "usage: %s [-s TEXT] [-n N] [-H MS] [-T MS] [-a N] HOST:PORT\n", prog);
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     const char *text = "";
-    long fill = 0, hold_ms = 0, timeout_ms = 0;
+    long fill = 0, hold_ms = 0, timeout_ms = 0, abort_after = 0;
     int c;
-    while ((c = getopt(argc, argv, "s:n:H:T:")) != -1) {
+    while ((c = getopt(argc, argv, "s:n:H:T:a:")) != -1) {
         switch (c) {
         case 's':
             text = optarg;
@@ -56,11 +58,14 @@ int main(int argc, char **argv)
         case 'T':
             timeout_ms = strtol(optarg, NULL, 10);
             break;
+        case 'a':
+            abort_after = strtol(optarg, NULL, 10);
+            break;
         default:
             usage(argv[0]);
         }
     }
-    if (optind + 1 != argc || fill < 0 || hold_ms < 0 || timeout_ms < 0)
+    if (optind + 1 != argc || fill < 0 || hold_ms < 0 || timeout_ms < 0 || abort_after < 0)
         usage(argv[0]);
     struct sockaddr_in sin = {.sin_family = AF_INET};
     char *colon = strrchr(argv[optind], ':');
@@ -91,6 +96,17 @@ int main(int argc, char **argv)
     mysetsockopt(sd, MYSO_RCVTIMEO, timeout_ms);
     char in[4096];
     int n, rc = 1;
+    if (abort_after) {
+        long got = 0;
+        while (got < abort_after &&
+               (n = myread(sd, in, abort_after - got < (long)sizeof in ? (size_t)(abort_after - got)
+                                                                       : sizeof in)) > 0) {
+            fwrite(in, 1, (size_t)n, stdout);
+            got += n;
+        }
+        myclose(sd); /* the rest, unread */
+        return got == abort_after ? 0 : 1;
+    }
     while ((n = myread(sd, in, sizeof in)) > 0)
         fwrite(in, 1, (size_t)n, stdout);
     if (n == 0)

@@ -8,8 +8,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "harness.h"
+#include "stcp_api.h"
 #include "mysock_impl.h"
 #include "network.h"
 #include "transport.h"
@@ -395,6 +398,121 @@ static void test_cookie_counter_wraps(void)
     CU_ASSERT(!syncookie_check(kat_secret, cookie, 1, c, htons(1), c, htons(2), NULL));
 }
 
+/* ---- The listener's hook with cookies on, through a real listener ---- */
+
+struct hook_rig {
+    mysocket_t ls;
+    int fd; /* a plain UDP socket playing the client */
+    struct sockaddr_in local, peer;
+};
+
+static bool hook_rig_open(struct hook_rig *r, long mss)
+{
+    memset(r, 0, sizeof *r);
+    r->ls = mysocket(TRUE);
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof r->local;
+    if (r->ls < 0 || mysetsockopt(r->ls, MYSO_SYNCOOKIES, 1) < 0 ||
+        mysetsockopt(r->ls, MYSO_MSS, mss) < 0 ||
+        mybind(r->ls, (struct sockaddr *)&sin, sizeof sin) < 0 || mylisten(r->ls, 4) < 0 ||
+        mygetsockname(r->ls, (struct sockaddr *)&r->local, &alen) < 0)
+        return false;
+    r->fd = socket(AF_INET, SOCK_DGRAM, 0);
+    alen = sizeof r->peer;
+    return r->fd >= 0 && bind(r->fd, (struct sockaddr *)&sin, sizeof sin) == 0 &&
+           getsockname(r->fd, (struct sockaddr *)&r->peer, &alen) == 0;
+}
+
+static void hook_rig_close(struct hook_rig *r)
+{
+    myclose(r->ls);
+    close(r->fd);
+}
+
+/* Offer a segment to the hook as if it had come from the rig's client. */
+static int hook_offer(struct hook_rig *r, uint32_t seq, uint32_t ack, uint8_t flags,
+                      const uint8_t *opts, size_t opts_len, size_t payload)
+{
+    uint8_t buf[128];
+    memset(buf, 0, sizeof buf);
+    STCPHeader *th = (STCPHeader *)buf;
+    th->th_sport = r->peer.sin_port;
+    th->th_dport = r->local.sin_port;
+    th->th_seq = htonl(seq);
+    th->th_ack = htonl(ack);
+    th->th_off = (uint8_t)(5 + (opts_len + 3) / 4);
+    th->th_flags = flags;
+    th->th_win = htons(3072);
+    memcpy(buf + 20, opts, opts_len);
+    return transport_listen_input(r->ls, buf, TCP_DATA_START(th) + payload, &r->local, &r->peer);
+}
+
+/* The next reply the rig's client has (they are sent before the hook
+ * returns, on loopback): its length, or 0 if none. */
+static size_t hook_reply(struct hook_rig *r, uint8_t *buf, size_t cap)
+{
+    ssize_t n = recv(r->fd, buf, cap, MSG_DONTWAIT);
+    return n > 0 ? (size_t)n : 0;
+}
+
+static void test_listen_hook_replies(void)
+{
+    struct hook_rig r;
+    CU_ASSERT_FATAL(hook_rig_open(&r, 1000));
+    uint8_t got[128];
+    const STCPHeader *h = (const STCPHeader *)got;
+
+    /* A SYN with MSS 1460: a cookie SYN-ACK announcing our 1000, its cookie
+     * remembering min(1460, 1000) as the table's 536. */
+    static const uint8_t mss1460[4] = {TCPOPT_MSS, TCPOLEN_MSS, 0x05, 0xb4};
+    CU_ASSERT(hook_offer(&r, 777, 0, TH_SYN, mss1460, 4, 0) > 0);
+    size_t n = hook_reply(&r, got, sizeof got);
+    CU_ASSERT_FATAL(n == 24);
+    CU_ASSERT_EQUAL(h->th_flags, TH_SYN | TH_ACK);
+    CU_ASSERT_EQUAL(ntohl(h->th_ack), 778);
+    CU_ASSERT_EQUAL(ntohs(h->th_win), SYNCOOKIE_WINDOW);
+    CU_ASSERT_EQUAL((ntohl(h->th_seq) >> 24) & 7, syncookie_mss_code(536));
+    struct tcp_segment seg;
+    CU_ASSERT(tcp_parse(got, n, &seg) == 0 && seg.mss == 1000);
+
+    /* An ACK that is no cookie of ours: <SEQ=SEG.ACK><CTL=RST>. */
+    CU_ASSERT(hook_offer(&r, 778, 12345, TH_ACK, NULL, 0, 0) < 0);
+    n = hook_reply(&r, got, sizeof got);
+    CU_ASSERT_FATAL(n == 20);
+    CU_ASSERT_EQUAL(h->th_flags, TH_RST);
+    CU_ASSERT_EQUAL(ntohl(h->th_seq), 12345);
+
+    /* Data and FIN without ACK: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. */
+    CU_ASSERT(hook_offer(&r, 5000, 0, TH_FIN, NULL, 0, 10) < 0);
+    n = hook_reply(&r, got, sizeof got);
+    CU_ASSERT_FATAL(n == 20);
+    CU_ASSERT_EQUAL(h->th_flags, TH_RST | TH_ACK);
+    CU_ASSERT_EQUAL(ntohl(h->th_seq), 0);
+    CU_ASSERT_EQUAL(ntohl(h->th_ack), 5011);
+
+    /* A RST is never answered, with or without ACK. */
+    CU_ASSERT(hook_offer(&r, 5000, 12345, TH_RST | TH_ACK, NULL, 0, 0) < 0);
+    CU_ASSERT(hook_offer(&r, 5000, 0, TH_RST, NULL, 0, 0) < 0);
+    CU_ASSERT_EQUAL(hook_reply(&r, got, sizeof got), 0);
+    hook_rig_close(&r);
+}
+
+/* The listener's RSTs are rationed for the whole process. */
+static void test_listen_hook_rst_rate_limited(void)
+{
+    struct hook_rig r;
+    CU_ASSERT_FATAL(hook_rig_open(&r, 536));
+    for (int i = 0; i < 200; i++)
+        hook_offer(&r, 1, 1000 + (uint32_t)i, TH_ACK, NULL, 0, 0);
+    uint8_t got[128];
+    unsigned replies = 0;
+    while (hook_reply(&r, got, sizeof got))
+        replies++;
+    CU_ASSERT(replies < 200);
+    hook_rig_close(&r);
+}
+
 /* ---- RTO estimator (RFC 6298), through the core ---- */
 
 static void test_rto_first_sample(void)
@@ -470,6 +588,8 @@ void register_unit_suites(void)
     CU_add_test(s, "MSS table", test_cookie_mss_table);
     CU_add_test(s, "MSS round trip", test_cookie_mss_round_trip);
     CU_add_test(s, "fail closed: zero hash rejected", test_cookie_zero_hash_rejected);
+    CU_add_test(s, "listener hook: SYN-ACK MSS, RSTs, none for a RST", test_listen_hook_replies);
+    CU_add_test(s, "listener hook: RSTs rate-limited", test_listen_hook_rst_rate_limited);
     s = CU_add_suite("rto", NULL, NULL);
     CU_add_test(s, "first sample", test_rto_first_sample);
     CU_add_test(s, "floor", test_rto_floor);
