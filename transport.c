@@ -659,11 +659,14 @@ static void input_listen(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
 {
     /* RFC 9293 3.10.7.2: a RST is ignored, an ACK gets <SEQ=SEG.ACK><CTL=RST>,
      * anything but a SYN is dropped.  Data on a SYN is not kept: the peer
-     * sends it again once the connection is open. */
+     * sends it again once the connection is open.  A TCB listens for one
+     * connection (the framework starts one per SYN), so a segment that
+     * cannot open it ends it; it would wait for ever otherwise. */
     if (seg->flags & (TH_RST | TH_ACK) || !(seg->flags & TH_SYN)) {
         t->stats.dropped_in++;
         if ((seg->flags & (TH_RST | TH_ACK)) == TH_ACK)
             send_reset(t, now, seg->ack, false, 0);
+        enter_closed(t);
         return;
     }
     t->snd_mss = effective_mss(t, seg->mss);
@@ -1118,6 +1121,8 @@ void tcp_input(struct tcb *t, stcp_usec_t now, const void *buf, size_t len)
         t->stats.dropped_in++;
         if (parsed == -2)
             t->stats.bad_options_in++;
+        if (t->state == TCPS_LISTEN)
+            enter_closed(t); /* it cannot open this connection (see input_listen) */
         return;
     }
     t->stats.segs_in++;

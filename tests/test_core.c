@@ -380,22 +380,30 @@ static void test_queued_data_sent_on_third_segment(void)
 }
 
 /* LISTEN takes only a SYN: anything else is dropped, and an ACK gets
- * <SEQ=SEG.ACK><CTL=RST> (3.10.7.2). */
+ * <SEQ=SEG.ACK><CTL=RST> (3.10.7.2).  A TCB listens for one connection, so
+ * the attempt ends there (it would wait for ever otherwise). */
 static void test_listen_drops_non_syn(void)
 {
-    struct harness h;
-    h_init(&h, H_WINDOW);
-    h_open_passive(&h, 7000);
-    h_input(&h, ack(300, 7001, H_WINDOW));
-    h_input(&h, data(300, 7002, H_WINDOW, "x"));
-    h_input(&h, bare(300, 0, 0));
-    EXPECT_STATE(&h, TCPS_LISTEN);
-    EXPECT_NOUT(&h, 2);
-    EXPECT_SEG(&h, 0, TH_RST, 7001, 0, 0, 0);
-    EXPECT_SEG(&h, 1, TH_RST, 7002, 0, 0, 0);
-    EXPECT_DELIVERED(&h, "");
-    CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 3);
-    h_free(&h);
+    struct tseg segs[] = {ack(300, 7001, H_WINDOW), data(300, 7002, H_WINDOW, "x"),
+                          bare(300, 0, 0)};
+    for (size_t i = 0; i < sizeof segs / sizeof segs[0]; i++) {
+        struct harness h;
+        h_init(&h, H_WINDOW);
+        h_open_passive(&h, 7000);
+        h_input(&h, segs[i]);
+        EXPECT_STATE(&h, TCPS_CLOSED);
+        CU_ASSERT_EQUAL(h.closed, 1);
+        CU_ASSERT_EQUAL(h.errors, 0);
+        EXPECT_DELIVERED(&h, "");
+        CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 1);
+        if (segs[i].flags & TH_ACK) {
+            EXPECT_NOUT(&h, 1);
+            EXPECT_SEG(&h, 0, TH_RST, segs[i].ack, 0, 0, 0);
+        } else {
+            EXPECT_NOUT(&h, 0);
+        }
+        h_free(&h);
+    }
 }
 
 /* Close before the handshake completes: the FIN follows establishment. */
@@ -2180,7 +2188,7 @@ static void test_options_malformed_dropped(void)
     s.opts = bad[4];
     s.opts_len = 8;
     h_input(&h, s);
-    EXPECT_STATE(&h, TCPS_LISTEN);
+    EXPECT_STATE(&h, TCPS_CLOSED);
     EXPECT_NOUT(&h, 0);
     CU_ASSERT_EQUAL(h.tcb.stats.bad_options_in, 1);
     h_free(&h);
@@ -2393,18 +2401,38 @@ static void test_rst_not_sent_for_batched_duplicate_syn(void)
     h_free(&h);
 }
 
-/* LISTEN: a RST is ignored, never answered. */
+/* LISTEN: a RST (even with SYN) is never answered, and cannot open the
+ * connection: the attempt ends, without an error. */
 static void test_rst_listen_ignored(void)
 {
+    static const uint8_t flags[] = {TH_RST, TH_RST | TH_ACK, TH_RST | TH_SYN};
+    for (size_t i = 0; i < sizeof flags; i++) {
+        struct harness h;
+        h_init(&h, H_WINDOW);
+        h_open_passive(&h, 7000);
+        h_input(&h, bare(300, 7001, flags[i]));
+        EXPECT_STATE(&h, TCPS_CLOSED);
+        EXPECT_NOUT(&h, 0);
+        CU_ASSERT_EQUAL(h.errors, 0);
+        CU_ASSERT_EQUAL(h.closed, 1);
+        h_free(&h);
+    }
+}
+
+/* LISTEN: a SYN with malformed options cannot open the connection either. */
+static void test_listen_malformed_syn_ends(void)
+{
+    static const uint8_t bad[4] = {TCPOPT_MSS, 3, 0, 0};
     struct harness h;
     h_init(&h, H_WINDOW);
     h_open_passive(&h, 7000);
-    h_input(&h, rst(300));
-    h_input(&h, rstack(300, 7001));
-    EXPECT_STATE(&h, TCPS_LISTEN);
+    struct tseg s = syn(300);
+    s.opts = bad;
+    s.opts_len = 4;
+    h_input(&h, s);
+    EXPECT_STATE(&h, TCPS_CLOSED);
     EXPECT_NOUT(&h, 0);
-    h_input(&h, syn(300));
-    EXPECT_STATE(&h, TCPS_SYN_RECEIVED);
+    CU_ASSERT_EQUAL(h.tcb.stats.bad_options_in, 1);
     h_free(&h);
 }
 
@@ -2666,6 +2694,7 @@ void register_core_suites(void)
         {"SYN_RECEIVED active: refused", test_rst_syn_received_active_refused},
         {"SYN_RECEIVED: bad ACK gets RST", test_rst_syn_received_bad_ack_reset},
         {"LISTEN: RST ignored", test_rst_listen_ignored},
+        {"LISTEN: malformed SYN ends the attempt", test_listen_malformed_syn_ends},
         {"batched duplicate SYN: one SYN-ACK, no RST", test_rst_not_sent_for_batched_duplicate_syn},
         {"CLOSING states: RST closes", test_rst_closing_states_close},
         {"abort with unread data sends RST", test_rst_user_abort},
