@@ -444,7 +444,8 @@ static int hook_offer(struct hook_rig *r, uint32_t seq, uint32_t ack, uint8_t fl
     th->th_off = (uint8_t)(5 + (opts_len + 3) / 4);
     th->th_flags = flags;
     th->th_win = htons(3072);
-    memcpy(buf + 20, opts, opts_len);
+    if (opts_len)
+        memcpy(buf + 20, opts, opts_len);
     return transport_listen_input(r->ls, buf, TCP_DATA_START(th) + payload, &r->local, &r->peer);
 }
 
