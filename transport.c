@@ -664,6 +664,8 @@ static void input_listen(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
      * cannot open it ends it; it would wait for ever otherwise. */
     if (seg->flags & (TH_RST | TH_ACK) || !(seg->flags & TH_SYN)) {
         t->stats.dropped_in++;
+        if (seg->flags & TH_RST)
+            t->stats.rsts_in++;
         if ((seg->flags & (TH_RST | TH_ACK)) == TH_ACK)
             send_reset(t, now, seg->ack, false, 0);
         enter_closed(t);
