@@ -98,9 +98,11 @@ int main(int argc, char **argv)
     int n, rc = 1;
     if (abort_after) {
         long got = 0;
-        while (got < abort_after &&
-               (n = myread(sd, in, abort_after - got < (long)sizeof in ? (size_t)(abort_after - got)
-                                                                       : sizeof in)) > 0) {
+        while (got < abort_after) {
+            size_t want = (size_t)(abort_after - got);
+            n = myread(sd, in, want < sizeof in ? want : sizeof in);
+            if (n <= 0)
+                break;
             fwrite(in, 1, (size_t)n, stdout);
             got += n;
         }
