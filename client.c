@@ -28,18 +28,22 @@ struct options {
     long window;
     int verbose;
     long pause_ms; /* stop reading this long halfway through (-P) */
+    long mss;      /* our MSS limit (-M), 0: the carrier's default */
     struct sockaddr_in server;
 };
 
 static void usage(const char *prog)
 {
     fprintf(stderr,
-            "usage: %s [-U] [-q] [-f FILE] [-o OUTPUT] [-w WINDOW] [-P MS] [-v] HOST:PORT\n"
+            "usage: %s [-U] [-q] [-f FILE] [-o OUTPUT] [-w WINDOW] [-M MSS] [-P MS] [-v] "
+            "HOST:PORT\n"
             "  -U          unreliable network (emulation; see STCP_NETEM)\n"
             "  -q          discard the data instead of storing it\n"
             "  -f FILE     fetch FILE (default: prompt for names)\n"
             "  -o OUTPUT   store the data in OUTPUT (default: rcvd)\n"
             "  -w WINDOW   receive/send window, 1..65535 bytes (default 3072)\n"
+            "  -M MSS      largest segment payload we send and announce, 64..65495\n"
+            "              (default: 536 on the udp carrier)\n"
             "  -P MS       stop reading for MS milliseconds halfway (watch flow control)\n"
             "  -v          print counters at the end\n",
             prog);
@@ -74,9 +78,9 @@ static int parse_hostport(const char *arg, struct sockaddr_in *out)
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){TRUE, FALSE, NULL, "rcvd", 3072, 0, 0, {0}};
+    *o = (struct options){TRUE, FALSE, NULL, "rcvd", 3072, 0, 0, 0, {0}};
     int c;
-    while ((c = getopt(argc, argv, "Uqf:o:w:P:vh")) != -1) {
+    while ((c = getopt(argc, argv, "Uqf:o:w:M:P:vh")) != -1) {
         switch (c) {
         case 'U':
             o->reliable = FALSE;
@@ -95,6 +99,14 @@ static void parse_args(int argc, char **argv, struct options *o)
             errno = 0;
             o->window = strtol(optarg, &end, 10);
             if (errno || *end || o->window < 1 || o->window > 65535)
+                usage(argv[0]);
+            break;
+        }
+        case 'M': {
+            char *end;
+            errno = 0;
+            o->mss = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || o->mss < 64 || o->mss > 65495)
                 usage(argv[0]);
             break;
         }
@@ -170,6 +182,7 @@ static int connect_to(const struct options *o)
         return -1;
     }
     if (mysetsockopt(sd, MYSO_WINDOW, o->window) < 0 ||
+        (o->mss && mysetsockopt(sd, MYSO_MSS, o->mss) < 0) ||
         myconnect(sd, (struct sockaddr *)&o->server, sizeof o->server) < 0) {
         fprintf(stderr, "client: connect: %s\n", strerror(errno));
         myclose(sd);
@@ -300,7 +313,7 @@ static void print_stats(mysocket_t sd)
             "received %llu\n"
             "client: resent %llu on timeout, %llu on duplicate ACKs (%llu bytes); "
             "received %llu duplicate, %llu out of order, %llu duplicate ACKs; "
-            "%llu window probes\n"
+            "%llu window probes; RSTs sent %llu, received %llu\n"
             "client: dropped on receipt: %llu bad checksum, %llu malformed; emulation: "
             "%llu dropped, %llu duplicated, %llu reordered, %llu corrupted, %llu delayed\n"
             "client: srtt %u us, rttvar %u us, rto %u us; windows: peer %u, ours %u; %s\n",
@@ -309,11 +322,12 @@ static void print_stats(mysocket_t sd)
             (unsigned long long)st.rexmit_timeout, (unsigned long long)st.rexmit_other,
             (unsigned long long)st.rexmit_bytes, (unsigned long long)st.dup_received,
             (unsigned long long)st.ooo_received, (unsigned long long)st.dupacks_received,
-            (unsigned long long)st.window_probes, (unsigned long long)st.bad_checksum,
+            (unsigned long long)st.window_probes, (unsigned long long)st.rsts_sent,
+            (unsigned long long)st.rsts_received, (unsigned long long)st.bad_checksum,
             (unsigned long long)st.malformed, (unsigned long long)st.emu_dropped,
             (unsigned long long)st.emu_duplicated, (unsigned long long)st.emu_reordered,
-            (unsigned long long)st.emu_corrupted, (unsigned long long)st.emu_delayed,
-            st.srtt_us, st.rttvar_us, st.rto_us, st.snd_wnd, st.rcv_wnd, st.state);
+            (unsigned long long)st.emu_corrupted, (unsigned long long)st.emu_delayed, st.srtt_us,
+            st.rttvar_us, st.rto_us, st.snd_wnd, st.rcv_wnd, st.state);
 }
 
 static int fetch(const struct options *o, const char *name)

@@ -1051,7 +1051,8 @@ static int conn_close(struct mysock *s)
     struct conn *c = s->conn;
     pthread_mutex_lock(&s->lock);
     c->close_requested = true;
-    c->rcvq.len = 0; /* nobody will read it now */
+    c->discarded = c->rcvq.len; /* the transport aborts if this is not 0 */
+    c->rcvq.len = 0;            /* nobody will read it now */
     conn_wake(c, APP_CLOSE_REQUESTED);
     pthread_cond_broadcast(&s->cv); /* a transport blocked in stcp_app_send */
     pthread_cond_broadcast(&c->rd_cv);

@@ -114,6 +114,8 @@ struct mystats {
     uint32_t rcv_wnd;        /* window we last advertised */
     uint32_t in_flight;      /* bytes sent and not acknowledged */
     char state[16];          /* "ESTABLISHED", ...; "" before any report */
+    uint64_t rsts_sent;      /* RSTs the transport sent */
+    uint64_t rsts_received;  /* RSTs that reached the transport */
 };
 extern int mygetstats(mysocket_t sd, struct mystats *stats);
 

@@ -89,6 +89,7 @@ struct conn {
 
     bool app_read;        /* myread freed space since APP_READ was reported */
     bool close_requested; /* myclose was called */
+    size_t discarded;     /* bytes of rcvq myclose threw away unread */
     bool close_reported;  /* APP_CLOSE_REQUESTED was reported */
     bool fin_received;    /* the peer's FIN: myread returns 0 when drained */
     int error;            /* stcp_set_error */

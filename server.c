@@ -39,6 +39,7 @@ struct options {
     int verbose;
     long request_timeout_ms; /* the whole request line must arrive in this time */
     long max_conns;          /* connections served at once; more are refused */
+    long mss;                /* our MSS limit (-M), 0: the carrier's default */
 };
 
 static int root_fd = -1;
@@ -49,14 +50,16 @@ static long request_timeout_ms;
 static void usage(const char *prog)
 {
     fprintf(stderr,
-            "usage: %s [-U] [-C] [-a ADDR] [-p PORT] [-d DIR] [-w WINDOW] [-b BACKLOG]\n"
-            "          [-n COUNT] [-t SECONDS] [-m MAXCONN] [-v]\n"
+            "usage: %s [-U] [-C] [-a ADDR] [-p PORT] [-d DIR] [-w WINDOW] [-M MSS]\n"
+            "          [-b BACKLOG] [-n COUNT] [-t SECONDS] [-m MAXCONN] [-v]\n"
             "  -U          unreliable network (emulation; see STCP_NETEM)\n"
             "  -C          answer SYNs with SYN cookies\n"
             "  -a ADDR     address to listen on (default 0.0.0.0)\n"
             "  -p PORT     port to listen on (default: any free port)\n"
             "  -d DIR      directory to serve (default: the working directory)\n"
             "  -w WINDOW   receive/send window, 1..65535 bytes (default 3072)\n"
+            "  -M MSS      largest segment payload we send and announce, 64..65495\n"
+            "              (default: 536 on the udp carrier)\n"
             "  -b BACKLOG  listen backlog (default 64)\n"
             "  -n COUNT    exit after serving COUNT connections\n"
             "  -t SECONDS  time allowed for the request line (default 10)\n"
@@ -79,9 +82,9 @@ static long parse_long(const char *s, long lo, long hi, const char *prog)
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){TRUE, FALSE, "0.0.0.0", 0, ".", 3072, 64, 0, 0, 10000, 256};
+    *o = (struct options){TRUE, FALSE, "0.0.0.0", 0, ".", 3072, 64, 0, 0, 10000, 256, 0};
     int c;
-    while ((c = getopt(argc, argv, "UCa:p:d:w:b:n:t:m:vh")) != -1) {
+    while ((c = getopt(argc, argv, "UCa:p:d:w:M:b:n:t:m:vh")) != -1) {
         switch (c) {
         case 'U':
             o->reliable = FALSE;
@@ -100,6 +103,9 @@ static void parse_args(int argc, char **argv, struct options *o)
             break;
         case 'w':
             o->window = parse_long(optarg, 1, 65535, argv[0]);
+            break;
+        case 'M':
+            o->mss = parse_long(optarg, 64, 65495, argv[0]);
             break;
         case 'b':
             o->backlog = (int)parse_long(optarg, 1, MAX_NUM_CONNECTIONS, argv[0]);
@@ -281,12 +287,13 @@ static void print_conn_stats(mysocket_t sd, const char *name)
     fprintf(stderr,
             "server: %s: sent %llu bytes in %llu segments; resent %llu on timeout, %llu on "
             "duplicate ACKs; %llu window probes; dropped %llu bad checksum, %llu malformed, "
-            "%llu unacceptable; srtt %u us, rto %u us; %s\n",
+            "%llu unacceptable; RSTs sent %llu, received %llu; srtt %u us, rto %u us; %s\n",
             name, (unsigned long long)st.bytes_sent, (unsigned long long)st.segs_sent,
             (unsigned long long)st.rexmit_timeout, (unsigned long long)st.rexmit_other,
             (unsigned long long)st.window_probes, (unsigned long long)st.bad_checksum,
             (unsigned long long)st.malformed, (unsigned long long)st.dropped_transport,
-            st.srtt_us, st.rto_us, st.state);
+            (unsigned long long)st.rsts_sent, (unsigned long long)st.rsts_received, st.srtt_us,
+            st.rto_us, st.state);
 }
 
 static void serve(mysocket_t sd)
@@ -474,7 +481,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (mysetsockopt(ls, MYSO_WINDOW, o.window) < 0 ||
-        mysetsockopt(ls, MYSO_SYNCOOKIES, o.cookies) < 0) {
+        mysetsockopt(ls, MYSO_SYNCOOKIES, o.cookies) < 0 ||
+        (o.mss && mysetsockopt(ls, MYSO_MSS, o.mss) < 0)) {
         perror("mysetsockopt");
         return 1;
     }

@@ -421,6 +421,18 @@ size_t stcp_app_space(mysocket_t sd)
     return n;
 }
 
+size_t stcp_app_discarded(mysocket_t sd)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    size_t n = c->discarded;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
 void stcp_fin_received(mysocket_t sd)
 {
     struct mysock *s;

@@ -129,6 +129,10 @@ void stcp_fin_received(mysocket_t sd);
 /* Free space in the receive queue: the most the receive window may offer. */
 size_t stcp_app_space(mysocket_t sd);
 
+/* Received bytes the application closed without reading (myclose discards
+ * them); 0 before myclose.  A transport aborts with a RST when it is not 0. */
+size_t stcp_app_discarded(mysocket_t sd);
+
 /* The connection has failed with error err (ETIMEDOUT, ECONNRESET, ...):
  * blocked and later myread/mywrite calls return -1 with it, after any data
  * already queued for the application has been read. */

@@ -59,17 +59,44 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->orphan_timeout = 60 * STCP_SEC;
     cfg->keepalive_idle = 1 * STCP_SEC;
     cfg->keepalive_interval = 500 * STCP_MSEC;
+    cfg->mss = STCP_MSS;
+}
+
+/* Options (RFC 9293 3.1): EOL ends them, NOP is a single byte, any other
+ * kind has a length byte that counts the kind and itself.  Only MSS is
+ * used; the others are stepped over.  Returns -1 if they are malformed. */
+static int parse_options(const uint8_t *opt, size_t len, struct tcp_segment *seg)
+{
+    size_t i = 0;
+    while (i < len && opt[i] != TCPOPT_EOL) {
+        if (opt[i] == TCPOPT_NOP) {
+            i++;
+            continue;
+        }
+        if (len - i < 2 || opt[i + 1] < 2 || opt[i + 1] > len - i)
+            return -1; /* no length, a length that cannot be, or past th_off */
+        if (opt[i] == TCPOPT_MSS) {
+            if (opt[i + 1] != TCPOLEN_MSS)
+                return -1;
+            seg->mss = (uint16_t)((opt[i + 2] << 8) | opt[i + 3]);
+        }
+        i += opt[i + 1];
+    }
+    return 0;
 }
 
 int tcp_parse(const void *buf, size_t len, struct tcp_segment *seg)
 {
     const STCPHeader *h = buf;
-    if (len < sizeof *h || h->th_off < 5 || (size_t)h->th_off * 4 > len)
+    if (len < sizeof *h || h->th_off < 5 || TCP_DATA_START(h) > len)
         return -1;
-    size_t off = (size_t)h->th_off * 4; /* options, if any, are skipped */
+    size_t off = TCP_DATA_START(h);
+    seg->mss = 0;
+    if (parse_options((const uint8_t *)buf + sizeof *h, TCP_OPTIONS_LEN(h), seg) < 0)
+        return -2;
     seg->seq = ntohl(h->th_seq);
     seg->ack = ntohl(h->th_ack);
-    seg->flags = h->th_flags & (TH_FIN | TH_SYN | TH_ACK); /* RST, PSH, URG ignored */
+    seg->flags = h->th_flags & (TH_FIN | TH_SYN | TH_RST | TH_ACK); /* PSH, URG ignored */
     seg->win = ntohs(h->th_win);
     seg->payload = (const uint8_t *)buf + off;
     seg->len = (uint32_t)(len - off);
@@ -89,12 +116,17 @@ static uint32_t sndbuf_put(struct tcp_sndbuf *b, const uint8_t *src, uint32_t le
     return len;
 }
 
-static void sndbuf_copy(const struct tcp_sndbuf *b, uint32_t off, uint8_t *dst, uint32_t len)
+/* The len bytes at offset off, in one piece: in place, or copied to
+ * b->flat when they wrap around the end of the ring. */
+static const uint8_t *sndbuf_view(const struct tcp_sndbuf *b, uint32_t off, uint32_t len)
 {
     uint32_t pos = (b->head + off) % b->cap;
     uint32_t first = MIN(len, b->cap - pos);
-    memcpy(dst, b->data + pos, first);
-    memcpy(dst + first, b->data, len - first);
+    if (first == len)
+        return b->data + pos;
+    memcpy(b->flat, b->data + pos, first);
+    memcpy(b->flat + first, b->data, len - first);
+    return b->flat;
 }
 
 static void sndbuf_drop(struct tcp_sndbuf *b, uint32_t len)
@@ -279,7 +311,6 @@ void tcp_abort(struct tcb *t, int err)
 {
     if (t->state == TCPS_CLOSED)
         return;
-    t->error = err;
     t->state = TCPS_CLOSED;
     timers_off(t);
     event(t, TCP_EV_ERROR, err);
@@ -289,15 +320,18 @@ void tcp_abort(struct tcb *t, int err)
 int tcp_init(struct tcb *t, const struct tcp_config *cfg, const struct tcp_env *env)
 {
     memset(t, 0, sizeof *t);
-    if (!cfg || !env || cfg->window < 1 || cfg->window > 65535 || !env->output) {
+    if (!cfg || !env || cfg->window < 1 || cfg->window > 65535 || !env->output ||
+        cfg->mss < TCP_MIN_MSS || cfg->mss > TCP_MAX_MSS) {
         errno = EINVAL;
         return -1;
     }
     t->cfg = *cfg;
     t->env = *env;
     t->sndbuf.data = malloc(cfg->window);
+    /* A segment is at most an MSS and at most the whole ring. */
+    t->sndbuf.flat = malloc(MIN(cfg->mss, cfg->window));
     t->reasm.data = malloc(cfg->window);
-    if (!t->sndbuf.data || !t->reasm.data) {
+    if (!t->sndbuf.data || !t->sndbuf.flat || !t->reasm.data) {
         tcp_free(t);
         errno = ENOMEM;
         return -1;
@@ -305,6 +339,7 @@ int tcp_init(struct tcb *t, const struct tcp_config *cfg, const struct tcp_env *
     t->sndbuf.cap = t->reasm.cap = cfg->window;
     t->state = TCPS_CLOSED;
     t->rto = cfg->rto_initial;
+    t->snd_mss = MIN((uint32_t)STCP_MSS, cfg->mss); /* until the peer's SYN says more */
     timers_off(t);
     return 0;
 }
@@ -312,8 +347,22 @@ int tcp_init(struct tcb *t, const struct tcp_config *cfg, const struct tcp_env *
 void tcp_free(struct tcb *t)
 {
     free(t->sndbuf.data);
+    free(t->sndbuf.flat);
     free(t->reasm.data);
-    t->sndbuf.data = t->reasm.data = NULL;
+    t->sndbuf.data = t->sndbuf.flat = t->reasm.data = NULL;
+}
+
+/* Effective send MSS (RFC 9293 3.7.1): the peer's MSS option, or 536 if
+ * its SYN had none, and no more than our own limit. */
+static uint32_t effective_mss_of(uint16_t peer_mss, uint32_t our_mss)
+{
+    uint32_t mss = peer_mss ? peer_mss : (uint32_t)STCP_MSS;
+    return MAX((uint32_t)TCP_MIN_MSS, MIN(mss, our_mss));
+}
+
+static uint32_t effective_mss(const struct tcb *t, uint16_t peer_mss)
+{
+    return effective_mss_of(peer_mss, t->cfg.mss);
 }
 
 /* ======================= 2. Output (tcp_out) =============================== */
@@ -328,32 +377,58 @@ uint32_t tcp_rcv_window(const struct tcb *t)
     if (t->state == TCPS_SYN_SENT || t->state == TCPS_LISTEN || t->state == TCPS_CLOSED)
         return space;
     uint32_t edge = t->rcv_nxt + space;
-    uint32_t threshold = MAX(1u, MIN((uint32_t)STCP_MSS, t->cfg.window / 2));
+    uint32_t threshold = MAX(1u, MIN(t->snd_mss, t->cfg.window / 2));
     if (seq_lt(edge, t->rcv_adv) || edge - t->rcv_adv < threshold)
         return seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
     return space;
 }
 
-/* Build and send one segment.  Every segment but the first SYN carries ACK
- * and rcv_nxt; every segment carries the window. */
-static void emit(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *payload,
-                 uint32_t len)
+/* The longest header we build: 20 bytes and the MSS option. */
+#define TCP_HDR_MAX (sizeof(STCPHeader) + TCPOLEN_MSS)
+
+/* The one place a segment header is built: for the connection's segments
+ * (emit), its RSTs (send_reset) and the listener's cookie SYN-ACKs and
+ * RSTs, which have no TCB.  mss != 0 adds an MSS option (SYNs only).
+ * Returns the header's length. */
+static size_t build_header(uint8_t buf[TCP_HDR_MAX], uint32_t seq, uint32_t ack, uint8_t flags,
+                           uint16_t win, uint16_t mss)
 {
     STCPHeader h;
     memset(&h, 0, sizeof h);
     h.th_seq = htonl(seq);
-    if (t->state != TCPS_SYN_SENT) {
-        flags |= TH_ACK;
-        h.th_ack = htonl(t->rcv_nxt);
-    }
+    h.th_ack = htonl(ack);
     h.th_off = 5;
     h.th_flags = flags;
+    h.th_win = htons(win);
+    if (mss) {
+        uint8_t *opt = buf + sizeof h;
+        opt[0] = TCPOPT_MSS;
+        opt[1] = TCPOLEN_MSS;
+        opt[2] = (uint8_t)(mss >> 8);
+        opt[3] = (uint8_t)mss;
+        h.th_off += TCPOLEN_MSS / 4;
+    }
+    memcpy(buf, &h, sizeof h);
+    return TCP_DATA_START(&h);
+}
+
+/* Send one segment of the connection.  Every segment but the first SYN
+ * carries ACK and rcv_nxt; every segment carries the window; SYNs carry
+ * our MSS. */
+static void emit(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *payload, uint32_t len)
+{
+    uint32_t ack = 0;
+    if (t->state != TCPS_SYN_SENT) {
+        flags |= TH_ACK;
+        ack = t->rcv_nxt;
+    }
     uint32_t wnd = tcp_rcv_window(t);
     t->rcv_wnd = wnd;
     if (t->state != TCPS_SYN_SENT)
         t->rcv_adv = t->rcv_nxt + wnd;
-    h.th_win = htons((uint16_t)wnd);
-    t->env.output(t->env.ctx, &h, payload, len);
+    uint8_t hdr[TCP_HDR_MAX];
+    build_header(hdr, seq, ack, flags, (uint16_t)wnd, (flags & TH_SYN) ? (uint16_t)t->cfg.mss : 0);
+    t->env.output(t->env.ctx, (const STCPHeader *)hdr, payload, len);
     t->ack_now = false;
     t->unacked_segs = 0;
     t->stats.segs_out++;
@@ -361,9 +436,7 @@ static void emit(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *payl
 
 static void emit_data(struct tcb *t, uint32_t seq, uint32_t len, bool fin)
 {
-    uint8_t payload[STCP_MSS];
-    sndbuf_copy(&t->sndbuf, seq - t->snd_una, payload, len);
-    emit(t, seq, fin ? TH_FIN : 0, payload, len);
+    emit(t, seq, fin ? TH_FIN : 0, sndbuf_view(&t->sndbuf, seq - t->snd_una, len), len);
 }
 
 /* Resend the oldest unacknowledged segment: the SYN, or up to an MSS of
@@ -378,7 +451,7 @@ static void send_oldest(struct tcb *t, stcp_usec_t now)
     if (t->snd_una == t->snd_nxt)
         return; /* everything was acknowledged meanwhile */
     uint32_t flight = data_in_flight(t);
-    uint32_t len = MIN((uint32_t)STCP_MSS, flight);
+    uint32_t len = MIN(t->snd_mss, flight);
     bool fin = t->fin_sent && len == flight;
     if (!len && !fin)
         return;
@@ -394,28 +467,77 @@ static void send_oldest(struct tcb *t, stcp_usec_t now)
 #define CHALLENGE_BURST    20
 #define CHALLENGE_INTERVAL (10 * STCP_MSEC)
 
+/* A token bucket: burst tokens at most, one more per interval.  Takes a
+ * token if there is one. */
+static bool take_token(unsigned *tokens, stcp_usec_t *refill_at, stcp_usec_t now, unsigned burst,
+                       stcp_usec_t interval)
+{
+    if (now >= *refill_at) {
+        stcp_usec_t n = (now - *refill_at) / interval + 1;
+        *tokens = (unsigned)MIN((stcp_usec_t)burst, *tokens + n);
+        *refill_at = now + interval;
+    }
+    if (!*tokens)
+        return false;
+    (*tokens)--;
+    return true;
+}
+
 static bool challenge_allowed(struct tcb *t, stcp_usec_t now)
 {
-    if (now >= t->challenge_refill_at) {
-        stcp_usec_t n = (now - t->challenge_refill_at) / CHALLENGE_INTERVAL + 1;
-        t->challenge_tokens = (unsigned)MIN((stcp_usec_t)CHALLENGE_BURST, t->challenge_tokens + n);
-        t->challenge_refill_at = now + CHALLENGE_INTERVAL;
+    if (take_token(&t->challenge_tokens, &t->challenge_refill_at, now, CHALLENGE_BURST,
+                   CHALLENGE_INTERVAL))
+        return true;
+    t->stats.acks_throttled++;
+    return false;
+}
+
+/* RSTs we send: the same ration as challenge ACKs, per connection (and
+ * per process for the listener's, see transport_listen_input). */
+#define RST_BURST    CHALLENGE_BURST
+#define RST_INTERVAL CHALLENGE_INTERVAL
+
+/* Send a RST: <SEQ=seq><CTL=RST>, or <SEQ=seq><ACK=ack><CTL=RST,ACK>. */
+static void send_reset(struct tcb *t, stcp_usec_t now, uint32_t seq, bool with_ack, uint32_t ack)
+{
+    if (!take_token(&t->rst_tokens, &t->rst_refill_at, now, RST_BURST, RST_INTERVAL)) {
+        t->stats.rsts_throttled++;
+        return;
     }
-    if (!t->challenge_tokens) {
-        t->stats.acks_throttled++;
-        return false;
+    uint8_t hdr[TCP_HDR_MAX];
+    build_header(hdr, seq, with_ack ? ack : 0, TH_RST | (with_ack ? TH_ACK : 0), 0, 0);
+    t->env.output(t->env.ctx, (const STCPHeader *)hdr, NULL, 0);
+    t->stats.segs_out++;
+    t->stats.rsts_out++;
+}
+
+/* We end a connection the peer may still think open (RFC 9293 3.10.5,
+ * ABORT): tell it with <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK>.  Before
+ * our SYN was answered, and once both FINs are done, there is nobody to
+ * tell. */
+static void reset_peer(struct tcb *t, stcp_usec_t now)
+{
+    switch (t->state) {
+    case TCPS_CLOSED:
+    case TCPS_LISTEN:
+    case TCPS_SYN_SENT:
+    case TCPS_TIME_WAIT:
+        break;
+    default:
+        send_reset(t, now, t->snd_nxt, true, t->rcv_nxt);
+        break;
     }
-    t->challenge_tokens--;
-    return true;
 }
 
 /* An ACK now, out of turn (duplicate, out of order, unacceptable). */
 static void send_ack_now(struct tcb *t, stcp_usec_t now)
 {
-    if (t->state == TCPS_SYN_RECEIVED)
-        send_oldest(t, now); /* our SYN is not acknowledged yet: resend it */
-    else
+    if (t->state != TCPS_SYN_RECEIVED)
         emit(t, t->snd_nxt, 0, NULL, 0);
+    else if (t->snd_nxt == t->iss)
+        t->ack_now = true; /* our SYN has not gone out yet: tcp_output sends it */
+    else
+        send_oldest(t, now); /* our SYN is not acknowledged yet: resend it */
 }
 
 static bool may_send_data(const struct tcb *t)
@@ -444,7 +566,7 @@ static void send_new_data(struct tcb *t, stcp_usec_t now)
         uint32_t usable = wnd > flight ? wnd - flight : 0;
         if (!unsent || !usable)
             break;
-        uint32_t len = MIN(MIN((uint32_t)STCP_MSS, unsent), usable);
+        uint32_t len = MIN(MIN(t->snd_mss, unsent), usable);
         bool fin = t->fin_queued && len == unsent;
         emit_data(t, t->snd_nxt, len, fin);
         t->snd_nxt += len + (fin ? 1 : 0);
@@ -535,12 +657,21 @@ static void start_time_wait(struct tcb *t, stcp_usec_t now)
 
 static void input_listen(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
 {
-    /* An ACK would get a RST in TCP; STCP sends none.  Data on a SYN is
-     * not kept: the peer sends it again once the connection is open. */
-    if ((seg->flags & TH_ACK) || !(seg->flags & TH_SYN)) {
+    /* RFC 9293 3.10.7.2: a RST is ignored, an ACK gets <SEQ=SEG.ACK><CTL=RST>,
+     * anything but a SYN is dropped.  Data on a SYN is not kept: the peer
+     * sends it again once the connection is open.  A TCB listens for one
+     * connection (the framework starts one per SYN), so a segment that
+     * cannot open it ends it; it would wait for ever otherwise. */
+    if (seg->flags & (TH_RST | TH_ACK) || !(seg->flags & TH_SYN)) {
         t->stats.dropped_in++;
+        if (seg->flags & TH_RST)
+            t->stats.rsts_in++;
+        if ((seg->flags & (TH_RST | TH_ACK)) == TH_ACK)
+            send_reset(t, now, seg->ack, false, 0);
+        enter_closed(t);
         return;
     }
+    t->snd_mss = effective_mss(t, seg->mss);
     t->irs = seg->seq;
     t->rcv_nxt = seg->seq + 1;
     t->rcv_adv = t->rcv_nxt;
@@ -670,7 +801,7 @@ static void fin_acked(struct tcb *t, stcp_usec_t now)
 static unsigned dupack_threshold(const struct tcb *t)
 {
     uint32_t flight = t->snd_nxt - t->snd_una;
-    unsigned segs = (flight + STCP_MSS - 1) / STCP_MSS;
+    unsigned segs = (flight + t->snd_mss - 1) / t->snd_mss;
     if (segs >= 4 || data_unsent(t))
         return 3;
     /* One segment out: no later segment can have caused a duplicate ACK. */
@@ -697,9 +828,11 @@ static void check_dupack(struct tcb *t, const struct tcp_segment *seg)
 static bool process_ack(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
 {
     if (t->state == TCPS_SYN_RECEIVED) {
-        /* Our SYN must have been sent, and be what the ACK covers. */
+        /* Our SYN must have been sent, and be what the ACK covers; an ACK
+         * of anything else gets <SEQ=SEG.ACK><CTL=RST> (RFC 9293 3.10.7.4). */
         if (t->snd_nxt == t->iss || !ack_in_range(seg->ack, t->snd_una, t->snd_nxt)) {
-            t->stats.dropped_in++; /* TCP would send a RST */
+            t->stats.dropped_in++;
+            send_reset(t, now, seg->ack, false, 0);
             return false;
         }
         enter_established(t);
@@ -826,14 +959,29 @@ static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
 static void input_syn_sent(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
 {
     bool has_ack = seg->flags & TH_ACK;
+    if (seg->flags & TH_RST)
+        t->stats.rsts_in++;
     if (has_ack && !ack_in_range(seg->ack, t->iss, t->snd_nxt)) {
-        t->stats.dropped_in++; /* not for our SYN (TCP would send a RST) */
+        /* Not for our SYN: an old connection's segment (RFC 9293 3.10.7.3). */
+        t->stats.dropped_in++;
+        if (!(seg->flags & TH_RST))
+            send_reset(t, now, seg->ack, false, 0);
+        return;
+    }
+    if (seg->flags & TH_RST) {
+        /* With an ACK of our SYN: the port is closed.  Without one it
+         * could be anybody's: dropped. */
+        if (has_ack)
+            tcp_abort(t, ECONNREFUSED);
+        else
+            t->stats.dropped_in++;
         return;
     }
     if (!(seg->flags & TH_SYN)) {
         t->stats.dropped_in++;
         return;
     }
+    t->snd_mss = effective_mss(t, seg->mss);
     t->irs = seg->seq;
     t->rcv_nxt = seg->seq + 1;
     t->rcv_adv = t->rcv_nxt + t->rcv_wnd; /* the window our SYN offered */
@@ -867,8 +1015,50 @@ static void heard_from_peer(struct tcb *t, stcp_usec_t now)
     t->unanswered_keepalives = 0;
 }
 
+/* A RST whose sequence number is exactly rcv_nxt (RFC 9293 3.10.7.4,
+ * second check). */
+static void reset_received(struct tcb *t)
+{
+    switch (t->state) {
+    case TCPS_SYN_RECEIVED:
+        if (t->passive)
+            enter_closed(t); /* back to LISTEN: the attempt ends, never accepted */
+        else
+            tcp_abort(t, ECONNREFUSED);
+        break;
+    case TCPS_ESTABLISHED:
+    case TCPS_FIN_WAIT_1:
+    case TCPS_FIN_WAIT_2:
+    case TCPS_CLOSE_WAIT:
+        tcp_abort(t, ECONNRESET);
+        break;
+    default: /* CLOSING, LAST_ACK, TIME_WAIT: nothing is lost */
+        enter_closed(t);
+        break;
+    }
+}
+
+/* RST in a synchronized state (RFC 5961 3.2): exactly rcv_nxt resets;
+ * elsewhere in the window gets a rationed challenge ACK, so a blind
+ * attacker must guess the exact number; outside the window it is dropped. */
+static void input_rst(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
+{
+    t->stats.rsts_in++;
+    if (seg->seq == t->rcv_nxt) {
+        reset_received(t);
+        return;
+    }
+    t->stats.dropped_in++;
+    if (seq_in(seg->seq, t->rcv_nxt, t->rcv_adv) && challenge_allowed(t, now))
+        send_ack_now(t, now);
+}
+
 static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segment *seg)
 {
+    if (seg->flags & TH_RST) {
+        input_rst(t, now, seg);
+        return;
+    }
     /* A new SYN from the same address and port while we linger in
      * TIME_WAIT: the peer is starting a new connection (it reused its
      * port).  End TIME_WAIT now so its next SYN reaches the listener,
@@ -906,7 +1096,7 @@ static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segmen
     if (t->state == TCPS_FIN_WAIT_2 && t->app_closed)
         t->close_at = now + t->cfg.orphan_timeout;
     trim_to_window(t, seg);
-    /* Second (RST) and third (security) checks: not in STCP.
+    /* Second (RST) check: done first, above; third (security): not in STCP.
      * Fourth: a SYN inside the window gets a challenge ACK (RFC 5961). */
     if (seg->flags & TH_SYN) {
         t->stats.dropped_in++;
@@ -928,8 +1118,13 @@ static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segmen
 void tcp_input(struct tcb *t, stcp_usec_t now, const void *buf, size_t len)
 {
     struct tcp_segment seg;
-    if (tcp_parse(buf, len, &seg) < 0) {
+    int parsed = tcp_parse(buf, len, &seg);
+    if (parsed < 0) {
         t->stats.dropped_in++;
+        if (parsed == -2)
+            t->stats.bad_options_in++;
+        if (t->state == TCPS_LISTEN)
+            enter_closed(t); /* it cannot open this connection (see input_listen) */
         return;
     }
     t->stats.segs_in++;
@@ -961,12 +1156,15 @@ void tcp_connect(struct tcb *t, stcp_usec_t now, uint32_t iss)
 void tcp_listen(struct tcb *t, uint32_t iss)
 {
     t->iss = t->snd_una = t->snd_nxt = iss;
+    t->passive = true;
     t->state = TCPS_LISTEN;
 }
 
 void tcp_open_established(struct tcb *t, stcp_usec_t now, uint32_t iss, uint32_t irs,
-                          uint16_t peer_window, uint16_t our_window)
+                          uint16_t peer_window, uint16_t our_window, uint16_t peer_mss)
 {
+    t->passive = true;
+    t->snd_mss = effective_mss(t, peer_mss);
     t->iss = iss;
     t->snd_una = t->snd_nxt = iss + 1;
     t->syn_acked = true;
@@ -1021,6 +1219,20 @@ void tcp_close(struct tcb *t, stcp_usec_t now)
     }
 }
 
+void tcp_user_abort(struct tcb *t, stcp_usec_t now)
+{
+    t->app_closed = true;
+    if (t->state == TCPS_CLOSED)
+        return;
+    /* What the application wrote before closing goes out first, as far as
+     * the window allows (a kernel would have sent it at write time); the
+     * RST follows it, so it carries the sequence number the peer expects. */
+    if (may_send_data(t))
+        send_new_data(t, now);
+    reset_peer(t, now);
+    enter_closed(t);
+}
+
 void tcp_app_read(struct tcb *t, stcp_usec_t now)
 {
     (void)now;
@@ -1055,6 +1267,7 @@ static void on_rexmit_timeout(struct tcb *t, stcp_usec_t now)
     if (t->snd_nxt == t->snd_una)
         return;
     if (peer_gone(t, ++t->backoff, t->cfg.max_retries, now)) {
+        reset_peer(t, now); /* in case only its answers are lost */
         tcp_abort(t, ETIMEDOUT);
         return;
     }
@@ -1075,6 +1288,7 @@ static void on_persist_timeout(struct tcb *t, stcp_usec_t now)
     if (t->snd_wnd != 0 || (!data_unsent(t) && !data_in_flight(t)))
         return; /* the window opened, or only a FIN is left (see arm_timers) */
     if (peer_gone(t, ++t->unanswered_probes, t->cfg.max_retries, now)) {
+        reset_peer(t, now);
         tcp_abort(t, ETIMEDOUT);
         return;
     }
@@ -1111,6 +1325,7 @@ static stcp_usec_t keepalive_due(const struct tcb *t)
 static void on_keepalive(struct tcb *t, stcp_usec_t now)
 {
     if (peer_gone(t, ++t->unanswered_keepalives, KEEPALIVE_TRIES, now)) {
+        reset_peer(t, now);
         tcp_abort(t, ETIMEDOUT);
         return;
     }
@@ -1149,7 +1364,24 @@ stcp_usec_t tcp_next_timer(const struct tcb *t)
 
 /* ======================= 5. SYN cookies ==================================== */
 
-#define SYNCOOKIE_MSS_CODE 1u /* 001: MSS 536 */
+/* The MSS values a cookie can carry, ascending; 536 (the default, no
+ * option) is code 001.  Others: the smallest we use, IPv6-tunnel and
+ * vnet-sized paths, PPPoE, Ethernet, and 9000-byte jumbo frames. */
+static const uint16_t syncookie_mss_table[8] = {TCP_MIN_MSS, 536,  1220, 1360,
+                                                1440,        1452, 1460, 8960};
+
+unsigned syncookie_mss_code(uint32_t mss)
+{
+    unsigned code = 0;
+    while (code + 1 < 8 && syncookie_mss_table[code + 1] <= mss)
+        code++;
+    return code;
+}
+
+uint16_t syncookie_mss_value(unsigned code)
+{
+    return syncookie_mss_table[code & 7];
+}
 
 uint32_t syncookie_counter(uint64_t unix_seconds)
 {
@@ -1174,9 +1406,11 @@ static const EVP_MD *sha1_method(void)
     return sha1_fetched ? sha1_fetched : EVP_sha1();
 }
 
-static uint32_t syncookie_hash(const uint8_t secret[SYNCOOKIE_SECRET_LEN], uint32_t counter,
-                               uint32_t client_ip, uint16_t client_port, uint32_t server_ip,
-                               uint16_t server_port)
+/* The low 24 bits of the digest, in *hash.  Returns false if the digest
+ * failed, so no caller can mistake a failure for a hash. */
+static bool syncookie_hash(const uint8_t secret[SYNCOOKIE_SECRET_LEN], uint32_t counter,
+                           uint32_t client_ip, uint16_t client_port, uint32_t server_ip,
+                           uint16_t server_port, uint32_t *hash)
 {
     uint8_t msg[SYNCOOKIE_SECRET_LEN + 13];
     memcpy(msg, secret, SYNCOOKIE_SECRET_LEN);
@@ -1189,30 +1423,38 @@ static uint32_t syncookie_hash(const uint8_t secret[SYNCOOKIE_SECRET_LEN], uint3
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
     if (!EVP_Digest(msg, sizeof msg, md, &mdlen, sha1_method(), NULL) || mdlen != 20)
-        return 0;
+        return false;
     /* The low 24 bits of the 160-bit digest: its last three bytes. */
-    return ((uint32_t)md[17] << 16) | ((uint32_t)md[18] << 8) | md[19];
+    *hash = ((uint32_t)md[17] << 16) | ((uint32_t)md[18] << 8) | md[19];
+    return true;
 }
 
-uint32_t syncookie_make(const uint8_t secret[SYNCOOKIE_SECRET_LEN], uint32_t counter,
-                        uint32_t client_ip, uint16_t client_port, uint32_t server_ip,
-                        uint16_t server_port)
+bool syncookie_make(const uint8_t secret[SYNCOOKIE_SECRET_LEN], uint32_t counter, uint32_t mss,
+                    uint32_t client_ip, uint16_t client_port, uint32_t server_ip,
+                    uint16_t server_port, uint32_t *cookie)
 {
     counter &= 31;
-    return (counter << 27) | (SYNCOOKIE_MSS_CODE << 24) |
-           syncookie_hash(secret, counter, client_ip, client_port, server_ip, server_port);
+    uint32_t hash;
+    if (!syncookie_hash(secret, counter, client_ip, client_port, server_ip, server_port, &hash))
+        return false;
+    *cookie = (counter << 27) | (syncookie_mss_code(mss) << 24) | hash;
+    return true;
 }
 
 bool syncookie_check(const uint8_t secret[SYNCOOKIE_SECRET_LEN], uint32_t cookie,
                      uint32_t now_counter, uint32_t client_ip, uint16_t client_port,
-                     uint32_t server_ip, uint16_t server_port)
+                     uint32_t server_ip, uint16_t server_port, uint16_t *mss)
 {
     uint32_t counter = cookie >> 27;
     bool fresh = counter == (now_counter & 31) || counter == ((now_counter - 1) & 31);
-    if (!fresh || ((cookie >> 24) & 7) != SYNCOOKIE_MSS_CODE)
+    uint32_t hash;
+    if (!fresh ||
+        !syncookie_hash(secret, counter, client_ip, client_port, server_ip, server_port, &hash) ||
+        (cookie & 0xffffffu) != hash)
         return false;
-    return cookie ==
-           syncookie_make(secret, counter, client_ip, client_port, server_ip, server_port);
+    if (mss)
+        *mss = syncookie_mss_value((cookie >> 24) & 7);
+    return true;
 }
 
 /* ======================= 6. The driver ===================================== */
@@ -1225,6 +1467,7 @@ struct driver {
     enum tcp_state logged_state;
     uint64_t reported_rexmit_timeout;
     stcp_usec_t published; /* when stats were last published */
+    uint8_t seg[STCP_MAX_SEGMENT_LEN]; /* a received segment: any that fits the carrier */
 };
 
 /* A connection made from a SYN cookie: what transport_listen_input learnt,
@@ -1233,6 +1476,7 @@ struct cookie_handoff {
     uint32_t magic;
     uint32_t iss, irs;
     uint16_t peer_window;
+    uint16_t peer_mss; /* the MSS the cookie carried */
 };
 #define COOKIE_HANDOFF_MAGIC 0x5c00c1e5u
 
@@ -1261,6 +1505,8 @@ static void flags_str(uint8_t f, char *buf)
         *p++ = 'S';
     if (f & TH_FIN)
         *p++ = 'F';
+    if (f & TH_RST)
+        *p++ = 'R';
     if (f & TH_ACK)
         *p++ = '.';
     *p = '\0';
@@ -1293,6 +1539,8 @@ static void publish_stats(struct driver *d)
     m.window_probes = st->window_probes;
     m.dropped_transport = st->dropped_in;
     m.acks_throttled = st->acks_throttled;
+    m.rsts_sent = st->rsts_out;
+    m.rsts_received = st->rsts_in;
     m.srtt_us = (uint32_t)t->srtt;
     m.rttvar_us = (uint32_t)t->rttvar;
     m.rto_us = (uint32_t)t->rto;
@@ -1308,9 +1556,9 @@ static void drv_output(void *ctx, const STCPHeader *hdr, const void *payload, si
     struct driver *d = ctx;
     log_segment(d->sd, "out", hdr, len);
     if (len)
-        stcp_network_send(d->sd, hdr, sizeof *hdr, payload, len, NULL);
+        stcp_network_send(d->sd, hdr, TCP_DATA_START(hdr), payload, len, NULL);
     else
-        stcp_network_send(d->sd, hdr, sizeof *hdr, NULL);
+        stcp_network_send(d->sd, hdr, TCP_DATA_START(hdr), NULL);
 }
 
 static void drv_deliver(void *ctx, const void *data, size_t len)
@@ -1375,11 +1623,10 @@ static void handle_events(struct driver *d, unsigned ev)
     struct tcb *t = &d->tcb;
     stcp_usec_t now = now_usec();
     if (ev & NETWORK_DATA) {
-        uint8_t seg[sizeof(STCPHeader) + 40 + STCP_MSS];
-        ssize_t n = stcp_network_recv(d->sd, seg, sizeof seg);
+        ssize_t n = stcp_network_recv(d->sd, d->seg, sizeof d->seg);
         if (n > 0) {
-            log_segment(d->sd, "in ", (const STCPHeader *)seg, (size_t)n);
-            tcp_input(t, now, seg, (size_t)n);
+            log_segment(d->sd, "in ", (const STCPHeader *)d->seg, (size_t)n);
+            tcp_input(t, now, d->seg, (size_t)n);
         } else if (n < 0) {
             stcp_log(d->sd, STCP_LOG_INFO, "path error: %s", strerror(errno));
             tcp_peer_unreachable(t);
@@ -1391,8 +1638,14 @@ static void handle_events(struct driver *d, unsigned ev)
         size_t n = stcp_app_recv(d->sd, buf, room);
         tcp_write(t, buf, n);
     }
-    if (ev & APP_CLOSE_REQUESTED)
-        tcp_close(t, now);
+    if (ev & APP_CLOSE_REQUESTED) {
+        /* Closed with received data unread: abort, as Linux does, so the
+         * peer learns its data was not taken. */
+        if (stcp_app_discarded(d->sd))
+            tcp_user_abort(t, now);
+        else
+            tcp_close(t, now);
+    }
     if (ev & APP_READ)
         tcp_app_read(t, now);
 }
@@ -1483,6 +1736,9 @@ void transport_init(mysocket_t sd, bool_t is_active)
     long window = stcp_get_option(sd, MYSO_WINDOW);
     if (window > 0)
         cfg.window = (uint32_t)window;
+    long mss = stcp_get_option(sd, MYSO_MSS);
+    if (mss >= TCP_MIN_MSS && mss <= TCP_MAX_MSS)
+        cfg.mss = (uint32_t)mss;
     struct tcp_env env = {d, drv_output, drv_deliver, drv_app_space, drv_event};
     if (!d || tcp_init(&d->tcb, &cfg, &env) < 0) {
         free(d);
@@ -1496,8 +1752,8 @@ void transport_init(mysocket_t sd, bool_t is_active)
     long isn_opt = stcp_get_option(sd, MYSO_ISN);
     uint32_t iss = isn_opt >= 0 ? (uint32_t)isn_opt : random_isn();
     if (cookie) {
-        tcp_open_established(&d->tcb, now_usec(), cookie->iss, cookie->irs,
-                             cookie->peer_window, SYNCOOKIE_WINDOW);
+        tcp_open_established(&d->tcb, now_usec(), cookie->iss, cookie->irs, cookie->peer_window,
+                             SYNCOOKIE_WINDOW, cookie->peer_mss);
         free(cookie);
     } else if (is_active) {
         tcp_connect(&d->tcb, now_usec(), iss);
@@ -1510,13 +1766,15 @@ void transport_init(mysocket_t sd, bool_t is_active)
     const struct tcp_stats *st = &d->tcb.stats;
     stcp_log(sd, STCP_LOG_DEBUG,
              "done: segs in %llu out %llu, bytes in %llu out %llu, resent %llu on timeout "
-             "%llu fast (%llu bytes), dup in %llu, out of order %llu, dupacks %llu, probes %llu",
+             "%llu fast (%llu bytes), dup in %llu, out of order %llu, dupacks %llu, probes %llu, "
+             "rst in %llu out %llu",
              (unsigned long long)st->segs_in, (unsigned long long)st->segs_out,
              (unsigned long long)st->bytes_in, (unsigned long long)st->bytes_out,
              (unsigned long long)st->rexmit_timeout, (unsigned long long)st->rexmit_fast,
              (unsigned long long)st->rexmit_bytes, (unsigned long long)st->dup_segs_in,
              (unsigned long long)st->ooo_segs_in, (unsigned long long)st->dupacks_in,
-             (unsigned long long)st->window_probes);
+             (unsigned long long)st->window_probes, (unsigned long long)st->rsts_in,
+             (unsigned long long)st->rsts_out);
     stcp_set_context(sd, NULL);
     tcp_free(&d->tcb);
     free(d);
@@ -1536,17 +1794,50 @@ static void cookie_secret_init(void)
     }
 }
 
-static void cookie_send_synack(mysocket_t lsd, const struct tcp_segment *syn, uint32_t cookie,
-                               const struct sockaddr_in *local, const struct sockaddr_in *peer)
+/* The listener's RSTs: one ration for the whole process (listeners run
+ * in their own threads), so garbage cannot make us an amplifier. */
+static pthread_mutex_t listen_rst_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned listen_rst_tokens;
+static stcp_usec_t listen_rst_refill_at;
+
+static bool listen_rst_allowed(void)
 {
-    STCPHeader h;
-    memset(&h, 0, sizeof h);
-    h.th_seq = htonl(cookie);
-    h.th_ack = htonl(syn->seq + 1);
-    h.th_off = 5;
-    h.th_flags = TH_SYN | TH_ACK;
-    h.th_win = htons(SYNCOOKIE_WINDOW);
-    stcp_listen_reply(lsd, local, peer, &h, sizeof h);
+    pthread_mutex_lock(&listen_rst_lock);
+    bool ok =
+        take_token(&listen_rst_tokens, &listen_rst_refill_at, now_usec(), RST_BURST, RST_INTERVAL);
+    pthread_mutex_unlock(&listen_rst_lock);
+    return ok;
+}
+
+/* A segment for no connection of the listener (RFC 9293 3.10.7.1): with
+ * an ACK, <SEQ=SEG.ACK><CTL=RST>; without, <SEQ=0><ACK=SEG.SEQ+SEG.LEN>
+ * <CTL=RST,ACK>.  A RST is never answered. */
+static void listen_send_reset(mysocket_t lsd, const struct tcp_segment *seg,
+                              const struct sockaddr_in *local, const struct sockaddr_in *peer)
+{
+    if ((seg->flags & TH_RST) || !listen_rst_allowed())
+        return;
+    uint8_t hdr[TCP_HDR_MAX];
+    size_t n = (seg->flags & TH_ACK)
+                   ? build_header(hdr, seg->ack, 0, TH_RST, 0, 0)
+                   : build_header(hdr, 0, seg->seq + tcp_seg_space(seg), TH_RST | TH_ACK, 0, 0);
+    stcp_listen_reply(lsd, local, peer, hdr, n);
+}
+
+static void cookie_send_synack(mysocket_t lsd, const struct tcp_segment *syn, uint32_t cookie,
+                               uint16_t our_mss, const struct sockaddr_in *local,
+                               const struct sockaddr_in *peer)
+{
+    uint8_t hdr[TCP_HDR_MAX];
+    size_t n = build_header(hdr, cookie, syn->seq + 1, TH_SYN | TH_ACK, SYNCOOKIE_WINDOW, our_mss);
+    stcp_listen_reply(lsd, local, peer, hdr, n);
+}
+
+/* Our MSS limit on a listening socket, as transport_init takes it. */
+static uint32_t listen_mss(mysocket_t lsd)
+{
+    long mss = stcp_get_option(lsd, MYSO_MSS);
+    return mss >= TCP_MIN_MSS && mss <= TCP_MAX_MSS ? (uint32_t)mss : STCP_MSS;
 }
 
 void transport_listen_start(mysocket_t listen_sd)
@@ -1556,7 +1847,8 @@ void transport_listen_start(mysocket_t listen_sd)
     /* Pay libcrypto's one-time set-up now, not on the first SYN. */
     pthread_once(&cookie_secret_once, cookie_secret_init);
     uint32_t zero = 0;
-    (void)syncookie_hash(cookie_secret, 0, zero, 0, zero, 0);
+    uint32_t hash;
+    (void)syncookie_hash(cookie_secret, 0, zero, 0, zero, 0, &hash);
 }
 
 int transport_listen_input(mysocket_t listen_sd, const void *segment, size_t len,
@@ -1570,25 +1862,33 @@ int transport_listen_input(mysocket_t listen_sd, const void *segment, size_t len
         return -1;
     uint32_t counter = syncookie_counter((uint64_t)time(NULL));
     uint32_t cip = peer->sin_addr.s_addr, sip = local->sin_addr.s_addr;
-    if ((seg.flags & (TH_SYN | TH_ACK | TH_FIN)) == TH_SYN) {
-        /* Answer with the cookie as our ISN, and keep nothing. */
-        uint32_t cookie =
-            syncookie_make(cookie_secret, counter, cip, peer->sin_port, sip, local->sin_port);
-        cookie_send_synack(listen_sd, &seg, cookie, local, peer);
+    uint32_t our_mss = listen_mss(listen_sd);
+    if ((seg.flags & (TH_SYN | TH_ACK | TH_FIN | TH_RST)) == TH_SYN) {
+        /* Answer with the cookie as our ISN, and keep nothing: the cookie
+         * remembers the send MSS, the SYN-ACK announces ours. */
+        uint32_t mss = effective_mss_of(seg.mss, our_mss);
+        uint32_t cookie;
+        if (!syncookie_make(cookie_secret, counter, mss, cip, peer->sin_port, sip, local->sin_port,
+                            &cookie))
+            return -1; /* no digest, no cookie */
+        cookie_send_synack(listen_sd, &seg, cookie, (uint16_t)our_mss, local, peer);
         return 1;
     }
-    if ((seg.flags & (TH_SYN | TH_ACK)) != TH_ACK)
-        return -1;
     /* The handshake's final ACK, or the client's first byte (or FIN)
-     * carrying the same acknowledgement: ack - 1 must be a valid cookie. */
+     * carrying the same acknowledgement: ack - 1 must be a valid cookie.
+     * Anything else is for no connection, and gets a RST. */
     uint32_t cookie = seg.ack - 1;
-    if (!syncookie_check(cookie_secret, cookie, counter, cip, peer->sin_port, sip,
-                         local->sin_port))
-        return -1; /* not a cookie of ours, or too old */
+    uint16_t mss = 0;
+    if ((seg.flags & (TH_SYN | TH_ACK | TH_RST)) != TH_ACK ||
+        !syncookie_check(cookie_secret, cookie, counter, cip, peer->sin_port, sip, local->sin_port,
+                         &mss)) {
+        listen_send_reset(listen_sd, &seg, local, peer);
+        return -1;
+    }
     struct cookie_handoff *h = malloc(sizeof *h);
     if (!h)
         return -1;
-    *h = (struct cookie_handoff){COOKIE_HANDOFF_MAGIC, cookie, seg.seq - 1, seg.win};
+    *h = (struct cookie_handoff){COOKIE_HANDOFF_MAGIC, cookie, seg.seq - 1, seg.win, mss};
     if (stcp_listen_open(listen_sd, local, peer, h, segment, len) < 0) {
         free(h); /* backlog full: the client will send it again */
         return -1;

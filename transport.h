@@ -60,7 +60,7 @@ typedef struct tcphdr {
     uint8_t th_flags;
 #define TH_FIN  0x01
 #define TH_SYN  0x02
-#define TH_RST  0x04 /* ignored by STCP, never sent */
+#define TH_RST  0x04 /* reset: RFC 9293 3.10.7 with RFC 5961 3; sent on aborts */
 #define TH_PUSH 0x08 /* ignored by STCP, never sent */
 #define TH_ACK  0x10
 #define TH_URG  0x20 /* ignored by STCP, never sent */
@@ -77,6 +77,19 @@ typedef struct tcphdr {
 
 /* STCP maximum segment size */
 #define STCP_MSS 536
+
+/* TCP options (RFC 9293 3.1).  We send and use MSS only; any other kind is
+ * skipped by its length, which declines it (it is never echoed). */
+#define TCPOPT_EOL  0
+#define TCPOPT_NOP  1
+#define TCPOPT_MSS  2
+#define TCPOLEN_MSS 4
+/* The smallest send MSS we use, whatever the peer announces: a peer's MSS
+ * of 0 (or a few bytes) must not turn a transfer into a flood of tiny
+ * segments.  Also the lower bound of MYSO_MSS. */
+#define TCP_MIN_MSS 64
+/* The largest MSS option value: an IPv4 packet's 65535 bytes less 40. */
+#define TCP_MAX_MSS 65495
 
 #ifndef MIN
 #define MIN(x, y) ((x) <= (y) ? (x) : (y))
@@ -168,10 +181,13 @@ struct tcp_segment {
     uint16_t win;
     const uint8_t *payload;
     uint32_t len; /* payload bytes */
+    uint16_t mss; /* the peer's MSS option, 0 if it sent none */
 };
 
-/* Check and decode a wire segment.  Returns 0, or -1 if it is malformed
- * (shorter than a header, th_off below 5 or beyond the segment). */
+/* Check and decode a wire segment, options included.  Returns 0; -1 if
+ * it is malformed (shorter than a header, th_off below 5 or beyond the
+ * segment); -2 if its options are (an option of length 0 or 1 or running
+ * past the header, an MSS option whose length is not 4). */
 int tcp_parse(const void *buf, size_t len, struct tcp_segment *seg);
 
 /* Sequence space a segment occupies: payload, plus one each for SYN and FIN. */
@@ -192,7 +208,8 @@ enum tcp_event {
 /* The core's only ways out. */
 struct tcp_env {
     void *ctx;
-    /* A segment to send: header in network order, then payload. */
+    /* A segment to send: header in network order, options included
+     * (TCP_DATA_START(hdr) bytes), then payload. */
     void (*output)(void *ctx, const STCPHeader *hdr, const void *payload, size_t len);
     /* In-order data for the application; never more than app_space(). */
     void (*deliver)(void *ctx, const void *data, size_t len);
@@ -213,6 +230,8 @@ struct tcp_config {
     stcp_usec_t orphan_timeout; /* FIN_WAIT_2 after myclose: give up on a silent peer */
     stcp_usec_t keepalive_idle; /* silence, nothing in flight, before a keepalive ... */
     stcp_usec_t keepalive_interval; /* ... and between unanswered ones */
+    uint32_t mss;                   /* our MSS limit: the most we send per segment, and
+                                       the MSS option we announce (TCP_MIN_MSS..TCP_MAX_MSS) */
 };
 void tcp_config_default(struct tcp_config *cfg);
 
@@ -229,12 +248,17 @@ struct tcp_stats {
     uint64_t keepalives;           /* keepalive probes sent */
     uint64_t acks_throttled;       /* challenge ACKs not sent (RFC 5961 7) */
     uint64_t dupacks_in;           /* duplicate ACKs received */
+    uint64_t rsts_in;              /* RSTs received (acted on or not) */
+    uint64_t rsts_out;             /* RSTs sent */
+    uint64_t rsts_throttled;       /* RSTs not sent (rate limit) */
+    uint64_t bad_options_in;       /* segments dropped for malformed options */
 };
 
 /* Bytes the application gave, from snd_una on: [snd_una, snd_nxt) are in
  * flight, the rest not sent yet.  A ring of cfg.window bytes. */
 struct tcp_sndbuf {
     uint8_t *data;
+    uint8_t *flat; /* one segment's payload, when it wraps the ring */
     uint32_t cap, head, len;
 };
 
@@ -280,6 +304,7 @@ struct tcb {
     uint32_t snd_wl1; /* segment seq used for the last window update */
     uint32_t snd_wl2; /* segment ack used for the last window update */
     uint32_t snd_max_wnd; /* largest window the peer has offered */
+    uint32_t snd_mss;     /* effective send MSS (RFC 9293 3.7.1) */
 
     /* Receive sequence variables. */
     uint32_t irs;     /* initial receive sequence number */
@@ -291,11 +316,11 @@ struct tcb {
     struct tcp_reasm reasm;
 
     bool syn_acked; /* our SYN is acknowledged */
+    bool passive;   /* opened by tcp_listen: a reset SYN_RECEIVED ends quietly */
 
     /* Closing. */
     bool fin_queued;  /* the application closed: FIN follows the data */
     bool fin_sent;    /* our FIN has sequence number snd_nxt - 1 */
-    bool close_reported; /* TCP_EV_CLOSE_DONE given */
     bool app_closed;     /* the application has called close (orphaned) */
 
     /* Output requests, served by tcp_output(). */
@@ -335,8 +360,11 @@ struct tcb {
      * so forged segments cannot make us flood the peer with them. */
     unsigned challenge_tokens;
     stcp_usec_t challenge_refill_at;
+    /* RSTs we send are rationed the same way, so garbage cannot make us
+     * an amplifier. */
+    unsigned rst_tokens;
+    stcp_usec_t rst_refill_at;
 
-    int error; /* why the connection failed, 0 if it did not */
     struct tcp_stats stats;
 };
 
@@ -349,9 +377,10 @@ void tcp_free(struct tcb *tcb);
 void tcp_connect(struct tcb *tcb, stcp_usec_t now, uint32_t iss);
 /* Passive open: CLOSED -> LISTEN, waiting for one SYN. */
 void tcp_listen(struct tcb *tcb, uint32_t iss);
-/* A connection already ESTABLISHED by a SYN cookie exchange. */
+/* A connection already ESTABLISHED by a SYN cookie exchange; peer_mss is
+ * the MSS the cookie carried. */
 void tcp_open_established(struct tcb *tcb, stcp_usec_t now, uint32_t iss, uint32_t irs,
-                          uint16_t peer_window, uint16_t our_window);
+                          uint16_t peer_window, uint16_t our_window, uint16_t peer_mss);
 
 /* A segment arrives (RFC 9293 3.10.7).  Malformed ones are counted and dropped. */
 void tcp_input(struct tcb *tcb, stcp_usec_t now, const void *buf, size_t len);
@@ -362,6 +391,9 @@ size_t tcp_write(struct tcb *tcb, const void *data, size_t len);
 
 /* The application closed: send a FIN after the queued data. */
 void tcp_close(struct tcb *tcb, stcp_usec_t now);
+/* The application closed leaving received data unread (RFC 9293 3.10.5
+ * ABORT, as Linux does): send a RST and end at once, without an error. */
+void tcp_user_abort(struct tcb *tcb, stcp_usec_t now);
 /* The application read data: the receive window may have opened. */
 void tcp_app_read(struct tcb *tcb, stcp_usec_t now);
 
@@ -394,18 +426,27 @@ void tcp_abort(struct tcb *tcb, int err);
 /* 5-bit time counter: (seconds >> 6) mod 32. */
 uint32_t syncookie_counter(uint64_t unix_seconds);
 
-/* The cookie for a connection: counter (5 bits) | MSS code (3 bits, 001 for
- * 536) | low 24 bits of SHA-1(secret, client IP, client port, server IP,
- * server port, counter).  Addresses and ports in network byte order. */
-uint32_t syncookie_make(const uint8_t secret[SYNCOOKIE_SECRET_LEN], uint32_t counter,
-                        uint32_t client_ip, uint16_t client_port, uint32_t server_ip,
-                        uint16_t server_port);
+/* The 3-bit MSS code: an index into a table of 8 common MSS values
+ * (code 1 is 536).  The code of the largest value <= mss (code 0, the
+ * smallest, if none is), and the value of a code. */
+unsigned syncookie_mss_code(uint32_t mss);
+uint16_t syncookie_mss_value(unsigned code);
 
-/* Is cookie valid now: its counter is the current one or the one before,
- * its MSS code known, and its hash matches? */
+/* The cookie for a connection: counter (5 bits) | MSS code (3 bits) | low
+ * 24 bits of SHA-1(secret, client IP, client port, server IP, server port,
+ * counter).  Addresses and ports in network byte order; mss is the send
+ * MSS to remember (encoded as syncookie_mss_code(mss)).  Returns false,
+ * with no cookie, if the digest cannot be computed. */
+bool syncookie_make(const uint8_t secret[SYNCOOKIE_SECRET_LEN], uint32_t counter, uint32_t mss,
+                    uint32_t client_ip, uint16_t client_port, uint32_t server_ip,
+                    uint16_t server_port, uint32_t *cookie);
+
+/* Is cookie valid now: its counter is the current one or the one before
+ * and its hash matches?  Fails closed: false if the digest cannot be
+ * computed.  On success *mss (if not NULL) is the MSS the cookie carries. */
 bool syncookie_check(const uint8_t secret[SYNCOOKIE_SECRET_LEN], uint32_t cookie,
                      uint32_t now_counter, uint32_t client_ip, uint16_t client_port,
-                     uint32_t server_ip, uint16_t server_port);
+                     uint32_t server_ip, uint16_t server_port, uint16_t *mss);
 
 #endif /* !STCP_TRANSPORT_DROPIN */
 

@@ -120,6 +120,35 @@ for i in $(seq $runs); do fetch cookie -U > /dev/null || bad=$((bad + 1)); done
 check "server -C, classic -U both ends: $runs transfers byte-exact ($bad failed)" [ $bad -eq 0 ]
 stop_server
 
+# Segment sizes: the client announces MSS 100, the server's limit is 200,
+# so the server sends segments of at most 100 bytes (its -v line: at least
+# one segment per 100 bytes); reliable and under the classic profile.
+start_server -v -M 200
+check "-M: client 100, server 200: 1 MiB byte-exact" fetch f1048576 -M 100
+line=$(grep "f1048576: sent" "$SERVER_ERR" | tail -1)
+bytes=$(echo "$line" | sed -n 's/.*sent \([0-9]*\) bytes in.*/\1/p')
+segs=$(echo "$line" | sed -n 's/.* bytes in \([0-9]*\) segments.*/\1/p')
+echo "# server sent ${bytes:-?} bytes in ${segs:-?} segments"
+check "-M: the server's segments carried at most 100 bytes" \
+    [ "${segs:-0}" -gt 0 ] && [ $((${segs:-0} * 100)) -ge "${bytes:-1}" ]
+stop_server
+start_server -U -M 300
+check "-M under the classic profile: 1 MiB byte-exact" fetch f1048576 -U -M 64
+stop_server
+check "client with a bad -M: exit 2" usage_exit "$BIN/client" -M 63 -f x 127.0.0.1:1
+check "server with a bad -M: exit 2" usage_exit "$BIN/server" -M 65496
+
+# Abort: a client that closes with data unread sends a RST; the server's
+# send fails with ECONNRESET.
+start_server -v -n 1
+check "abort: the client read 5 bytes, then closed" \
+    sh -c "timeout 20 '$BIN/tests/peer' -s 'f1048576\\r\\n' -a 5 127.0.0.1:$PORT > /dev/null"
+timeout 20 tail --pid="$SERVER_PID" -f /dev/null # the server exits after that connection
+check "abort: the server's send failed with ECONNRESET" \
+    grep -q "sending f1048576 failed: Connection reset by peer" "$SERVER_ERR"
+check "abort: the server counted the RST" grep -q "RSTs sent 0, received 1" "$SERVER_ERR"
+stop_server
+
 # Sequence numbers crossing 2^32, under loss.
 STCP_ISN=4294966000 STCP_NETEM="loss=0.10,seed=9" start_server -U
 STCP_ISN=4294967000 STCP_NETEM="loss=0.10,seed=9" \

@@ -21,7 +21,13 @@
  *   write    N bytes (tcp_write)        read     N bytes, or all (tcp_app_read)
  *   close    (tcp_close)                advance  time, or up to the next timer,
  *   raw      header bytes as given               then tcp_timer + tcp_output
- *   special  peer unreachable, abort, read all
+ *   special  peer unreachable, abort, read all, abort by the application
+ *            (tcp_user_abort)
+ *
+ * Our MSS limit, and the MSS option on the peer's SYN (or none), come from
+ * the setup's bytes; a segment's options can be scripted byte by byte (the
+ * variant's fill byte, bit 5), so the option parser sees anything, and the
+ * six flag bits include RST.
  *
  * Every payload byte the peer sends at sequence number s is peer_byte(s),
  * and every byte the application writes at stream offset k is app_byte(k),
@@ -29,9 +35,13 @@
  * emits is exactly the right part of the right stream: reassembly, trimming
  * and retransmission never shuffle, invent or lose bytes.
  *
- * Checked in the callbacks: segments carry at most an MSS, offer at most
- * the configured window, never move the window's right edge back, carry
- * only SYN/ACK/FIN, and SYN, data, FIN and bare ACKs sit where the
+ * Checked in the callbacks: segments carry at most the effective send MSS
+ * (itself between 64 and our limit), offer at most the configured window,
+ * never move the window's right edge back, carry only SYN/ACK/FIN or are a
+ * RST; SYNs carry exactly our MSS option; a RST is never an answer to a
+ * RST, and is either <SEQ=SEG.ACK><CTL=RST> of the segment being answered
+ * or <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> (an abort) with no payload
+ * and window 0; and SYN, data, FIN and bare ACKs sit where the
  * sequence space says (data: the application's bytes, from snd_una on, new
  * data inside the peer's window or a 1-byte probe; FIN: right after the
  * last byte written, only after a close); deliveries fit in the space the
@@ -67,7 +77,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_OPS     1000
-#define MAX_PAYLOAD 600 /* payload bytes of a peer segment */
+#define MAX_PAYLOAD 1600 /* payload bytes of a peer segment (more than our MSS) */
 #define MAX_FINS    64  /* FIN positions the peer used, remembered */
 #define MAX_WRITE   70000
 
@@ -97,6 +107,11 @@ struct fz {
     uint32_t edge;  /* ... offering the peer up to here (ack + window) */
     unsigned nops;
     const char *op; /* what is being done, for messages */
+    uint32_t our_mss;  /* cfg.mss */
+    bool in_segment;   /* tcp_input is running on ... */
+    bool in_rst;       /* ... a segment with RST set ... */
+    uint32_t in_ack;   /* ... and this ACK field */
+    unsigned rsts_out; /* RSTs seen leaving */
 };
 
 static struct fz F;
@@ -251,7 +266,9 @@ static void cb_output(void *ctx, const STCPHeader *hdr, const void *payload, siz
     (void)ctx;
     const struct tcb *t = &F.tcb;
     CHECK(!F.closed, "segment emitted after TCP_EV_CLOSED");
-    CHECK(len <= STCP_MSS, "segment with %zu bytes of payload (MSS %d)", len, STCP_MSS);
+    CHECK(t->snd_mss >= TCP_MIN_MSS && t->snd_mss <= F.our_mss, "send MSS %u, our limit %u",
+          t->snd_mss, F.our_mss);
+    CHECK(len <= t->snd_mss, "segment with %zu bytes of payload (MSS %u)", len, t->snd_mss);
     CHECK(len == 0 || payload != NULL, "payload of %zu bytes at NULL", len);
     uint8_t flags = hdr->th_flags;
     uint32_t seq = ntohl(hdr->th_seq);
@@ -259,11 +276,34 @@ static void cb_output(void *ctx, const STCPHeader *hdr, const void *payload, siz
     if (tracing())
         fprintf(stderr, "       out flags %#04x seq %u ack %u win %u len %zu\n", flags, seq,
                 ntohl(hdr->th_ack), win, len);
-    CHECK((flags & ~(TH_SYN | TH_ACK | TH_FIN)) == 0, "emitted flags %#x", flags);
-    CHECK(hdr->th_off == 5 && hdr->th_x2 == 0, "emitted th_off %u th_x2 %u", hdr->th_off,
-          hdr->th_x2);
+    CHECK(hdr->th_x2 == 0, "emitted th_x2 %u", hdr->th_x2);
     CHECK(hdr->th_sport == 0 && hdr->th_dport == 0 && hdr->th_sum == 0 && hdr->th_urp == 0,
           "ports/checksum/urp not left to the network layer");
+    if (flags & TH_RST) {
+        CHECK(!F.in_rst, "a RST answered a RST");
+        CHECK((flags & ~TH_ACK) == TH_RST && len == 0 && win == 0 && hdr->th_off == 5,
+              "RST with flags %#x, %zu bytes, window %u, th_off %u", flags, len, win, hdr->th_off);
+        if (flags & TH_ACK)
+            CHECK(seq == t->snd_nxt && ntohl(hdr->th_ack) == t->rcv_nxt,
+                  "abort RST seq %u ack %u, snd_nxt %u rcv_nxt %u", seq, ntohl(hdr->th_ack),
+                  t->snd_nxt, t->rcv_nxt);
+        else
+            CHECK(F.in_segment && seq == F.in_ack, "RST <SEQ=%u> answers no segment's ACK (%u)",
+                  seq, F.in_ack);
+        F.rsts_out++;
+        return;
+    }
+    CHECK((flags & ~(TH_SYN | TH_ACK | TH_FIN)) == 0, "emitted flags %#x", flags);
+    if (flags & TH_SYN) {
+        /* Our MSS option, and nothing else. */
+        const uint8_t *opt = (const uint8_t *)hdr + sizeof *hdr;
+        CHECK(hdr->th_off == 6 && opt[0] == TCPOPT_MSS && opt[1] == TCPOLEN_MSS &&
+                  (uint32_t)(opt[2] << 8 | opt[3]) == F.our_mss,
+              "SYN with th_off %u, MSS option %u %u %u (our limit %u)", hdr->th_off, opt[0], opt[1],
+              opt[2] << 8 | opt[3], F.our_mss);
+    } else {
+        CHECK(hdr->th_off == 5, "emitted th_off %u", hdr->th_off);
+    }
     CHECK(win <= F.window, "advertised window %u > configured %u", win, F.window);
     CHECK(!(flags & TH_ACK) == (t->state == TCPS_SYN_SENT), "ACK flag %d in state %s",
           !!(flags & TH_ACK), tcp_state_name(t->state));
@@ -562,15 +602,27 @@ static void deliver_wire(const uint8_t *buf, size_t wire)
         if (seq_gt(end, F.peer_next))
             F.peer_next = end;
     }
+    int parsed = tcp_parse(buf, wire, &seg);
     if (tracing()) {
-        struct tcp_segment seg;
-        if (tcp_parse(buf, wire, &seg) == 0)
-            fprintf(stderr, "       in  flags %#04x seq %u ack %u win %u len %u\n", buf[13],
-                    seg.seq, seg.ack, seg.win, seg.len);
+        if (parsed == 0)
+            fprintf(stderr, "       in  flags %#04x seq %u ack %u win %u len %u mss %u\n", buf[13],
+                    seg.seq, seg.ack, seg.win, seg.len, seg.mss);
         else
             fprintf(stderr, "       in  %zu malformed bytes\n", wire);
     }
+    uint64_t dropped = F.tcb.stats.dropped_in, bad_options = F.tcb.stats.bad_options_in;
+    F.in_segment = true;
+    F.in_rst = parsed == 0 && (seg.flags & TH_RST);
+    F.in_ack = parsed == 0 ? seg.ack : 0;
     tcp_input(&F.tcb, F.now, buf, wire);
+    F.in_segment = F.in_rst = false;
+    /* Malformed: dropped and counted (options separately). */
+    if (parsed < 0)
+        CHECK(F.tcb.stats.dropped_in == dropped + 1 &&
+                  F.tcb.stats.bad_options_in == bad_options + (parsed == -2),
+              "malformed segment (%d) counted %llu/%llu", parsed,
+              (unsigned long long)(F.tcb.stats.dropped_in - dropped),
+              (unsigned long long)(F.tcb.stats.bad_options_in - bad_options));
 }
 
 /* Make the payload of the wire segment buf[0, wire), if it parses, the
@@ -592,6 +644,8 @@ struct pseg {
     uint8_t th_off; /* 0: 5 */
     int wire_adj;   /* bytes added to (or cut from) header + payload */
     uint8_t opt_fill;
+    const uint8_t *opts; /* options written from here (th_off must make room) */
+    size_t opts_len;
 };
 
 static void send_seg(const struct pseg *s)
@@ -616,14 +670,26 @@ static void send_seg(const struct pseg *s)
     th->th_win = htons(s->win);
     th->th_sum = 0;
     th->th_urp = 0;
+    if (s->opts_len)
+        memcpy(buf + sizeof *th, s->opts, MIN(s->opts_len, hdr - sizeof *th));
     fill_payload(buf, (size_t)wire);
     deliver_wire(buf, (size_t)wire);
 }
 
-/* A well-formed segment from the peer (setting up). */
+/* The MSS option on the peer's SYNs (0: none), chosen at setup. */
+static uint16_t peer_syn_mss;
+
+/* A well-formed segment from the peer (setting up); a SYN carries the
+ * peer's MSS option, if it has one. */
 static void peer(uint32_t seq, uint32_t ackn, uint8_t flags, uint16_t win)
 {
-    struct pseg s = {seq, ackn, flags, win, 0, 5, 0, 0};
+    uint8_t opt[4] = {TCPOPT_MSS, TCPOLEN_MSS, (uint8_t)(peer_syn_mss >> 8), (uint8_t)peer_syn_mss};
+    struct pseg s = {seq, ackn, flags, win, 0, 5, 0, 0, NULL, 0};
+    if ((flags & TH_SYN) && peer_syn_mss) {
+        s.th_off = 6;
+        s.opts = opt;
+        s.opts_len = sizeof opt;
+    }
     send_seg(&s);
     settle(false);
 }
@@ -756,6 +822,13 @@ static void op_segment(struct rd *r)
             s.wire_adj = (int)(adj - 7) * 3; /* 3..24 bytes more */
         s.opt_fill = u8(r);
         s.flags |= (uint8_t)(s.opt_fill & 0xc0); /* the two flag bits TCP added later */
+        if (s.opt_fill & 0x20) {                 /* the options, byte by byte, from the script */
+            s.opts_len = MIN(r->n, (size_t)40);
+            s.opts_len = MIN(s.opts_len, (size_t)(s.opt_fill & 0x1f) + 1);
+            s.opts = r->p;
+            r->p += s.opts_len;
+            r->n -= s.opts_len;
+        }
     }
     send_seg(&s);
     settle(fl & 0x40);
@@ -875,7 +948,7 @@ static void op_advance(struct rd *r)
 static void op_special(struct rd *r)
 {
     uint8_t sel = u8(r);
-    switch (sel & 3) {
+    switch (sel & 7) {
     case 0:
         F.op = "peer unreachable";
         tcp_peer_unreachable(&F.tcb);
@@ -883,6 +956,11 @@ static void op_special(struct rd *r)
     case 1:
         F.op = "abort";
         tcp_abort(&F.tcb, ETIMEDOUT);
+        break;
+    case 2:
+        F.op = "abort by the application";
+        F.app_closed = true;
+        tcp_user_abort(&F.tcb, F.now);
         break;
     default:
         F.op = "read all";
@@ -922,10 +1000,17 @@ static bool setup(struct rd *r)
     F.irs_pick = pick32(r);
     F.peer_next = F.irs_pick;
     uint16_t peer_win = pick_win(r);
+    /* Our MSS limit and the peer's SYN option, from bsel's spare bits. */
+    static const uint32_t our_mss[8] = {STCP_MSS, TCP_MIN_MSS, 100,      1460,
+                                        3000,     TCP_MAX_MSS, STCP_MSS, 1000};
+    static const uint16_t syn_mss[8] = {0, 1, TCP_MIN_MSS, STCP_MSS, 1000, 1460, 9000, 65535};
+    F.our_mss = our_mss[(bsel >> 2) & 7];
+    peer_syn_mss = syn_mss[(bsel >> 5) & 7];
 
     struct tcp_config cfg;
     tcp_config_default(&cfg);
     cfg.window = F.window;
+    cfg.mss = F.our_mss;
     struct tcp_env env = {&F, cb_output, cb_deliver, cb_app_space, cb_event};
     F.now = STCP_SEC;
     if (tcp_init(&F.tcb, &cfg, &env) < 0)
@@ -976,7 +1061,8 @@ static bool setup(struct rd *r)
         uint8_t w = u8(r);
         uint32_t ours = (w & 0x80) ? 1 + (uint32_t)(w & 0x7f) : SYNCOOKIE_WINDOW;
         ours = MIN(ours, MIN(F.window, (uint32_t)F.rcvbuf));
-        tcp_open_established(&F.tcb, F.now, iss, F.irs_pick, peer_win, (uint16_t)ours);
+        tcp_open_established(&F.tcb, F.now, iss, F.irs_pick, peer_win, (uint16_t)ours,
+                             peer_syn_mss);
         F.last_state = F.tcb.state;
         tcp_output(&F.tcb, F.now);
         established = true;

@@ -103,6 +103,32 @@ static bool well_formed(const uint8_t *buf, size_t len)
     return off >= 5 && (size_t)off * 4 <= len;
 }
 
+/* An independent reading of RFC 9293 3.1's option rules, for a header
+ * already well_formed: true if the options are, with *mss the last MSS
+ * option's value (0 if none). */
+static bool options_ok(const uint8_t *buf, uint16_t *mss)
+{
+    const uint8_t *p = buf + 20, *end = buf + (buf[12] >> 4) * 4;
+    *mss = 0;
+    while (p < end) {
+        if (*p == 0)
+            return true; /* end of option list */
+        if (*p == 1) {
+            p++;
+            continue;
+        }
+        if (end - p < 2 || p[1] < 2 || p[1] > end - p)
+            return false;
+        if (*p == 2) {
+            if (p[1] != 4)
+                return false;
+            *mss = (uint16_t)(p[2] * 256 + p[3]);
+        }
+        p += p[1];
+    }
+    return true;
+}
+
 static const char *const netem_keys[] = {"loss",  "dup",  "reorder", "corrupt",
                                          "delay", "seed", "bogus",   ""};
 static const char *const netem_values[] = {"0",
@@ -195,23 +221,32 @@ static void fuzz_cookie(uint8_t sel, const struct sockaddr_in *local,
     uint32_t cip = peer->sin_addr.s_addr, sip = local->sin_addr.s_addr;
     uint16_t cport = peer->sin_port, sport = local->sin_port;
     uint32_t counter = ((uint32_t)(sel >> 5) * 5) & 31; /* a few of the 32 */
-    uint32_t cookie = syncookie_make(secret, counter, cip, cport, sip, sport);
-    CHECK(cookie >> 27 == counter && ((cookie >> 24) & 7) == 1, "cookie %#x for counter %u", cookie,
-          counter);
-    CHECK(syncookie_check(secret, cookie, counter, cip, cport, sip, sport),
+    uint32_t mss = (uint32_t)(sel & 31) * 300;          /* 0 .. 9300: every table slot */
+    uint32_t cookie = 0;
+    CHECK(syncookie_make(secret, counter, mss, cip, cport, sip, sport, &cookie),
+          "no cookie for counter %u", counter);
+    CHECK(cookie >> 27 == counter && ((cookie >> 24) & 7) == syncookie_mss_code(mss),
+          "cookie %#x for counter %u, MSS %u", cookie, counter, mss);
+    uint16_t got_mss = 0;
+    CHECK(syncookie_check(secret, cookie, counter, cip, cport, sip, sport, &got_mss),
           "cookie %#x rejected with its own counter", cookie);
-    CHECK(syncookie_check(secret, cookie, counter + 1, cip, cport, sip, sport),
+    CHECK(got_mss == syncookie_mss_value(syncookie_mss_code(mss)) &&
+              (got_mss <= mss || got_mss == TCP_MIN_MSS),
+          "cookie %#x for MSS %u decoded as %u", cookie, mss, got_mss);
+    CHECK(syncookie_check(secret, cookie, counter + 1, cip, cport, sip, sport, NULL),
           "cookie %#x rejected one counter later", cookie);
-    CHECK(!syncookie_check(secret, cookie, counter + 2, cip, cport, sip, sport),
+    CHECK(!syncookie_check(secret, cookie, counter + 2, cip, cport, sip, sport, NULL),
           "cookie %#x accepted two counters later", cookie);
     /* Whatever the datagram's ack - 1 is: no crash, and a yes only for the
-     * cookie these addresses would get. */
+     * cookie these addresses would get (with the MSS code it carries). */
     struct tcp_segment s;
     if (tcp_parse(seg, len, &s) == 0) {
         uint32_t c = s.ack - 1;
-        bool ok = syncookie_check(secret, c, counter, cip, cport, sip, sport);
+        uint16_t m = 0;
+        bool ok = syncookie_check(secret, c, counter, cip, cport, sip, sport, &m);
+        uint32_t want = 0;
         if (ok)
-            CHECK(c == syncookie_make(secret, c >> 27, cip, cport, sip, sport),
+            CHECK(syncookie_make(secret, c >> 27, m, cip, cport, sip, sport, &want) && c == want,
                   "ack-1 %#x accepted but is not a cookie for these addresses", c);
     }
 }
@@ -296,15 +331,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct tcp_segment s;
     memset(&s, 0, sizeof s);
     int prc = tcp_parse(seg, len, &s);
-    CHECK((prc == 0) == well_formed(seg, len), "tcp_parse %d on %zu bytes, th_off %u", prc, len,
+    bool header_ok = well_formed(seg, len);
+    uint16_t want_mss = 0;
+    bool opts_ok = header_ok && options_ok(seg, &want_mss);
+    int want_prc = 0;
+    if (!header_ok)
+        want_prc = -1;
+    else if (!opts_ok)
+        want_prc = -2;
+    CHECK(prc == want_prc, "tcp_parse %d on %zu bytes, th_off %u", prc, len,
           len > 12 ? seg[12] >> 4 : 0);
-    CHECK(rc != 0 || prc == 0, "net_check_segment accepted what tcp_parse rejects");
+    /* The network layer checks the header; the transport drops (and
+     * counts) malformed options. */
+    CHECK(rc != 0 || prc != -1, "net_check_segment accepted what tcp_parse rejects");
     if (prc == 0) {
         memcpy(&h, seg, sizeof h);
         size_t off = (size_t)h.th_off * 4;
         CHECK(s.seq == ntohl(h.th_seq) && s.ack == ntohl(h.th_ack) && s.win == ntohs(h.th_win) &&
-                  s.flags == (h.th_flags & (TH_FIN | TH_SYN | TH_ACK)),
+                  s.flags == (h.th_flags & (TH_FIN | TH_SYN | TH_RST | TH_ACK)),
               "tcp_parse decoded seq %u ack %u win %u flags %#x", s.seq, s.ack, s.win, s.flags);
+        CHECK(s.mss == want_mss, "tcp_parse decoded MSS %u, the options say %u", s.mss, want_mss);
         CHECK(s.payload == seg + off && s.len == len - off,
               "payload at +%td, %u bytes; want +%zu, %zu", s.payload - seg, s.len, off, len - off);
         CHECK(tcp_seg_space(&s) == s.len + !!(s.flags & TH_SYN) + !!(s.flags & TH_FIN),

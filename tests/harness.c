@@ -11,7 +11,7 @@ static void h_output(void *ctx, const STCPHeader *hdr, const void *payload, size
 {
     struct harness *h = ctx;
     CU_ASSERT_FATAL(h->nout < H_MAX_OUT);
-    CU_ASSERT(len <= STCP_MSS); /* never more than an MSS of payload */
+    CU_ASSERT(len <= h->tcb.snd_mss); /* never more than an MSS of payload */
     struct oseg *o = &h->out[h->nout++];
     o->seq = ntohl(hdr->th_seq);
     o->ack = ntohl(hdr->th_ack);
@@ -19,8 +19,15 @@ static void h_output(void *ctx, const STCPHeader *hdr, const void *payload, size
     o->win = ntohs(hdr->th_win);
     o->th_off = hdr->th_off;
     o->len = (uint32_t)len;
+    /* Our options parse as any peer's would; keep the MSS one. */
+    struct tcp_segment parsed;
+    uint8_t wire[64];
+    CU_ASSERT_FATAL(TCP_DATA_START(hdr) <= sizeof wire);
+    memcpy(wire, hdr, TCP_DATA_START(hdr));
+    CU_ASSERT(tcp_parse(wire, TCP_DATA_START(hdr), &parsed) == 0);
+    o->mss = parsed.mss;
     if (len)
-        memcpy(o->payload, payload, len < STCP_MSS ? len : STCP_MSS);
+        memcpy(o->payload, payload, len < H_MAX_PAYLOAD ? len : H_MAX_PAYLOAD);
 }
 
 static void h_deliver(void *ctx, const void *d, size_t len)
@@ -114,14 +121,44 @@ struct tseg with_flags(struct tseg s, uint8_t flags)
     return s;
 }
 
+struct tseg with_mss(struct tseg s, uint16_t mss)
+{
+    static uint8_t opt[16][4]; /* a few may be in use at once */
+    static unsigned next;
+    uint8_t *o = opt[next++ % 16];
+    o[0] = TCPOPT_MSS;
+    o[1] = TCPOLEN_MSS;
+    o[2] = (uint8_t)(mss >> 8);
+    o[3] = (uint8_t)mss;
+    s.opts = o;
+    s.opts_len = 4;
+    return s;
+}
+
+struct tseg rst(uint32_t seq)
+{
+    return mk(seq, 0, TH_RST, 0);
+}
+
+struct tseg rstack(uint32_t seq, uint32_t ackn)
+{
+    return mk(seq, ackn, TH_RST | TH_ACK, 0);
+}
+
 /* ---- Setting up ---- */
 
 void h_init(struct harness *h, uint32_t window)
+{
+    h_init_mss(h, window, STCP_MSS);
+}
+
+void h_init_mss(struct harness *h, uint32_t window, uint32_t mss)
 {
     memset(h, 0, sizeof *h);
     struct tcp_config cfg;
     tcp_config_default(&cfg);
     cfg.window = window;
+    cfg.mss = mss;
     struct tcp_env env = {h, h_output, h_deliver, h_app_space, h_event};
     h->rcvbuf = 2 * (size_t)window;
     h->now = 1000000; /* an arbitrary start: 1 s */
@@ -164,15 +201,17 @@ void h_input_raw(struct harness *h, const void *buf, size_t len)
 
 void h_input(struct harness *h, struct tseg s)
 {
-    uint8_t buf[20 + 64 + STCP_MSS * 2];
+    static uint8_t buf[20 + 64 + 65536];
     memset(buf, 0, sizeof buf);
     STCPHeader *th = (STCPHeader *)buf;
     th->th_seq = htonl(s.seq);
     th->th_ack = htonl(s.ack);
     th->th_flags = s.flags | s.extra_flags;
     th->th_win = htons(s.win);
-    th->th_off = s.th_off ? s.th_off : 5;
-    size_t hdr = s.th_off >= 5 ? (size_t)s.th_off * 4 : 20;
+    th->th_off = s.th_off ? s.th_off : (uint8_t)(5 + (s.opts_len + 3) / 4);
+    if (s.opts_len)
+        memcpy(buf + 20, s.opts, s.opts_len);
+    size_t hdr = th->th_off >= 5 ? (size_t)th->th_off * 4 : 20;
     CU_ASSERT_FATAL(hdr + s.len <= sizeof buf);
     if (s.len)
         memcpy(buf + hdr, s.data, s.len);
@@ -254,8 +293,9 @@ void h_expect_seg(struct harness *h, unsigned i, uint8_t flags, uint32_t seq, ui
              "segment %u: want flags %#x seq %u ack %u win %u len %u; got flags %#x seq %u "
              "ack %u win %u len %u",
              i, flags, seq, ackn, win, len, o->flags, o->seq, o->ack, o->win, o->len);
-    check(o->flags == flags && o->seq == seq && o->ack == ackn && o->win == win &&
-              o->len == len && o->th_off == 5,
+    check(o->flags == flags && o->seq == seq && o->ack == ackn && o->win == win && o->len == len &&
+              o->th_off == ((flags & TH_SYN) ? 6 : 5) &&
+              o->mss == ((flags & TH_SYN) ? h->tcb.cfg.mss : 0), /* SYNs carry our MSS */
           what, file, line);
 }
 

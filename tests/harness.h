@@ -23,6 +23,7 @@
 #define H_MAX_OUT   256
 #define H_MAX_DATA  (1 << 20)
 #define H_WINDOW    3072
+#define H_MAX_PAYLOAD 2048 /* payload kept per emitted segment */
 
 /* A segment as a test writes it (host order). */
 struct tseg {
@@ -34,6 +35,8 @@ struct tseg {
     uint8_t th_off; /* 0: 5; anything else is written as given */
     uint8_t extra_flags; /* RST/PSH/URG bits to add */
     size_t wire_len;     /* 0: header plus data; else truncate/extend to this */
+    const uint8_t *opts; /* options, written after the header (th_off 0: sized to fit) */
+    uint8_t opts_len;
 };
 
 /* A segment the core emitted (host order). */
@@ -42,8 +45,9 @@ struct oseg {
     uint8_t flags;
     uint16_t win;
     uint32_t len;
-    uint8_t payload[STCP_MSS];
+    uint8_t payload[H_MAX_PAYLOAD];
     uint8_t th_off;
+    uint16_t mss; /* its MSS option, 0 if none */
 };
 
 struct harness {
@@ -70,10 +74,15 @@ struct tseg data(uint32_t seq, uint32_t ack, uint16_t win, const char *bytes);
 struct tseg datan(uint32_t seq, uint32_t ack, uint16_t win, const uint8_t *bytes, uint32_t len);
 struct tseg fin(uint32_t seq, uint32_t ack, uint16_t win);
 struct tseg with_flags(struct tseg s, uint8_t flags); /* add flags (FIN, RST, ...) */
+struct tseg with_mss(struct tseg s, uint16_t mss);    /* add an MSS option */
+struct tseg rst(uint32_t seq);                        /* a bare RST */
+struct tseg rstack(uint32_t seq, uint32_t ack);       /* RST with ACK */
 
 /* ---- Setting up ---- */
 /* A CLOSED TCB with the default configuration and window. */
 void h_init(struct harness *h, uint32_t window);
+/* The same, with our MSS limit (cfg.mss) set to mss. */
+void h_init_mss(struct harness *h, uint32_t window, uint32_t mss);
 /* Active open: SYN_SENT, the SYN already emitted (and cleared). */
 void h_open_active(struct harness *h, uint32_t iss);
 /* Passive open: LISTEN. */

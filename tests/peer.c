@@ -1,17 +1,16 @@
 /* peer.c -- a scriptable STCP peer for tests, using only mysock.h.
  *
- *   peer [-s TEXT] [-n N] [-H MS] [-T MS] [-X] HOST:PORT
+ *   peer [-s TEXT] [-n N] [-H MS] [-T MS] [-a N] HOST:PORT
  *
  * Connects, sends TEXT (C escapes \r \n \0 \\ understood) and then N bytes
  * of 'A', waits MS milliseconds (-H), then prints everything the server
  * sends until it closes (or -T MS pass without data) on stdout.
  * Exit 0 if it connected and saw the end of the connection, 1 otherwise.
- * -X closes right after the wait without reading (an abort when data has
- * arrived unread); it exits 0 if myclose succeeded. */
+ * With -a N it reads only until N bytes have come, then closes with
+ * whatever else arrived unread (an abort: a RST); exit 0 if it got them. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,17 +35,16 @@ static size_t unescape(const char *in, char *out)
 
 static void usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s [-s TEXT] [-n N] [-H MS] [-T MS] [-X] HOST:PORT\n", prog);
+    fprintf(stderr, "usage: %s [-s TEXT] [-n N] [-H MS] [-T MS] [-a N] HOST:PORT\n", prog);
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     const char *text = "";
-    long fill = 0, hold_ms = 0, timeout_ms = 0;
-    bool close_unread = false;
+    long fill = 0, hold_ms = 0, timeout_ms = 0, abort_after = 0;
     int c;
-    while ((c = getopt(argc, argv, "s:n:H:T:X")) != -1) {
+    while ((c = getopt(argc, argv, "s:n:H:T:a:")) != -1) {
         switch (c) {
         case 's':
             text = optarg;
@@ -60,14 +58,14 @@ int main(int argc, char **argv)
         case 'T':
             timeout_ms = strtol(optarg, NULL, 10);
             break;
-        case 'X':
-            close_unread = true;
+        case 'a':
+            abort_after = strtol(optarg, NULL, 10);
             break;
         default:
             usage(argv[0]);
         }
     }
-    if (optind + 1 != argc || fill < 0 || hold_ms < 0 || timeout_ms < 0)
+    if (optind + 1 != argc || fill < 0 || hold_ms < 0 || timeout_ms < 0 || abort_after < 0)
         usage(argv[0]);
     struct sockaddr_in sin = {.sin_family = AF_INET};
     char *colon = strrchr(argv[optind], ':');
@@ -95,15 +93,22 @@ int main(int argc, char **argv)
         while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
             ;
     }
-    if (close_unread) {
-        int rc = myclose(sd);
-        if (rc < 0)
-            fprintf(stderr, "peer: close: %s\n", strerror(errno));
-        return rc < 0;
-    }
     mysetsockopt(sd, MYSO_RCVTIMEO, timeout_ms);
     char in[4096];
     int n, rc = 1;
+    if (abort_after) {
+        long got = 0;
+        while (got < abort_after) {
+            size_t want = (size_t)(abort_after - got);
+            n = myread(sd, in, want < sizeof in ? want : sizeof in);
+            if (n <= 0)
+                break;
+            fwrite(in, 1, (size_t)n, stdout);
+            got += n;
+        }
+        myclose(sd); /* the rest, unread */
+        return got == abort_after ? 0 : 1;
+    }
     while ((n = myread(sd, in, sizeof in)) > 0)
         fwrite(in, 1, (size_t)n, stdout);
     if (n == 0)

@@ -139,7 +139,8 @@ static void test_passive_open_completes(void)
     h_free(&h);
 }
 
-/* 3.10.7.3: an ACK outside (ISS, SND.NXT] is not for our SYN. */
+/* 3.10.7.3: an ACK outside (ISS, SND.NXT] is not for our SYN: dropped,
+ * answered with <SEQ=SEG.ACK><CTL=RST>. */
 static void test_synack_with_wrong_ack_dropped(void)
 {
     struct harness h;
@@ -148,7 +149,10 @@ static void test_synack_with_wrong_ack_dropped(void)
     h_input(&h, synack(5000, 1000, H_WINDOW)); /* acks nothing */
     h_input(&h, synack(5000, 1002, H_WINDOW)); /* acks more than we sent */
     EXPECT_STATE(&h, TCPS_SYN_SENT);
-    EXPECT_NOUT(&h, 0); /* TCP would send a RST; STCP sends nothing */
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 0, TH_RST, 1000, 0, 0, 0);
+    EXPECT_SEG(&h, 1, TH_RST, 1002, 0, 0, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.rsts_out, 2);
     CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 2);
     CU_ASSERT_EQUAL(h.established, 0);
     h_input(&h, synack(5000, 1001, H_WINDOW)); /* the right one still works */
@@ -375,20 +379,31 @@ static void test_queued_data_sent_on_third_segment(void)
     h_free(&h);
 }
 
-/* LISTEN takes only a SYN: an ACK or data is dropped (no RST in STCP). */
+/* LISTEN takes only a SYN: anything else is dropped, and an ACK gets
+ * <SEQ=SEG.ACK><CTL=RST> (3.10.7.2).  A TCB listens for one connection, so
+ * the attempt ends there (it would wait for ever otherwise). */
 static void test_listen_drops_non_syn(void)
 {
-    struct harness h;
-    h_init(&h, H_WINDOW);
-    h_open_passive(&h, 7000);
-    h_input(&h, ack(300, 7001, H_WINDOW));
-    h_input(&h, data(300, 7001, H_WINDOW, "x"));
-    h_input(&h, bare(300, 0, 0));
-    EXPECT_STATE(&h, TCPS_LISTEN);
-    EXPECT_NOUT(&h, 0);
-    EXPECT_DELIVERED(&h, "");
-    CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 3);
-    h_free(&h);
+    struct tseg segs[] = {ack(300, 7001, H_WINDOW), data(300, 7002, H_WINDOW, "x"),
+                          bare(300, 0, 0)};
+    for (size_t i = 0; i < sizeof segs / sizeof segs[0]; i++) {
+        struct harness h;
+        h_init(&h, H_WINDOW);
+        h_open_passive(&h, 7000);
+        h_input(&h, segs[i]);
+        EXPECT_STATE(&h, TCPS_CLOSED);
+        CU_ASSERT_EQUAL(h.closed, 1);
+        CU_ASSERT_EQUAL(h.errors, 0);
+        EXPECT_DELIVERED(&h, "");
+        CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 1);
+        if (segs[i].flags & TH_ACK) {
+            EXPECT_NOUT(&h, 1);
+            EXPECT_SEG(&h, 0, TH_RST, segs[i].ack, 0, 0, 0);
+        } else {
+            EXPECT_NOUT(&h, 0);
+        }
+        h_free(&h);
+    }
 }
 
 /* Close before the handshake completes: the FIN follows establishment. */
@@ -1368,6 +1383,8 @@ static void test_wrap_handshake_iss_max(void)
     h_clear(&h);
     h_input(&h, synack(5000, 0xffffffffu, H_WINDOW)); /* acks nothing */
     EXPECT_STATE(&h, TCPS_SYN_SENT);
+    EXPECT_SEG(&h, 0, TH_RST, 0xffffffffu, 0, 0, 0);
+    h_clear(&h);
     h_input(&h, synack(5000, 0, H_WINDOW));
     EXPECT_STATE(&h, TCPS_ESTABLISHED);
     EXPECT_NOUT(&h, 1);
@@ -1554,23 +1571,6 @@ static void test_malformed_options_skipped(void)
     h_free(&h);
 }
 
-/* RST is ignored: the segment is processed as if it were clear. */
-static void test_malformed_rst_ignored(void)
-{
-    struct harness h;
-    est(&h, H_WINDOW);
-    h_input(&h, with_flags(data(5001, 1001, H_WINDOW, "hello"), TH_RST));
-    EXPECT_STATE(&h, TCPS_ESTABLISHED);
-    EXPECT_DELIVERED(&h, "hello");
-    EXPECT_NOUT(&h, 1);
-    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5006, H_WINDOW - 5, 0);
-    h_input(&h, with_flags(ack(5006, 1001, H_WINDOW), TH_RST));
-    EXPECT_STATE(&h, TCPS_ESTABLISHED);
-    EXPECT_NOUT(&h, 1);
-    CU_ASSERT_EQUAL(h.errors, 0);
-    h_free(&h);
-}
-
 static void test_malformed_urg_and_psh_ignored(void)
 {
     struct harness h;
@@ -1585,21 +1585,6 @@ static void test_malformed_urg_and_psh_ignored(void)
     EXPECT_NOUT(&h, 2);
     EXPECT_SEG(&h, 0, TH_ACK, 1001, 5004, H_WINDOW - 3, 0);
     EXPECT_SEG(&h, 1, TH_ACK, 1001, 5006, H_WINDOW - 5, 0);
-    h_free(&h);
-}
-
-/* RST in SYN_SENT: ignored; the real SYN-ACK still completes the open. */
-static void test_malformed_rst_in_syn_sent_ignored(void)
-{
-    struct harness h;
-    h_init(&h, H_WINDOW);
-    h_open_active(&h, 1000);
-    h_input(&h, bare(0, 1001, TH_RST | TH_ACK));
-    EXPECT_STATE(&h, TCPS_SYN_SENT);
-    EXPECT_NOUT(&h, 0);
-    CU_ASSERT_EQUAL(h.errors, 0);
-    h_input(&h, synack(5000, 1001, H_WINDOW));
-    EXPECT_STATE(&h, TCPS_ESTABLISHED);
     h_free(&h);
 }
 
@@ -1668,7 +1653,7 @@ static void test_malformed_segment_in_closed_dropped(void)
 static void cookie_open(struct harness *h, uint32_t cookie)
 {
     h_init(h, H_WINDOW);
-    tcp_open_established(&h->tcb, h->now, cookie, 300, H_WINDOW, SYNCOOKIE_WINDOW);
+    tcp_open_established(&h->tcb, h->now, cookie, 300, H_WINDOW, SYNCOOKIE_WINDOW, 0);
     tcp_output(&h->tcb, h->now);
 }
 
@@ -1802,6 +1787,10 @@ static void test_timer_abort_when_peer_silent(void)
     CU_ASSERT_EQUAL(h.error, ETIMEDOUT);
     CU_ASSERT_EQUAL(h.closed, 1);
     CU_ASSERT(h.tcb.stats.rexmit_timeout >= h.tcb.cfg.max_retries);
+    /* The last word is a RST, in case only the peer's answers were lost. */
+    CU_ASSERT_FATAL(h.nout > 0);
+    EXPECT_SEG(&h, h.nout - 1, TH_RST | TH_ACK, 1006, 5001, 0, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.rsts_out, 1);
     CU_ASSERT(h.now - heard >= h.tcb.cfg.abort_silence);
     h_free(&h);
 }
@@ -1998,6 +1987,543 @@ static void test_timer_unreachable_while_connecting(void)
 
 /* ======================= Registration ==================================== */
 
+/* ---- MSS and options (RFC 9293 3.1, 3.7.1) ---- */
+
+/* ESTABLISHED as 1000/5000 with our MSS limit ours, the peer's SYN-ACK
+ * carrying MSS option peer_mss (0: none); outputs cleared. */
+static void est_mss(struct harness *h, uint32_t ours, uint16_t peer_mss, uint16_t peer_win)
+{
+    h_init_mss(h, H_WINDOW, ours);
+    h_open_active(h, 1000);
+    h->now += 50;
+    struct tseg s = synack(5000, 1001, peer_win);
+    h_input(h, peer_mss ? with_mss(s, peer_mss) : s);
+    CU_ASSERT_FATAL(h->tcb.state == TCPS_ESTABLISHED);
+    h_clear(h);
+}
+
+/* Our SYN and SYN-ACK announce our limit (EXPECT_SEG checks the option of
+ * every SYN it sees against cfg.mss). */
+static void test_mss_option_in_syn_and_synack(void)
+{
+    struct harness h;
+    h_init_mss(&h, H_WINDOW, 1460);
+    tcp_connect(&h.tcb, h.now, 1000);
+    tcp_output(&h.tcb, h.now);
+    EXPECT_SEG(&h, 0, TH_SYN, 1000, 0, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.out[0].mss, 1460);
+    CU_ASSERT_EQUAL(h.out[0].th_off, 6);
+    h_free(&h);
+
+    h_init(&h, H_WINDOW);
+    h_open_passive(&h, 7000);
+    h_input(&h, syn(300));
+    EXPECT_SEG(&h, 0, TH_SYN | TH_ACK, 7000, 301, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.out[0].mss, STCP_MSS);
+    h_clear(&h);
+    h_input(&h, ack(301, 7001, H_WINDOW));
+    h_write(&h, "x");
+    EXPECT_SEG(&h, 0, TH_ACK, 7001, 301, H_WINDOW, 1); /* no option after the SYN */
+    CU_ASSERT_EQUAL(h.out[0].mss, 0);
+    h_free(&h);
+}
+
+/* Send n bytes into a wide-open window and check the segment sizes. */
+static void expect_segment_sizes(struct harness *h, size_t n, uint32_t mss)
+{
+    h_write_n(h, n);
+    size_t sent = 0;
+    for (unsigned i = 0; i < h->nout; i++) {
+        uint32_t want = (uint32_t)MIN((size_t)mss, n - sent);
+        CU_ASSERT_EQUAL(h->out[i].len, want);
+        CU_ASSERT_EQUAL(h->out[i].seq, 1001 + sent);
+        sent += h->out[i].len;
+    }
+    CU_ASSERT_EQUAL(sent, n); /* what is queued goes out in full segments */
+}
+
+static void test_mss_effective(void)
+{
+    struct harness h;
+    /* No option from the peer: 536, even though we could do more. */
+    est_mss(&h, 1460, 0, H_WINDOW);
+    CU_ASSERT_EQUAL(h.tcb.snd_mss, 536);
+    expect_segment_sizes(&h, 3000, 536);
+    h_free(&h);
+    /* The peer offers more than our limit: our limit. */
+    est_mss(&h, 536, 1460, H_WINDOW);
+    CU_ASSERT_EQUAL(h.tcb.snd_mss, 536);
+    expect_segment_sizes(&h, 3000, 536);
+    h_free(&h);
+    /* Both can do 1460. */
+    est_mss(&h, 1460, 1460, H_WINDOW);
+    CU_ASSERT_EQUAL(h.tcb.snd_mss, 1460);
+    expect_segment_sizes(&h, 3000, 1460);
+    h_free(&h);
+    /* The peer's limit is smaller than ours. */
+    est_mss(&h, 1460, 1000, H_WINDOW);
+    CU_ASSERT_EQUAL(h.tcb.snd_mss, 1000);
+    expect_segment_sizes(&h, 3000, 1000);
+    h_free(&h);
+    /* An absurd peer MSS does not make tiny segments. */
+    est_mss(&h, 1460, 1, H_WINDOW);
+    CU_ASSERT_EQUAL(h.tcb.snd_mss, TCP_MIN_MSS);
+    h_free(&h);
+}
+
+/* The same from a passive open: the SYN's option decides. */
+static void test_mss_effective_passive(void)
+{
+    struct harness h;
+    h_init_mss(&h, H_WINDOW, 1460);
+    h_open_passive(&h, 7000);
+    h_input(&h, with_mss(syn(300), 1200));
+    h_input(&h, ack(301, 7001, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    CU_ASSERT_EQUAL(h.tcb.snd_mss, 1200);
+    h_free(&h);
+}
+
+/* A resend after a timeout is at most an MSS too, and a larger MSS. */
+static void test_mss_resend_is_full_segment(void)
+{
+    struct harness h;
+    est_mss(&h, 1460, 1460, H_WINDOW);
+    h_write_n(&h, 2000);
+    h_clear(&h);
+    h_advance(&h, h.tcb.rexmit_at - h.now);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 1460);
+    h_free(&h);
+}
+
+/* A segment larger than the MSS we announced is still correct TCP: taken. */
+static void test_mss_large_segment_accepted(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW); /* our MSS 536 */
+    static uint8_t big[1460];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)('a' + i % 26);
+    h_input(&h, datan(5001, 1001, H_WINDOW, big, sizeof big));
+    CU_ASSERT_EQUAL(h.ndelivered, sizeof big);
+    CU_ASSERT(memcmp(h.delivered, big, sizeof big) == 0);
+    CU_ASSERT_EQUAL(h.tcb.rcv_nxt, 5001 + 1460);
+    CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 0);
+    h_free(&h);
+}
+
+/* What Linux's SYN carries: MSS, SACK-permitted, timestamps, NOP, window
+ * scale.  Options we do not use are skipped and none is echoed. */
+/* clang-format off */
+static const uint8_t linux_syn_opts[20] = {
+    2, 4, 0x05, 0xb4,              /* MSS 1460 */
+    4, 2,                          /* SACK permitted */
+    8, 10, 0, 1, 2, 3, 0, 0, 0, 0, /* timestamps */
+    1,                             /* NOP */
+    3, 3, 7                        /* window scale 7 */
+};
+/* clang-format on */
+
+static void test_options_linux_syn(void)
+{
+    struct harness h;
+    h_init_mss(&h, H_WINDOW, 1460);
+    h_open_passive(&h, 7000);
+    struct tseg s = syn(300);
+    s.opts = linux_syn_opts;
+    s.opts_len = sizeof linux_syn_opts;
+    h_input(&h, s);
+    EXPECT_STATE(&h, TCPS_SYN_RECEIVED);
+    EXPECT_NOUT(&h, 1);
+    /* Only our MSS option: th_off 6 (checked by EXPECT_SEG). */
+    EXPECT_SEG(&h, 0, TH_SYN | TH_ACK, 7000, 301, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.tcb.snd_mss, 1460);
+    h_free(&h);
+
+    /* As a SYN-ACK: the same. */
+    h_init_mss(&h, H_WINDOW, 1460);
+    h_open_active(&h, 1000);
+    s = synack(5000, 1001, H_WINDOW);
+    s.opts = linux_syn_opts;
+    s.opts_len = sizeof linux_syn_opts;
+    h_input(&h, s);
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.tcb.snd_mss, 1460);
+    h_free(&h);
+}
+
+/* Malformed options: the segment is dropped (no answer) and counted. */
+static void test_options_malformed_dropped(void)
+{
+    static const uint8_t bad[][8] = {
+        {30, 0, 0, 0, 0, 0, 0, 0}, /* length 0 */
+        {30, 1, 0, 0, 0, 0, 0, 0}, /* length 1 */
+        {1, 1, 1, 1, 1, 1, 30, 4}, /* runs past th_off */
+        {1, 1, 1, 1, 1, 1, 1, 30}, /* kind with no length byte */
+        {2, 3, 5, 0, 0, 0, 0, 0},  /* MSS of length 3 */
+        {2, 6, 5, 0, 0, 0, 0, 0},  /* MSS of length 6 */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct harness h;
+        est(&h, H_WINDOW);
+        struct tseg s = data(5001, 1001, H_WINDOW, "hello");
+        s.opts = bad[i];
+        s.opts_len = 8;
+        h_input(&h, s);
+        EXPECT_NOUT(&h, 0);
+        EXPECT_DELIVERED(&h, "");
+        CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 1);
+        CU_ASSERT_EQUAL(h.tcb.stats.bad_options_in, 1);
+        EXPECT_STATE(&h, TCPS_ESTABLISHED);
+        h_free(&h);
+    }
+    /* And the same options on a SYN to a listener. */
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_passive(&h, 7000);
+    struct tseg s = syn(300);
+    s.opts = bad[4];
+    s.opts_len = 8;
+    h_input(&h, s);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.bad_options_in, 1);
+    h_free(&h);
+}
+
+/* A connection opened by a cookie uses the cookie's MSS (within our limit). */
+static void test_mss_from_cookie(void)
+{
+    struct harness h;
+    h_init_mss(&h, H_WINDOW, 1460);
+    tcp_open_established(&h.tcb, h.now, 1000, 5000, H_WINDOW, H_WINDOW, 1460);
+    CU_ASSERT_EQUAL(h.tcb.snd_mss, 1460);
+    h_clear(&h);
+    expect_segment_sizes(&h, 3000, 1460);
+    h_free(&h);
+    h_init(&h, H_WINDOW); /* our limit 536 */
+    tcp_open_established(&h.tcb, h.now, 1000, 5000, H_WINDOW, H_WINDOW, 1460);
+    CU_ASSERT_EQUAL(h.tcb.snd_mss, 536);
+    h_free(&h);
+}
+
+/* ---- RST (RFC 9293 3.10.7 with RFC 5961 3) ---- */
+
+/* SYN_SENT: a RST acknowledging our SYN refuses the connection at once. */
+static void test_rst_syn_sent_refused(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    h_input(&h, rstack(0, 1001));
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.errors, 1);
+    CU_ASSERT_EQUAL(h.error, ECONNREFUSED);
+    CU_ASSERT_EQUAL(h.closed, 1);
+    EXPECT_NOUT(&h, 0); /* a RST is never answered */
+    CU_ASSERT_EQUAL(h.tcb.stats.rsts_in, 1);
+    h_free(&h);
+}
+
+/* SYN_SENT: a RST without an acceptable ACK could be anyone's: dropped,
+ * unanswered, and the real SYN-ACK still completes the open. */
+static void test_rst_syn_sent_unacceptable_dropped(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    h_input(&h, rst(0));          /* no ACK */
+    h_input(&h, rstack(0, 1000)); /* acks nothing */
+    h_input(&h, rstack(0, 1002)); /* acks what was not sent */
+    EXPECT_STATE(&h, TCPS_SYN_SENT);
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.errors, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.rsts_in, 3);
+    CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 3);
+    h_input(&h, synack(5000, 1001, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    h_free(&h);
+}
+
+/* Synchronized: a RST at exactly rcv_nxt resets. */
+static void test_rst_exact_resets(void)
+{
+    static const enum tcp_state states[] = {TCPS_ESTABLISHED, TCPS_FIN_WAIT_1, TCPS_FIN_WAIT_2,
+                                            TCPS_CLOSE_WAIT};
+    for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
+        struct harness h;
+        est(&h, H_WINDOW);
+        h_input(&h, data(5001, 1001, H_WINDOW, "abc"));
+        if (states[i] == TCPS_FIN_WAIT_1 || states[i] == TCPS_FIN_WAIT_2)
+            h_close(&h);
+        if (states[i] == TCPS_FIN_WAIT_2)
+            h_input(&h, ack(5004, 1002, H_WINDOW));
+        if (states[i] == TCPS_CLOSE_WAIT)
+            h_input(&h, fin(5004, 1001, H_WINDOW));
+        uint32_t rcv_nxt = h.tcb.rcv_nxt;
+        EXPECT_STATE(&h, states[i]);
+        h_clear(&h);
+        h_input(&h, i % 2 ? rst(rcv_nxt) : rstack(rcv_nxt, 1001));
+        EXPECT_STATE(&h, TCPS_CLOSED);
+        CU_ASSERT_EQUAL(h.errors, 1);
+        CU_ASSERT_EQUAL(h.error, ECONNRESET);
+        CU_ASSERT_EQUAL(h.closed, 1);
+        EXPECT_NOUT(&h, 0);
+        h_free(&h);
+    }
+}
+
+/* Synchronized: in the window but not exact gets a challenge ACK (the
+ * real peer answers it with an exact RST); the connection goes on. */
+static void test_rst_in_window_challenged(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, rst(5002));
+    h_input(&h, rstack(5001 + H_WINDOW - 1, 1001));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 0);
+    EXPECT_SEG(&h, 1, TH_ACK, 1001, 5001, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.errors, 0);
+    /* Rationed like every challenge ACK. */
+    h_clear(&h);
+    for (int i = 0; i < 100; i++)
+        h_input(&h, rst(5002));
+    CU_ASSERT(h.nout < 100);
+    CU_ASSERT(h.tcb.stats.acks_throttled > 0);
+    /* The exact one still resets. */
+    h_input(&h, rst(5001));
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.error, ECONNRESET);
+    h_free(&h);
+}
+
+/* Synchronized: outside the window: dropped, no answer of any kind. */
+static void test_rst_out_of_window_dropped(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, rst(5000));            /* just before */
+    h_input(&h, rst(5001 + H_WINDOW)); /* just beyond */
+    h_input(&h, rstack(5001 + 100000, 1001));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.errors, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.rsts_in, 3);
+    CU_ASSERT_EQUAL(h.tcb.stats.rsts_out, 0);
+    h_input(&h, data(5001, 1001, H_WINDOW, "ok"));
+    EXPECT_DELIVERED(&h, "ok");
+    h_free(&h);
+}
+
+/* SYN_RECEIVED from a listen: an exact RST ends the attempt quietly (no
+ * error, never established: the framework frees its backlog slot). */
+static void test_rst_syn_received_passive_quiet(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_passive(&h, 7000);
+    h_input(&h, syn(300));
+    h_clear(&h);
+    h_input(&h, rst(301));
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.errors, 0);
+    CU_ASSERT_EQUAL(h.established, 0);
+    CU_ASSERT_EQUAL(h.closed, 1);
+    EXPECT_NOUT(&h, 0);
+    h_free(&h);
+}
+
+/* SYN_RECEIVED from a simultaneous open: refused, as in SYN_SENT. */
+static void test_rst_syn_received_active_refused(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    h_input(&h, syn(5000));
+    h_clear(&h);
+    h_input(&h, rst(5001));
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.error, ECONNREFUSED);
+    EXPECT_NOUT(&h, 0);
+    h_free(&h);
+}
+
+/* SYN_RECEIVED: an ACK of something we never sent gets
+ * <SEQ=SEG.ACK><CTL=RST>; the handshake can still complete. */
+static void test_rst_syn_received_bad_ack_reset(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_passive(&h, 7000);
+    h_input(&h, syn(300));
+    h_clear(&h);
+    h_input(&h, ack(301, 9999, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_SYN_RECEIVED);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_RST, 9999, 0, 0, 0);
+    h_clear(&h);
+    h_input(&h, ack(301, 7001, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    h_free(&h);
+}
+
+/* The peer's SYN and its resend arrive in one batch: one SYN-ACK goes
+ * out, as the first, and the peer's ACK of it completes the handshake
+ * (it used to be answered before snd_nxt moved, so the ACK looked
+ * unacceptable, and now that would be a RST). */
+static void test_rst_not_sent_for_batched_duplicate_syn(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_passive(&h, 7000);
+    uint8_t wire[20];
+    memset(wire, 0, sizeof wire);
+    STCPHeader *th = (STCPHeader *)wire;
+    th->th_seq = htonl(300);
+    th->th_off = 5;
+    th->th_flags = TH_SYN;
+    th->th_win = htons(H_WINDOW);
+    tcp_input(&h.tcb, h.now, wire, sizeof wire);
+    tcp_input(&h.tcb, h.now, wire, sizeof wire);
+    tcp_output(&h.tcb, h.now);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_SYN | TH_ACK, 7000, 301, H_WINDOW, 0);
+    h_clear(&h);
+    h_input(&h, ack(301, 7001, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.rsts_out, 0);
+    h_free(&h);
+}
+
+/* LISTEN: a RST (even with SYN) is never answered, and cannot open the
+ * connection: the attempt ends, without an error. */
+static void test_rst_listen_ignored(void)
+{
+    static const uint8_t flags[] = {TH_RST, TH_RST | TH_ACK, TH_RST | TH_SYN};
+    for (size_t i = 0; i < sizeof flags; i++) {
+        struct harness h;
+        h_init(&h, H_WINDOW);
+        h_open_passive(&h, 7000);
+        h_input(&h, bare(300, 7001, flags[i]));
+        EXPECT_STATE(&h, TCPS_CLOSED);
+        EXPECT_NOUT(&h, 0);
+        CU_ASSERT_EQUAL(h.errors, 0);
+        CU_ASSERT_EQUAL(h.closed, 1);
+        h_free(&h);
+    }
+}
+
+/* LISTEN: a SYN with malformed options cannot open the connection either. */
+static void test_listen_malformed_syn_ends(void)
+{
+    static const uint8_t bad[4] = {TCPOPT_MSS, 3, 0, 0};
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_passive(&h, 7000);
+    struct tseg s = syn(300);
+    s.opts = bad;
+    s.opts_len = 4;
+    h_input(&h, s);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT_EQUAL(h.tcb.stats.bad_options_in, 1);
+    h_free(&h);
+}
+
+/* CLOSING, LAST_ACK, TIME_WAIT: an exact RST just ends the connection. */
+static void test_rst_closing_states_close(void)
+{
+    struct harness h;
+    reach_time_wait(&h);
+    h_input(&h, rst(h.tcb.rcv_nxt));
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.errors, 0);
+    CU_ASSERT_EQUAL(h.closed, 1);
+    EXPECT_NOUT(&h, 0);
+    h_free(&h);
+
+    est(&h, H_WINDOW);
+    h_input(&h, fin(5001, 1001, H_WINDOW));
+    h_close(&h); /* LAST_ACK */
+    EXPECT_STATE(&h, TCPS_LAST_ACK);
+    h_clear(&h);
+    h_input(&h, rst(5002));
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.errors, 0);
+    EXPECT_NOUT(&h, 0);
+    h_free(&h);
+}
+
+/* The application closes with data unread: RST <SEQ=SND.NXT><ACK=RCV.NXT>,
+ * and the connection ends at once without an error. */
+static void test_rst_user_abort(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, data(5001, 1001, H_WINDOW, "unread"));
+    h_write(&h, "in flight");
+    h_clear(&h);
+    tcp_user_abort(&h.tcb, h.now);
+    tcp_output(&h.tcb, h.now);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_RST | TH_ACK, 1010, 5007, 0, 0);
+    CU_ASSERT_EQUAL(h.errors, 0);
+    CU_ASSERT_EQUAL(h.closed, 1);
+    CU_ASSERT_EQUAL(h.tcb.stats.rsts_out, 1);
+    h_advance(&h, STCP_SEC); /* nothing more, ever */
+    EXPECT_NOUT(&h, 1);
+    h_free(&h);
+
+    /* Written just before the close and not sent yet: it goes out first,
+     * and the RST follows it in sequence. */
+    est(&h, H_WINDOW);
+    h_input(&h, data(5001, 1001, H_WINDOW, "unread"));
+    h_clear(&h);
+    tcp_write(&h.tcb, "reply", 5);
+    tcp_user_abort(&h.tcb, h.now);
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5007, H_WINDOW - 6, 5);
+    EXPECT_SEG(&h, 1, TH_RST | TH_ACK, 1006, 5007, 0, 0);
+    h_free(&h);
+
+    /* Before the peer answered, there is nobody to tell. */
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    tcp_user_abort(&h.tcb, h.now);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    EXPECT_NOUT(&h, 0);
+    h_free(&h);
+}
+
+/* Every RST we send is rationed: garbage cannot make us an amplifier. */
+static void test_rst_rate_limited(void)
+{
+    struct harness h;
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    for (int i = 0; i < 100; i++)
+        h_input(&h, synack(5000, 2000 + (uint32_t)i, H_WINDOW));
+    unsigned burst = h.nout;
+    CU_ASSERT(burst > 0 && burst < 100);
+    CU_ASSERT_EQUAL(h.tcb.stats.rsts_out, burst);
+    CU_ASSERT_EQUAL(h.tcb.stats.rsts_throttled, 100 - burst);
+    for (unsigned i = 0; i < burst; i++)
+        CU_ASSERT_EQUAL(h.out[i].flags, TH_RST);
+    h_clear(&h);
+    h.now += 10 * STCP_MSEC; /* one more later */
+    h_input(&h, synack(5000, 3000, H_WINDOW));
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_RST, 3000, 0, 0, 0);
+    h_free(&h);
+}
+
 struct core_case {
     const char *name;
     CU_TestFunc fn;
@@ -2119,9 +2645,7 @@ void register_core_suites(void)
         {"th_off below 5", test_malformed_th_off_below_5},
         {"th_off past the end", test_malformed_th_off_past_end},
         {"options skipped", test_malformed_options_skipped},
-        {"RST ignored", test_malformed_rst_ignored},
         {"URG and PSH ignored", test_malformed_urg_and_psh_ignored},
-        {"RST in SYN_SENT ignored", test_malformed_rst_in_syn_sent_ignored},
         {"no flags dropped", test_malformed_no_flags_dropped},
         {"data without ACK dropped", test_malformed_data_without_ack_dropped},
         {"shorter than a header", test_malformed_shorter_than_header},
@@ -2150,6 +2674,32 @@ void register_core_suites(void)
         {"orphan FIN_WAIT_2 timeout", test_timer_orphan_fin_wait_2},
         {"unreachable while connecting", test_timer_unreachable_while_connecting},
     };
+    static const struct core_case mss_cases[] = {
+        {"MSS option in SYN and SYN-ACK", test_mss_option_in_syn_and_synack},
+        {"effective send MSS", test_mss_effective},
+        {"effective send MSS, passive", test_mss_effective_passive},
+        {"resend is a full segment", test_mss_resend_is_full_segment},
+        {"1460-byte segment accepted with our MSS 536", test_mss_large_segment_accepted},
+        {"Linux SYN options skipped, none echoed", test_options_linux_syn},
+        {"malformed options dropped and counted", test_options_malformed_dropped},
+        {"cookie connection uses cookie MSS", test_mss_from_cookie},
+    };
+    static const struct core_case rst_cases[] = {
+        {"SYN_SENT: refused", test_rst_syn_sent_refused},
+        {"SYN_SENT: unacceptable RST dropped", test_rst_syn_sent_unacceptable_dropped},
+        {"exact RST resets", test_rst_exact_resets},
+        {"in-window RST challenged", test_rst_in_window_challenged},
+        {"out-of-window RST dropped", test_rst_out_of_window_dropped},
+        {"SYN_RECEIVED passive: quiet end", test_rst_syn_received_passive_quiet},
+        {"SYN_RECEIVED active: refused", test_rst_syn_received_active_refused},
+        {"SYN_RECEIVED: bad ACK gets RST", test_rst_syn_received_bad_ack_reset},
+        {"LISTEN: RST ignored", test_rst_listen_ignored},
+        {"LISTEN: malformed SYN ends the attempt", test_listen_malformed_syn_ends},
+        {"batched duplicate SYN: one SYN-ACK, no RST", test_rst_not_sent_for_batched_duplicate_syn},
+        {"CLOSING states: RST closes", test_rst_closing_states_close},
+        {"abort with unread data sends RST", test_rst_user_abort},
+        {"RSTs rate-limited", test_rst_rate_limited},
+    };
     ADD_SUITE("handshake", handshake_cases);
     ADD_SUITE("data", data_cases);
     ADD_SUITE("ack", ack_cases);
@@ -2158,4 +2708,6 @@ void register_core_suites(void)
     ADD_SUITE("malformed", malformed_cases);
     ADD_SUITE("syncookies", cookie_cases); /* "cookies" is the unit suite of syncookie_make/check */
     ADD_SUITE("timers", timer_cases);
+    ADD_SUITE("mss", mss_cases);
+    ADD_SUITE("rst", rst_cases);
 }

@@ -8,8 +8,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "harness.h"
+#include "stcp_api.h"
 #include "mysock_impl.h"
 #include "network.h"
 #include "transport.h"
@@ -276,16 +279,76 @@ static void test_netem_classic(void)
 static const uint8_t kat_secret[SYNCOOKIE_SECRET_LEN] = {0, 1, 2,  3,  4,  5,  6,  7,
                                                          8, 9, 10, 11, 12, 13, 14, 15};
 
+/* syncookie_make for tests: the cookie, which must be made. */
+static uint32_t make_cookie(uint32_t counter, uint32_t mss, uint32_t cip, uint16_t cport,
+                            uint32_t sip, uint16_t sport)
+{
+    uint32_t cookie = 0;
+    CU_ASSERT_FATAL(syncookie_make(kat_secret, counter, mss, cip, cport, sip, sport, &cookie));
+    return cookie;
+}
+
+/* Computed in Python (hashlib) for MSS code 001, before the MSS table:
+ * 536 must still encode as 001 and the hash must not have changed. */
 static void test_cookie_known_answers(void)
 {
     uint32_t lo = inet_addr("127.0.0.1");
-    CU_ASSERT_EQUAL(syncookie_make(kat_secret, 7, lo, htons(40000), lo, htons(5000)),
-                    0x393304fcu);
-    CU_ASSERT_EQUAL(syncookie_make(kat_secret, 0, lo, htons(40000), lo, htons(5000)),
-                    0x0174372eu);
-    CU_ASSERT_EQUAL(syncookie_make(kat_secret, 31, inet_addr("10.1.2.3"), htons(1),
-                                   inet_addr("127.0.0.9"), htons(65535)),
-                    0xf94e0eedu);
+    CU_ASSERT_EQUAL(make_cookie(7, 536, lo, htons(40000), lo, htons(5000)), 0x393304fcu);
+    CU_ASSERT_EQUAL(make_cookie(0, 536, lo, htons(40000), lo, htons(5000)), 0x0174372eu);
+    CU_ASSERT_EQUAL(
+        make_cookie(31, 536, inet_addr("10.1.2.3"), htons(1), inet_addr("127.0.0.9"), htons(65535)),
+        0xf94e0eedu);
+    /* Another MSS changes only the 3 code bits. */
+    CU_ASSERT_EQUAL(make_cookie(7, 1460, lo, htons(40000), lo, htons(5000)),
+                    (0x393304fcu & ~(7u << 24)) | (6u << 24));
+}
+
+/* The table: 536 is code 1; each MSS encodes as the largest value not
+ * above it, and decodes to that value. */
+static void test_cookie_mss_table(void)
+{
+    CU_ASSERT_EQUAL(syncookie_mss_code(536), 1);
+    CU_ASSERT_EQUAL(syncookie_mss_value(1), 536);
+    CU_ASSERT_EQUAL(syncookie_mss_code(537), 1);
+    CU_ASSERT_EQUAL(syncookie_mss_code(1024), 1);
+    CU_ASSERT_EQUAL(syncookie_mss_value(syncookie_mss_code(1460)), 1460);
+    CU_ASSERT_EQUAL(syncookie_mss_value(syncookie_mss_code(1459)), 1452);
+    CU_ASSERT_EQUAL(syncookie_mss_value(syncookie_mss_code(1360)), 1360);
+    CU_ASSERT_EQUAL(syncookie_mss_value(syncookie_mss_code(65495)), 8960);
+    CU_ASSERT_EQUAL(syncookie_mss_code(535), 0);
+    CU_ASSERT_EQUAL(syncookie_mss_value(0), TCP_MIN_MSS);
+    CU_ASSERT_EQUAL(syncookie_mss_code(0), 0);
+    for (unsigned code = 0; code < 8; code++) {
+        CU_ASSERT_EQUAL(syncookie_mss_code(syncookie_mss_value(code)), code);
+        if (code)
+            CU_ASSERT(syncookie_mss_value(code) > syncookie_mss_value(code - 1));
+    }
+}
+
+/* The cookie carries the MSS through check. */
+static void test_cookie_mss_round_trip(void)
+{
+    uint32_t c = inet_addr("127.0.0.1"), s = inet_addr("127.0.0.2");
+    uint16_t cp = htons(40000), sp = htons(5000);
+    static const uint32_t sent[] = {64, 100, 536, 1000, 1220, 1400, 1460, 9000, 65495};
+    static const uint16_t kept[] = {64, 64, 536, 536, 1220, 1360, 1460, 8960, 8960};
+    for (size_t i = 0; i < sizeof sent / sizeof sent[0]; i++) {
+        uint32_t cookie = make_cookie(7, sent[i], c, cp, s, sp);
+        uint16_t mss = 0;
+        CU_ASSERT(syncookie_check(kat_secret, cookie, 7, c, cp, s, sp, &mss));
+        CU_ASSERT_EQUAL(mss, kept[i]);
+    }
+}
+
+/* Fail closed: a cookie whose hash bits are all zero is what a failed
+ * digest used to "match"; it must not pass, for any MSS code. */
+static void test_cookie_zero_hash_rejected(void)
+{
+    uint32_t c = inet_addr("127.0.0.1"), s = inet_addr("127.0.0.2");
+    uint16_t cp = htons(40000), sp = htons(5000);
+    CU_ASSERT((make_cookie(7, 536, c, cp, s, sp) & 0xffffffu) != 0); /* else pick another */
+    for (uint32_t code = 0; code < 8; code++)
+        CU_ASSERT(!syncookie_check(kat_secret, (7u << 27) | (code << 24), 7, c, cp, s, sp, NULL));
 }
 
 static void test_cookie_counter(void)
@@ -300,33 +363,155 @@ static void test_cookie_check(void)
 {
     uint32_t c = inet_addr("127.0.0.1"), s = inet_addr("127.0.0.2");
     uint16_t cp = htons(40000), sp = htons(5000);
-    uint32_t cookie = syncookie_make(kat_secret, 7, c, cp, s, sp);
-    CU_ASSERT(syncookie_check(kat_secret, cookie, 7, c, cp, s, sp));
+    uint32_t cookie = make_cookie(7, 536, c, cp, s, sp);
+    CU_ASSERT(syncookie_check(kat_secret, cookie, 7, c, cp, s, sp, NULL));
     /* One step old: the boundary case is accepted. */
-    CU_ASSERT(syncookie_check(kat_secret, cookie, 8, c, cp, s, sp));
+    CU_ASSERT(syncookie_check(kat_secret, cookie, 8, c, cp, s, sp, NULL));
     /* Two steps old: rejected. */
-    CU_ASSERT(!syncookie_check(kat_secret, cookie, 9, c, cp, s, sp));
+    CU_ASSERT(!syncookie_check(kat_secret, cookie, 9, c, cp, s, sp, NULL));
     /* From the future: rejected. */
-    CU_ASSERT(!syncookie_check(kat_secret, cookie, 6, c, cp, s, sp));
+    CU_ASSERT(!syncookie_check(kat_secret, cookie, 6, c, cp, s, sp, NULL));
     /* Another tuple: rejected. */
-    CU_ASSERT(!syncookie_check(kat_secret, cookie, 7, c, htons(40001), s, sp));
-    CU_ASSERT(!syncookie_check(kat_secret, cookie, 7, c, cp, inet_addr("127.0.0.3"), sp));
-    /* Any tampered bit: rejected. */
-    for (int bit = 0; bit < 32; bit++)
-        CU_ASSERT(!syncookie_check(kat_secret, cookie ^ (1u << bit), 7, c, cp, s, sp));
+    CU_ASSERT(!syncookie_check(kat_secret, cookie, 7, c, htons(40001), s, sp, NULL));
+    CU_ASSERT(!syncookie_check(kat_secret, cookie, 7, c, cp, inet_addr("127.0.0.3"), sp, NULL));
+    /* Any tampered bit of the hash or the counter: rejected.  The MSS code
+     * is not hashed (the known answers fix the hash's input): changing it
+     * only picks another table MSS for the sender's own connection, which
+     * its SYN's MSS option could have chosen anyway. */
+    for (int bit = 0; bit < 32; bit++) {
+        if (bit >= 24 && bit < 27)
+            continue;
+        CU_ASSERT(!syncookie_check(kat_secret, cookie ^ (1u << bit), 7, c, cp, s, sp, NULL));
+    }
     /* Another secret: rejected. */
     uint8_t other[SYNCOOKIE_SECRET_LEN];
     memcpy(other, kat_secret, sizeof other);
     other[0] ^= 1;
-    CU_ASSERT(!syncookie_check(other, cookie, 7, c, cp, s, sp));
+    CU_ASSERT(!syncookie_check(other, cookie, 7, c, cp, s, sp, NULL));
 }
 
 static void test_cookie_counter_wraps(void)
 {
     uint32_t c = inet_addr("127.0.0.1");
-    uint32_t cookie = syncookie_make(kat_secret, 31, c, htons(1), c, htons(2));
-    CU_ASSERT(syncookie_check(kat_secret, cookie, 0, c, htons(1), c, htons(2))); /* 31 -> 0 */
-    CU_ASSERT(!syncookie_check(kat_secret, cookie, 1, c, htons(1), c, htons(2)));
+    uint32_t cookie = make_cookie(31, 536, c, htons(1), c, htons(2));
+    CU_ASSERT(syncookie_check(kat_secret, cookie, 0, c, htons(1), c, htons(2), NULL)); /* 31 -> 0 */
+    CU_ASSERT(!syncookie_check(kat_secret, cookie, 1, c, htons(1), c, htons(2), NULL));
+}
+
+/* ---- The listener's hook with cookies on, through a real listener ---- */
+
+struct hook_rig {
+    mysocket_t ls;
+    int fd; /* a plain UDP socket playing the client */
+    struct sockaddr_in local, peer;
+};
+
+static bool hook_rig_open(struct hook_rig *r, long mss)
+{
+    memset(r, 0, sizeof *r);
+    r->ls = mysocket(TRUE);
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof r->local;
+    if (r->ls < 0 || mysetsockopt(r->ls, MYSO_SYNCOOKIES, 1) < 0 ||
+        mysetsockopt(r->ls, MYSO_MSS, mss) < 0 ||
+        mybind(r->ls, (struct sockaddr *)&sin, sizeof sin) < 0 || mylisten(r->ls, 4) < 0 ||
+        mygetsockname(r->ls, (struct sockaddr *)&r->local, &alen) < 0)
+        return false;
+    r->fd = socket(AF_INET, SOCK_DGRAM, 0);
+    alen = sizeof r->peer;
+    return r->fd >= 0 && bind(r->fd, (struct sockaddr *)&sin, sizeof sin) == 0 &&
+           getsockname(r->fd, (struct sockaddr *)&r->peer, &alen) == 0;
+}
+
+static void hook_rig_close(struct hook_rig *r)
+{
+    myclose(r->ls);
+    close(r->fd);
+}
+
+/* Offer a segment to the hook as if it had come from the rig's client. */
+static int hook_offer(struct hook_rig *r, uint32_t seq, uint32_t ack, uint8_t flags,
+                      const uint8_t *opts, size_t opts_len, size_t payload)
+{
+    uint8_t buf[128];
+    memset(buf, 0, sizeof buf);
+    STCPHeader *th = (STCPHeader *)buf;
+    th->th_sport = r->peer.sin_port;
+    th->th_dport = r->local.sin_port;
+    th->th_seq = htonl(seq);
+    th->th_ack = htonl(ack);
+    th->th_off = (uint8_t)(5 + (opts_len + 3) / 4);
+    th->th_flags = flags;
+    th->th_win = htons(3072);
+    if (opts_len)
+        memcpy(buf + 20, opts, opts_len);
+    return transport_listen_input(r->ls, buf, TCP_DATA_START(th) + payload, &r->local, &r->peer);
+}
+
+/* The next reply the rig's client has (they are sent before the hook
+ * returns, on loopback): its length, or 0 if none. */
+static size_t hook_reply(struct hook_rig *r, uint8_t *buf, size_t cap)
+{
+    ssize_t n = recv(r->fd, buf, cap, MSG_DONTWAIT);
+    return n > 0 ? (size_t)n : 0;
+}
+
+static void test_listen_hook_replies(void)
+{
+    struct hook_rig r;
+    CU_ASSERT_FATAL(hook_rig_open(&r, 1000));
+    uint8_t got[128];
+    const STCPHeader *h = (const STCPHeader *)got;
+
+    /* A SYN with MSS 1460: a cookie SYN-ACK announcing our 1000, its cookie
+     * remembering min(1460, 1000) as the table's 536. */
+    static const uint8_t mss1460[4] = {TCPOPT_MSS, TCPOLEN_MSS, 0x05, 0xb4};
+    CU_ASSERT(hook_offer(&r, 777, 0, TH_SYN, mss1460, 4, 0) > 0);
+    size_t n = hook_reply(&r, got, sizeof got);
+    CU_ASSERT_FATAL(n == 24);
+    CU_ASSERT_EQUAL(h->th_flags, TH_SYN | TH_ACK);
+    CU_ASSERT_EQUAL(ntohl(h->th_ack), 778);
+    CU_ASSERT_EQUAL(ntohs(h->th_win), SYNCOOKIE_WINDOW);
+    CU_ASSERT_EQUAL((ntohl(h->th_seq) >> 24) & 7, syncookie_mss_code(536));
+    struct tcp_segment seg;
+    CU_ASSERT(tcp_parse(got, n, &seg) == 0 && seg.mss == 1000);
+
+    /* An ACK that is no cookie of ours: <SEQ=SEG.ACK><CTL=RST>. */
+    CU_ASSERT(hook_offer(&r, 778, 12345, TH_ACK, NULL, 0, 0) < 0);
+    n = hook_reply(&r, got, sizeof got);
+    CU_ASSERT_FATAL(n == 20);
+    CU_ASSERT_EQUAL(h->th_flags, TH_RST);
+    CU_ASSERT_EQUAL(ntohl(h->th_seq), 12345);
+
+    /* Data and FIN without ACK: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>. */
+    CU_ASSERT(hook_offer(&r, 5000, 0, TH_FIN, NULL, 0, 10) < 0);
+    n = hook_reply(&r, got, sizeof got);
+    CU_ASSERT_FATAL(n == 20);
+    CU_ASSERT_EQUAL(h->th_flags, TH_RST | TH_ACK);
+    CU_ASSERT_EQUAL(ntohl(h->th_seq), 0);
+    CU_ASSERT_EQUAL(ntohl(h->th_ack), 5011);
+
+    /* A RST is never answered, with or without ACK. */
+    CU_ASSERT(hook_offer(&r, 5000, 12345, TH_RST | TH_ACK, NULL, 0, 0) < 0);
+    CU_ASSERT(hook_offer(&r, 5000, 0, TH_RST, NULL, 0, 0) < 0);
+    CU_ASSERT_EQUAL(hook_reply(&r, got, sizeof got), 0);
+    hook_rig_close(&r);
+}
+
+/* The listener's RSTs are rationed for the whole process. */
+static void test_listen_hook_rst_rate_limited(void)
+{
+    struct hook_rig r;
+    CU_ASSERT_FATAL(hook_rig_open(&r, 536));
+    for (int i = 0; i < 200; i++)
+        hook_offer(&r, 1, 1000 + (uint32_t)i, TH_ACK, NULL, 0, 0);
+    uint8_t got[128];
+    unsigned replies = 0;
+    while (hook_reply(&r, got, sizeof got))
+        replies++;
+    CU_ASSERT(replies < 200);
+    hook_rig_close(&r);
 }
 
 /* ---- RTO estimator (RFC 6298), through the core ---- */
@@ -401,6 +586,11 @@ void register_unit_suites(void)
     CU_add_test(s, "time counter", test_cookie_counter);
     CU_add_test(s, "check: tuple, bits, age", test_cookie_check);
     CU_add_test(s, "counter wraps 31 -> 0", test_cookie_counter_wraps);
+    CU_add_test(s, "MSS table", test_cookie_mss_table);
+    CU_add_test(s, "MSS round trip", test_cookie_mss_round_trip);
+    CU_add_test(s, "fail closed: zero hash rejected", test_cookie_zero_hash_rejected);
+    CU_add_test(s, "listener hook: SYN-ACK MSS, RSTs, none for a RST", test_listen_hook_replies);
+    CU_add_test(s, "listener hook: RSTs rate-limited", test_listen_hook_rst_rate_limited);
     s = CU_add_suite("rto", NULL, NULL);
     CU_add_test(s, "first sample", test_rto_first_sample);
     CU_add_test(s, "floor", test_rto_floor);
