@@ -68,12 +68,12 @@ static void pcap_open(void)
     }
     setvbuf(f, NULL, _IOFBF, PCAP_BUFFER);
     uint8_t hdr[24];
-    write_u32(hdr, 0xa1b2c3d4);              /* magic, microsecond stamps */
-    write_u16(hdr + 4, 2); /* version 2.4 */
+    write_u32(hdr, 0xa1b2c3d4); /* magic, microsecond stamps */
+    write_u16(hdr + 4, 2);      /* version 2.4 */
     write_u16(hdr + 6, 4);
-    write_u32(hdr + 8, 0);                   /* timezone */
-    write_u32(hdr + 12, 0);                  /* accuracy */
-    write_u32(hdr + 16, 65535);              /* snap length */
+    write_u32(hdr + 8, 0);      /* timezone */
+    write_u32(hdr + 12, 0);     /* accuracy */
+    write_u32(hdr + 16, 65535); /* snap length */
     write_u32(hdr + 20, LINKTYPE_IPV4);
     fwrite(hdr, sizeof hdr, 1, f);
     out = f;
@@ -119,5 +119,26 @@ void pcap_flush(void)
     pthread_mutex_lock(&lock);
     if (out)
         fflush(out);
+    pthread_mutex_unlock(&lock);
+}
+
+void pcap_capture_ip(const void *hdr, size_t hdr_len, const void *payload, size_t payload_len)
+{
+    pthread_once(&once, pcap_open);
+    if (!out)
+        return;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    uint8_t rec[16];
+    uint32_t total = (uint32_t)(hdr_len + payload_len);
+    write_u32(rec, (uint32_t)tv.tv_sec);
+    write_u32(rec + 4, (uint32_t)tv.tv_usec);
+    write_u32(rec + 8, total);
+    write_u32(rec + 12, total);
+    pthread_mutex_lock(&lock);
+    fwrite(rec, sizeof rec, 1, out);
+    fwrite(hdr, hdr_len, 1, out);
+    if (payload_len)
+        fwrite(payload, payload_len, 1, out);
     pthread_mutex_unlock(&lock);
 }

@@ -50,8 +50,10 @@ static int parse_level(void)
         for (int i = 0; i < 5; i++)
             if (!strcmp(v, names[i]))
                 return i;
-        fprintf(stderr, "stcp: STCP_LOG=%s is not one of error|warn|info|debug|trace; "
-                        "using warn\n", v);
+        fprintf(stderr,
+                "stcp: STCP_LOG=%s is not one of error|warn|info|debug|trace; "
+                "using warn\n",
+                v);
     }
     return STCP_LOG_WARN;
 }
@@ -142,11 +144,9 @@ static unsigned ready_events(struct conn *c, unsigned flags)
     unsigned ev = 0;
     if ((flags & APP_DATA) && c->sndq.len)
         ev |= APP_DATA;
-    if ((flags & APP_CLOSE_REQUESTED) && c->close_requested && !c->close_reported &&
-        !c->sndq.len)
+    if ((flags & APP_CLOSE_REQUESTED) && c->close_requested && !c->close_reported && !c->sndq.len)
         ev |= APP_CLOSE_REQUESTED;
-    if ((flags & NETWORK_DATA) &&
-        (c->stage_len || (c->inbox && c->inbox->count) || c->net_error))
+    if ((flags & NETWORK_DATA) && (c->stage_len || (c->inbox && c->inbox->count) || c->net_error))
         ev |= NETWORK_DATA;
     if ((flags & APP_READ) && c->app_read)
         ev |= APP_READ;
@@ -172,8 +172,11 @@ static void fill_stage(struct conn *c)
 {
     if (c->stage_len || c->net_error || !c->ep)
         return;
+    size_t cap = net_carrier_max_segment();
+    if (!c->stage && !(c->stage = malloc(cap)))
+        return; /* the segment waits in the socket until memory returns */
     struct sockaddr_in peer, local;
-    ssize_t n = net_recv_segment(c->ep, c->stage, sizeof c->stage, &peer, &local);
+    ssize_t n = net_recv_segment(c->ep, c->stage, cap, &peer, &local);
     if (n > 0)
         c->stage_len = (size_t)n;
     else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -242,8 +245,10 @@ ssize_t stcp_network_recv(mysocket_t sd, void *dst, size_t max_len)
     pthread_mutex_lock(&s->lock);
     struct segq *q = c->inbox;
     if (q && q->count) {
-        n = MIN(max_len, (size_t)q->len[q->head]);
+        n = MIN(max_len, q->len[q->head]);
         memcpy(dst, q->data[q->head], n);
+        free(q->data[q->head]);
+        q->data[q->head] = NULL;
         q->head = (q->head + 1) % SEGQ_SLOTS;
         q->count--;
         pthread_mutex_unlock(&s->lock);
@@ -487,8 +492,8 @@ ssize_t stcp_listen_reply(mysocket_t listen_sd, const struct sockaddr_in *local,
 }
 
 mysocket_t stcp_listen_open(mysocket_t listen_sd, const struct sockaddr_in *local,
-                            const struct sockaddr_in *peer, void *context,
-                            const void *segment, size_t len)
+                            const struct sockaddr_in *peer, void *context, const void *segment,
+                            size_t len)
 {
     struct mysock *s = sock_transport(listen_sd);
     if (!s || !s->lst) {
