@@ -686,7 +686,7 @@ static void listener_route(struct mysock *ls, const uint8_t *seg, size_t len,
             NET_COUNT(&ls->ctr, no_connection);
         return;
     }
-    NET_COUNT(&ls->ctr, no_connection);
+        NET_COUNT(&ls->ctr, no_connection);
     /* Anything else is for a connection that does not exist (RFC 9293
      * 3.10.7.1); a SYN+FIN gets nothing, as a SYN would open nothing. */
     if (!(h->th_flags & TH_SYN))

@@ -371,8 +371,8 @@ struct pending_dgram {
     uint8_t data[]; /* len bytes */
 };
 
-#define PENDING_MAX 4096
-#define HOLD_MAX_NS (20 * 1000 * 1000ULL) /* longest hold for reordering */
+#define PENDING_MAX    4096
+#define HOLD_MAX_NS    (20 * 1000 * 1000ULL) /* longest hold for reordering */
 
 static struct {
     pthread_mutex_t lock;
@@ -387,7 +387,7 @@ static void carrier_send_captured(struct net_ep *ep, const struct sockaddr_in *s
                                   const struct sockaddr_in *dst, const void *buf, size_t len)
 {
     if (!ep->carrier->captures)
-        pcap_capture(buf, len, src, dst);
+    pcap_capture(buf, len, src, dst);
     if (ep->carrier->send(ep, src, dst, buf, len) >= 0)
         NET_COUNT(ep->ctr, segs_sent);
 }
@@ -529,7 +529,7 @@ static int udp_open(struct net_ep *ep, const struct sockaddr_in *local,
         goto fail;
     ep->fd = fd;
     return 0;
-fail : {
+fail: {
     int saved = errno;
     close(fd);
     errno = saved;
@@ -809,7 +809,7 @@ ssize_t net_send_segment(struct net_ep *ep, const struct sockaddr_in *local,
 
     if (!ep->netem_on) {
         if (!ep->carrier->captures)
-            pcap_capture(buf, len, local, peer);
+        pcap_capture(buf, len, local, peer);
         ssize_t n = ep->carrier->send(ep, local, peer, buf, len);
         if (n < 0)
             return -1;
@@ -852,7 +852,7 @@ ssize_t net_recv_segment(struct net_ep *ep, void *buf, size_t cap, struct sockad
         if (n < 0)
             return -1;
         if (!ep->carrier->captures)
-            pcap_capture(buf, (size_t)n, peer, local);
+        pcap_capture(buf, (size_t)n, peer, local);
         if (truncated) {
             NET_COUNT(ep->ctr, malformed);
             continue;
