@@ -31,6 +31,7 @@ suite unit ./tests/unit
 suite e2e bash tests/e2e.sh full
 suite flood bash tests/flood.sh
 suite capture bash tests/capture.sh
+suite carriers bash tests/carriers.sh
 suite robust bash tests/robust.sh
 suite garbage bash tests/garbage.sh
 suite sanitize bash tests/sanitize.sh
