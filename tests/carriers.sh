@@ -83,6 +83,13 @@ vnet_pair "$WORK/a.lnk" "$WORK/b.lnk" "$VA" "A serves B"
 vnet_pair "$WORK/b.lnk" "$WORK/a.lnk" "$VB" "B serves A"
 vnet_pair "$WORK/a.lnk" "$WORK/b.lnk" "$VA" "A serves B" -U
 
+# STCP_PCAP on an IP carrier: the packets as they are on the wire.
+vstart "$WORK/a.lnk" || not_ok "vnet: server starts for the capture"
+STCP_PCAP=$WORK/vnet.pcap vfetch "$WORK/b.lnk" f537
+check "vnet: STCP_PCAP holds the IPv4 packets as sent and received" \
+    python3 tests/pcap_ipv4.py "$WORK/vnet.pcap" 16
+stop_server
+
 # Route requests and the stack's RSTs, from an independent neighbour.
 vstart "$WORK/a.lnk" -v || not_ok "vnet: server starts for the neighbour tests"
 check "vnet: route requests answered at once" \
