@@ -85,8 +85,8 @@ static void check_rst(const uint8_t *seg, size_t len)
         CHECK(out.th_flags == TH_RST && out.th_seq == ack, "RST for an ACK: <SEQ=SEG.ACK>");
     } else {
         size_t off = (size_t)(seg[12] >> 4) * 4;
-        uint32_t seg_len = (uint32_t)(len > off ? len - off : 0) + !!(flags & TH_SYN) +
-                           !!(flags & TH_FIN);
+        uint32_t seg_len =
+            (uint32_t)(len > off ? len - off : 0) + !!(flags & TH_SYN) + !!(flags & TH_FIN);
         CHECK(out.th_flags == (TH_RST | TH_ACK) && out.th_seq == 0 &&
                   ntohl(out.th_ack) == ntohl(seq) + seg_len,
               "RST for a non-ACK: <SEQ=0><ACK=SEG.SEQ+SEG.LEN>");
