@@ -259,12 +259,12 @@ static int receive_body(const struct options *o, mysocket_t sd, long long length
             pause_reading(o->pause_ms);
             paused = true;
         }
-        size_t want =
-            (size_t)(length - got < (long long)sizeof buf ? length - got : (long long)sizeof buf);
+        size_t want = (size_t)(length - got < (long long)sizeof buf ? length - got
+                                                                     : (long long)sizeof buf);
         int n = myread(sd, buf, want);
         if (n < 0) {
-            fprintf(stderr, "client: read: %s after %lld of %lld bytes\n", strerror(errno), got,
-                    length);
+            fprintf(stderr, "client: read: %s after %lld of %lld bytes\n", strerror(errno),
+                    got, length);
             return -1;
         }
         if (n == 0) {
@@ -312,8 +312,8 @@ static void print_stats(mysocket_t sd)
             (unsigned long long)st.window_probes, (unsigned long long)st.bad_checksum,
             (unsigned long long)st.malformed, (unsigned long long)st.emu_dropped,
             (unsigned long long)st.emu_duplicated, (unsigned long long)st.emu_reordered,
-            (unsigned long long)st.emu_corrupted, (unsigned long long)st.emu_delayed, st.srtt_us,
-            st.rttvar_us, st.rto_us, st.snd_wnd, st.rcv_wnd, st.state);
+            (unsigned long long)st.emu_corrupted, (unsigned long long)st.emu_delayed,
+            st.srtt_us, st.rttvar_us, st.rto_us, st.snd_wnd, st.rcv_wnd, st.state);
     fprintf(stderr,
             "%s: carrier (process-wide): RSTs sent %llu, rate-limited %llu; dropped %llu for "
             "no socket, %llu IP malformed, %llu IP bad checksum, %llu fragments, %llu not for "

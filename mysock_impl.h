@@ -139,8 +139,8 @@ long sock_option(const struct mysock *s, int option);
 
 /* Listener side (mysock.c), used by stcp_api.c. */
 mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local,
-                              const struct sockaddr_in *peer, void *context, const void *segment,
-                              size_t len);
+                              const struct sockaddr_in *peer, void *context,
+                              const void *segment, size_t len);
 void conn_established(struct mysock *s);
 /* Wake the transport thread if it waits for any of events. */
 void conn_wake(struct conn *c, unsigned events);

@@ -387,7 +387,7 @@ static void carrier_send_captured(struct net_ep *ep, const struct sockaddr_in *s
                                   const struct sockaddr_in *dst, const void *buf, size_t len)
 {
     if (!ep->carrier->captures)
-    pcap_capture(buf, len, src, dst);
+        pcap_capture(buf, len, src, dst);
     if (ep->carrier->send(ep, src, dst, buf, len) >= 0)
         NET_COUNT(ep->ctr, segs_sent);
 }
@@ -430,8 +430,8 @@ static void pending_init_cv(void)
 /* Queue a datagram to leave at due_ns.  Called with pending.lock held.
  * Returns false if the queue is full (the caller sends it at once). */
 static bool pending_add(struct net_ep *ep, const struct sockaddr_in *src,
-                        const struct sockaddr_in *dst, const void *buf, size_t len, uint64_t due_ns,
-                        bool held)
+                        const struct sockaddr_in *dst, const void *buf, size_t len,
+                        uint64_t due_ns, bool held)
 {
     if (pending.count >= PENDING_MAX)
         return false;
@@ -561,8 +561,10 @@ static ssize_t udp_send(struct net_ep *ep, const struct sockaddr_in *src,
         char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
         struct cmsghdr align;
     } cbuf;
-    struct msghdr msg = {
-        .msg_name = (void *)dst, .msg_namelen = sizeof *dst, .msg_iov = &iov, .msg_iovlen = 1};
+    struct msghdr msg = {.msg_name = (void *)dst,
+                         .msg_namelen = sizeof *dst,
+                         .msg_iov = &iov,
+                         .msg_iovlen = 1};
     if (ep->local.sin_addr.s_addr == htonl(INADDR_ANY) && src &&
         src->sin_addr.s_addr != htonl(INADDR_ANY)) {
         /* Reply from the address the peer sent to. */
@@ -809,7 +811,7 @@ ssize_t net_send_segment(struct net_ep *ep, const struct sockaddr_in *local,
 
     if (!ep->netem_on) {
         if (!ep->carrier->captures)
-        pcap_capture(buf, len, local, peer);
+            pcap_capture(buf, len, local, peer);
         ssize_t n = ep->carrier->send(ep, local, peer, buf, len);
         if (n < 0)
             return -1;
@@ -852,7 +854,7 @@ ssize_t net_recv_segment(struct net_ep *ep, void *buf, size_t cap, struct sockad
         if (n < 0)
             return -1;
         if (!ep->carrier->captures)
-        pcap_capture(buf, (size_t)n, peer, local);
+            pcap_capture(buf, (size_t)n, peer, local);
         if (truncated) {
             NET_COUNT(ep->ctr, malformed);
             continue;

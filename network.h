@@ -48,7 +48,7 @@ struct net_counters {
     uint64_t bad_checksum;   /* received with a wrong checksum, dropped */
     uint64_t malformed;      /* received too short/long, bad th_off or ports */
     uint64_t no_connection;  /* arrived at a listener for no connection, dropped */
-    uint64_t queue_full;    /* IP carriers: the socket's receive queue was full */
+    uint64_t queue_full;     /* IP carriers: the socket's receive queue was full */
     /* The stack's process-wide counters (net_stack_counters) use these too: */
     uint64_t ip_malformed; /* bad version, IHL or total length */
     uint64_t ip_bad_checksum;

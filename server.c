@@ -285,8 +285,8 @@ static void print_conn_stats(mysocket_t sd, const char *name)
             name, (unsigned long long)st.bytes_sent, (unsigned long long)st.segs_sent,
             (unsigned long long)st.rexmit_timeout, (unsigned long long)st.rexmit_other,
             (unsigned long long)st.window_probes, (unsigned long long)st.bad_checksum,
-            (unsigned long long)st.malformed, (unsigned long long)st.dropped_transport, st.srtt_us,
-            st.rto_us, st.state);
+            (unsigned long long)st.malformed, (unsigned long long)st.dropped_transport,
+            st.srtt_us, st.rto_us, st.state);
 }
 
 static void serve(mysocket_t sd)
@@ -362,8 +362,8 @@ static void *serve_thread(void *arg)
 static void list_connections(void)
 {
     pthread_mutex_lock(&active_lock);
-    fprintf(stderr, "%-22s %-22s %-12s %6s %6s %8s %12s %12s %7s %7s\n", "Local", "Peer", "State",
-            "SndWnd", "RcvWnd", "InFlight", "BytesOut", "BytesIn", "SRTTus", "Resent");
+    fprintf(stderr, "%-22s %-22s %-12s %6s %6s %8s %12s %12s %7s %7s\n", "Local", "Peer",
+            "State", "SndWnd", "RcvWnd", "InFlight", "BytesOut", "BytesIn", "SRTTus", "Resent");
     for (int i = 0; i < nactive_sd; i++) {
         struct sockaddr_in l, p;
         socklen_t ll = sizeof l, pl = sizeof p;
@@ -375,10 +375,10 @@ static void list_connections(void)
         char ls[32], ps[32];
         snprintf(ls, sizeof ls, "%s:%u", inet_ntoa(l.sin_addr), ntohs(l.sin_port));
         snprintf(ps, sizeof ps, "%s:%u", inet_ntoa(p.sin_addr), ntohs(p.sin_port));
-        fprintf(stderr, "%-22s %-22s %-12s %6u %6u %8u %12llu %12llu %7u %7llu\n", ls, ps, st.state,
-                st.snd_wnd, st.rcv_wnd, st.in_flight, (unsigned long long)st.bytes_sent,
-                (unsigned long long)st.bytes_received, st.srtt_us,
-                (unsigned long long)st.rexmit_timeout + (unsigned long long)st.rexmit_other);
+        fprintf(stderr, "%-22s %-22s %-12s %6u %6u %8u %12llu %12llu %7u %7llu\n", ls, ps,
+                st.state, st.snd_wnd, st.rcv_wnd, st.in_flight,
+                (unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_received,
+                st.srtt_us, (unsigned long long)st.rexmit_timeout + (unsigned long long)st.rexmit_other);
     }
     fprintf(stderr, "%d connection(s)\n", nactive_sd);
     pthread_mutex_unlock(&active_lock);
@@ -444,6 +444,7 @@ static void start_signal_thread(void)
     pthread_create(&t, &attr, signal_thread, &set);
     pthread_attr_destroy(&attr);
 }
+
 
 static void print_address(mysocket_t sd, const char *bind_addr)
 {

@@ -50,10 +50,8 @@ static int parse_level(void)
         for (int i = 0; i < 5; i++)
             if (!strcmp(v, names[i]))
                 return i;
-        fprintf(stderr,
-                "stcp: STCP_LOG=%s is not one of error|warn|info|debug|trace; "
-                "using warn\n",
-                v);
+        fprintf(stderr, "stcp: STCP_LOG=%s is not one of error|warn|info|debug|trace; "
+                        "using warn\n", v);
     }
     return STCP_LOG_WARN;
 }
@@ -144,9 +142,11 @@ static unsigned ready_events(struct conn *c, unsigned flags)
     unsigned ev = 0;
     if ((flags & APP_DATA) && c->sndq.len)
         ev |= APP_DATA;
-    if ((flags & APP_CLOSE_REQUESTED) && c->close_requested && !c->close_reported && !c->sndq.len)
+    if ((flags & APP_CLOSE_REQUESTED) && c->close_requested && !c->close_reported &&
+        !c->sndq.len)
         ev |= APP_CLOSE_REQUESTED;
-    if ((flags & NETWORK_DATA) && (c->stage_len || (c->inbox && c->inbox->count) || c->net_error))
+    if ((flags & NETWORK_DATA) &&
+        (c->stage_len || (c->inbox && c->inbox->count) || c->net_error))
         ev |= NETWORK_DATA;
     if ((flags & APP_READ) && c->app_read)
         ev |= APP_READ;
@@ -492,8 +492,8 @@ ssize_t stcp_listen_reply(mysocket_t listen_sd, const struct sockaddr_in *local,
 }
 
 mysocket_t stcp_listen_open(mysocket_t listen_sd, const struct sockaddr_in *local,
-                            const struct sockaddr_in *peer, void *context, const void *segment,
-                            size_t len)
+                            const struct sockaddr_in *peer, void *context,
+                            const void *segment, size_t len)
 {
     struct mysock *s = sock_transport(listen_sd);
     if (!s || !s->lst) {
