@@ -210,7 +210,7 @@ static void rx_push(struct net_ep *ep, const uint8_t *seg, size_t len,
         r = malloc(sizeof *r + len);
     if (!r) {
         pthread_mutex_unlock(&ep->rx_lock);
-        NET_COUNT(ep->ctr, queue_full);
+        NET_COUNT(__atomic_load_n(&ep->ctr, __ATOMIC_ACQUIRE), queue_full);
         return;
     }
     r->next = NULL;

@@ -528,6 +528,10 @@ static int udp_open(struct net_ep *ep, const struct sockaddr_in *local,
     if (getsockname(fd, (struct sockaddr *)&ep->local, &alen) < 0)
         goto fail;
     ep->fd = fd;
+    if (peer) {
+        ep->peer = *peer;
+        ep->connected = true;
+    }
     return 0;
 fail: {
     int saved = errno;
@@ -542,7 +546,11 @@ static int udp_connect(struct net_ep *ep, const struct sockaddr_in *peer)
     if (connect(ep->fd, (const struct sockaddr *)peer, sizeof *peer) < 0)
         return -1;
     socklen_t alen = sizeof ep->local;
-    return getsockname(ep->fd, (struct sockaddr *)&ep->local, &alen);
+    if (getsockname(ep->fd, (struct sockaddr *)&ep->local, &alen) < 0)
+        return -1;
+    ep->peer = *peer;
+    ep->connected = true;
+    return 0;
 }
 
 static int udp_share(struct net_ep *ep)
@@ -647,20 +655,14 @@ struct net_ep *net_ep_open(const struct sockaddr_in *local, const struct sockadd
         errno = saved;
         return NULL;
     }
-    if (peer) {
-        ep->peer = *peer;
-        ep->connected = true;
-    }
     return ep;
 }
 
+/* The carrier records the peer itself (the IP carriers under their table
+ * lock: their receive thread may look at the endpoint at once). */
 int net_ep_connect(struct net_ep *ep, const struct sockaddr_in *peer)
 {
-    if (ep->carrier->connect(ep, peer) < 0)
-        return -1;
-    ep->peer = *peer;
-    ep->connected = true;
-    return 0;
+    return ep->carrier->connect(ep, peer);
 }
 
 int net_ep_share(struct net_ep *ep)
@@ -690,7 +692,8 @@ void net_ep_local(const struct net_ep *ep, struct sockaddr_in *out)
 
 void net_ep_set_counters(struct net_ep *ep, struct net_counters *ctr)
 {
-    ep->ctr = ctr ? ctr : &ep->own_ctr;
+    /* Atomic: an IP carrier's receive thread may count on it already. */
+    __atomic_store_n(&ep->ctr, ctr ? ctr : &ep->own_ctr, __ATOMIC_RELEASE);
 }
 
 void net_ep_set_name(struct net_ep *ep, const char *name)
@@ -782,23 +785,10 @@ static void netem_send(struct net_ep *ep, const struct sockaddr_in *src,
     pthread_mutex_unlock(&pending.lock);
 }
 
-ssize_t net_send_segment(struct net_ep *ep, const struct sockaddr_in *local,
-                         const struct sockaddr_in *peer, const struct iovec *iov, int iovcnt)
+/* Fill in ports and checksum of the segment in buf and send it. */
+static ssize_t send_built(struct net_ep *ep, const struct sockaddr_in *local,
+                          const struct sockaddr_in *peer, uint8_t *buf, size_t len)
 {
-    uint8_t buf[NET_MAX_SEGMENT];
-    size_t len = 0;
-    for (int i = 0; i < iovcnt; i++) {
-        if (iov[i].iov_len > sizeof buf - len) {
-            errno = EMSGSIZE;
-            return -1;
-        }
-        memcpy(buf + len, iov[i].iov_base, iov[i].iov_len);
-        len += iov[i].iov_len;
-    }
-    if (len < sizeof(STCPHeader)) {
-        errno = EINVAL;
-        return -1;
-    }
     if (ep->connected || !local)
         local = &ep->local;
     if (ep->connected || !peer)
@@ -822,6 +812,42 @@ ssize_t net_send_segment(struct net_ep *ep, const struct sockaddr_in *local,
     netem_send(ep, local, peer, buf, len);
     pthread_mutex_unlock(&ep->lock);
     return (ssize_t)len;
+}
+
+/* Segments up to this size are built on the stack; larger ones (a large
+ * MYSO_MSS) in a heap block, so no thread needs a 64 KiB stack frame. */
+#define SEND_STACK_BUF 2048
+
+ssize_t net_send_segment(struct net_ep *ep, const struct sockaddr_in *local,
+                         const struct sockaddr_in *peer, const struct iovec *iov, int iovcnt)
+{
+    size_t len = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > NET_MAX_SEGMENT - len) {
+            errno = EMSGSIZE;
+            return -1;
+        }
+        len += iov[i].iov_len;
+    }
+    if (len < sizeof(STCPHeader)) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint8_t small[SEND_STACK_BUF];
+    uint8_t *buf = len <= sizeof small ? small : malloc(len);
+    if (!buf) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t at = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(buf + at, iov[i].iov_base, iov[i].iov_len);
+        at += iov[i].iov_len;
+    }
+    ssize_t rc = send_built(ep, local, peer, buf, len);
+    if (buf != small)
+        free(buf);
+    return rc;
 }
 
 /* ======================== Segments: receiving ============================= */

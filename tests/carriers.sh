@@ -65,7 +65,11 @@ vfetch() {
     local lnk=$1 name=$2; shift 2
     local out="$WORK/got.$name.$RANDOM"
     STCP_CARRIER=vnet:$lnk timeout 60 "$BIN/client" "$@" -f "$name" -o "$out" "$ADDR" \
-        2> "$out.err" || { echo "# client: $(tail -2 "$out.err")"; return 1; }
+        2> "$out.err" || {
+        echo "# client: $(tail -2 "$out.err")"
+        grep -A20 -m1 -E "WARNING|ERROR|runtime error" "$SERVER_ERR" | sed 's/^/# server: /'
+        return 1
+    }
     cmp -s "$WORK/files/$name" "$out" || { echo "# $name differs"; return 1; }
     rm -f "$out" "$out.err"
 }
@@ -100,6 +104,8 @@ check "vnet: RSTs for a port nobody listens on, none for a RST" \
     "$closed_port"
 kill -INT "$SERVER_PID" 2> /dev/null
 wait "$SERVER_PID" 2> /dev/null
+grep "carrier (process-wide)" "$SERVER_ERR" | sed 's/^/# /'
+grep -A20 -m1 -E "WARNING|ERROR|runtime error" "$SERVER_ERR" | sed 's/^/# server: /'
 check "vnet: the server counts the RSTs it sent" grep -q "RSTs sent 2," "$SERVER_ERR"
 
 # ---- tun: the kernel's TCP as the peer ------------------------------------------
