@@ -44,6 +44,16 @@ VB=10.77.0.2
 printf '127.0.0.1 %s\n# our neighbour\n127.0.0.1 %s %s %s\n' "$PA" "$PB" "$VA" "$VB" > "$WORK/a.lnk"
 printf '127.0.0.1 %s\n127.0.0.1 %s %s %s\n' "$PB" "$PA" "$VB" "$VA" > "$WORK/b.lnk"
 
+# The stack's ports and addresses, in one process (tests/carrier_ports.c).
+while read -r line; do
+    case $line in
+    "ok - "*) ok "vnet: ${line#ok - }" ;;
+    "not ok - "*) not_ok "vnet: ${line#not ok - }" ;;
+    *) echo "$line" ;;
+    esac
+done < <(STCP_CARRIER=vnet:$WORK/a.lnk timeout 30 "$BIN/tests/carrier_ports" "$VA" 2>&1 ||
+    echo "not ok - carrier_ports exited with status $?")
+
 # vstart LINKFILE [server args]: our server on a vnet link; sets SERVER_PID, ADDR
 vstart() {
     local lnk=$1; shift
