@@ -328,6 +328,17 @@ static void print_stats(mysocket_t sd)
             (unsigned long long)st.emu_duplicated, (unsigned long long)st.emu_reordered,
             (unsigned long long)st.emu_corrupted, (unsigned long long)st.emu_delayed, st.srtt_us,
             st.rttvar_us, st.rto_us, st.snd_wnd, st.rcv_wnd, st.state);
+    fprintf(stderr,
+            "%s: carrier (process-wide): RSTs sent %llu, rate-limited %llu; dropped %llu for "
+            "no socket, %llu IP malformed, %llu IP bad checksum, %llu fragments, %llu not for "
+            "us, %llu other protocol, %llu TCP malformed, %llu TCP bad checksum; queue full "
+            "%llu\n",
+            "client", (unsigned long long)st.rst_sent, (unsigned long long)st.rst_limited,
+            (unsigned long long)st.no_socket, (unsigned long long)st.ip_malformed,
+            (unsigned long long)st.ip_bad_checksum, (unsigned long long)st.ip_fragments,
+            (unsigned long long)st.ip_not_ours, (unsigned long long)st.ip_other_proto,
+            (unsigned long long)st.stack_malformed, (unsigned long long)st.stack_bad_checksum,
+            (unsigned long long)st.queue_full);
 }
 
 static int fetch(const struct options *o, const char *name)

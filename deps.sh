@@ -11,6 +11,8 @@ command -v make >/dev/null || need+=(make)
 command -v cmp >/dev/null || need+=(diffutils)
 [ -x /usr/bin/time ] || need+=(time)
 command -v valgrind >/dev/null || need+=(valgrind)
+command -v python3 >/dev/null || need+=(python3)   # tests/carriers.sh: the peers
+command -v ip >/dev/null || need+=(iproute2)       # tests/carriers.sh: netns, TUN
 if [ "${#need[@]}" -eq 0 ]; then
     exit 0
 fi

@@ -173,7 +173,11 @@ static void conn_free(struct conn *c)
     byteq_free(&c->rcvq);
     pthread_cond_destroy(&c->rd_cv);
     pthread_cond_destroy(&c->wr_cv);
+    if (c->inbox)
+        for (unsigned i = 0; i < c->inbox->count; i++)
+            free(c->inbox->data[(c->inbox->head + i) % SEGQ_SLOTS]);
     free(c->inbox);
+    free(c->stage);
     free(c);
 }
 
@@ -274,7 +278,7 @@ long sock_option(const struct mysock *s, int option)
     case MYSO_RCVTIMEO:
         return 0;
     case MYSO_MSS:
-        return 536;
+        return net_carrier_mss();
     default:
         return -1;
     }
@@ -362,6 +366,19 @@ int mygetstats(mysocket_t sd, struct mystats *stats)
     stats->bad_checksum = ctr.bad_checksum;
     stats->malformed = ctr.malformed;
     stats->no_connection = ctr.no_connection;
+    stats->queue_full = ctr.queue_full;
+    struct net_counters stack;
+    net_counters_read(net_stack_counters(), &stack);
+    stats->ip_malformed = stack.ip_malformed;
+    stats->ip_bad_checksum = stack.ip_bad_checksum;
+    stats->ip_fragments = stack.ip_fragments;
+    stats->ip_not_ours = stack.ip_not_ours;
+    stats->ip_other_proto = stack.ip_other_proto;
+    stats->no_socket = stack.no_socket;
+    stats->rst_sent = stack.rst_sent;
+    stats->rst_limited = stack.rst_limited;
+    stats->stack_malformed = stack.malformed;
+    stats->stack_bad_checksum = stack.bad_checksum;
     return 0;
 }
 
@@ -417,8 +434,11 @@ bool conn_inbox_put(struct conn *c, const void *seg, size_t len)
     if (q->count == SEGQ_SLOTS || len > NET_MAX_SEGMENT)
         return false;
     unsigned slot = (q->head + q->count) % SEGQ_SLOTS;
+    q->data[slot] = malloc(len ? len : 1);
+    if (!q->data[slot])
+        return false;
     memcpy(q->data[slot], seg, len);
-    q->len[slot] = (uint16_t)len;
+    q->len[slot] = len;
     q->count++;
     conn_wake(c, NETWORK_DATA);
     return true;
@@ -669,16 +689,26 @@ static void listener_route(struct mysock *ls, const uint8_t *seg, size_t len,
     }
     const STCPHeader *h = (const STCPHeader *)seg;
     /* A SYN (not SYN+FIN, a scanner's trick) opens a connection. */
-    if ((h->th_flags & (TH_SYN | TH_ACK | TH_FIN)) != TH_SYN ||
-        listener_open_conn(ls, local, peer, NULL, seg, len) < 0)
-        NET_COUNT(&ls->ctr, no_connection);
+    if ((h->th_flags & (TH_SYN | TH_ACK | TH_FIN)) == TH_SYN) {
+        if (listener_open_conn(ls, local, peer, NULL, seg, len) < 0)
+            NET_COUNT(&ls->ctr, no_connection);
+        return;
+    }
+    NET_COUNT(&ls->ctr, no_connection);
+    /* Anything else is for a connection that does not exist (RFC 9293
+     * 3.10.7.1); a SYN+FIN gets nothing, as a SYN would open nothing. */
+    if (!(h->th_flags & TH_SYN))
+        net_send_rst(ls->lst->ep, local, peer, seg, len);
 }
 
 static void *listener_thread(void *arg)
 {
     struct mysock *ls = arg;
     struct listener *l = ls->lst;
-    uint8_t seg[NET_MAX_SEGMENT];
+    size_t cap = net_carrier_max_segment();
+    uint8_t *seg = malloc(cap);
+    if (!seg)
+        return NULL;
     struct pollfd pfd[2] = {{net_ep_fd(l->ep), POLLIN, 0}, {l->wake_fd, POLLIN, 0}};
     for (;;) {
         if (poll(pfd, 2, -1) < 0 && errno != EINTR)
@@ -687,12 +717,13 @@ static void *listener_thread(void *arg)
             break; /* myclose */
         for (int i = 0; i < 64; i++) {
             struct sockaddr_in peer, local;
-            ssize_t n = net_recv_segment(l->ep, seg, sizeof seg, &peer, &local);
+            ssize_t n = net_recv_segment(l->ep, seg, cap, &peer, &local);
             if (n < 0)
                 break;
             listener_route(ls, seg, (size_t)n, &peer, &local);
         }
     }
+    free(seg);
     return NULL;
 }
 
@@ -701,6 +732,8 @@ static void *listener_thread(void *arg)
 mysocket_t mysocket(bool_t is_reliable)
 {
     struct netem_profile em;
+    if (net_carrier_init() < 0)
+        return -1;
     if (!is_reliable && netem_process_profile(&em) < 0)
         return -1;
     pthread_once(&linger_once, linger_init);
@@ -1144,6 +1177,8 @@ int mygetpeername(mysocket_t sd, struct sockaddr *addr, socklen_t *addrlen)
 
 uint32_t mylocalip(uint32_t peer_addr)
 {
+    if (net_carrier_shared())
+        return net_carrier_local_ip(peer_addr);
     struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(9)};
     peer.sin_addr.s_addr = peer_addr;
     struct sockaddr_in local = {0};

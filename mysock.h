@@ -116,6 +116,18 @@ struct mystats {
     char state[16];          /* "ESTABLISHED", ...; "" before any report */
     uint64_t rsts_sent;      /* RSTs the transport sent */
     uint64_t rsts_received;  /* RSTs that reached the transport */
+    /* network layer, IP carriers (tun, vnet; always 0 on udp) */
+    uint64_t queue_full; /* segments for this socket dropped: its queue was full */
+    /* ... and what the process's stack dropped before any socket (process-wide) */
+    uint64_t ip_malformed; /* bad IPv4 version, IHL or total length */
+    uint64_t ip_bad_checksum;
+    uint64_t ip_fragments;   /* fragments (not reassembled) */
+    uint64_t ip_not_ours;    /* for another address (vnet: or from a stranger) */
+    uint64_t ip_other_proto; /* a protocol other than TCP (and vnet's routes) */
+    uint64_t stack_malformed, stack_bad_checksum; /* TCP segments for no socket */
+    uint64_t no_socket;   /* valid segments for no connection and no listener */
+    uint64_t rst_sent;    /* RSTs sent for segments that reached nobody (every carrier) */
+    uint64_t rst_limited; /* ... withheld by the rate limit */
 };
 extern int mygetstats(mysocket_t sd, struct mystats *stats);
 

@@ -41,11 +41,12 @@ size_t byteq_get(struct byteq *q, void *dst, size_t len);
 
 /* ---- Segments a listener forwards to a connection -------------------------- */
 
+/* A few slots, each holding one segment allocated at its own size. */
 #define SEGQ_SLOTS 8
 struct segq {
     unsigned head, count;
-    uint16_t len[SEGQ_SLOTS];
-    uint8_t data[SEGQ_SLOTS][NET_MAX_SEGMENT];
+    size_t len[SEGQ_SLOTS];
+    uint8_t *data[SEGQ_SLOTS];
 };
 
 /* ---- Sockets ---------------------------------------------------------------- */
@@ -82,7 +83,8 @@ struct conn {
     bool wake_reader, wake_writer; /* signals owed, sent when the transport waits */
     bool app_send_blocked; /* the transport waits in stcp_app_send for room */
 
-    uint8_t stage[NET_MAX_SEGMENT]; /* one received segment, checked */
+    uint8_t *stage; /* one received segment, checked: net_carrier_max_segment()
+                       bytes, allocated at the first receive */
     size_t stage_len;
     struct segq *inbox; /* segments forwarded by the listener (allocated lazily) */
     int net_error;      /* error the path reported (ECONNREFUSED), sticky */

@@ -1,7 +1,9 @@
-/* network.c -- STCP segments over UDP datagrams, with emulation of a bad path.
+/* network.c -- STCP segments over a carrier, with emulation of a bad path.
  *
- * Sections: checksum; emulation profiles; the emulation timer (delayed and
- * held-back datagrams); endpoints and the UDP carrier; segment send/receive.
+ * Sections: checksum; the process's carrier (STCP_CARRIER); RSTs for
+ * segments that reach nobody; emulation profiles; the emulation timer
+ * (delayed and held-back datagrams); the UDP carrier; endpoints; segment
+ * send/receive.  The IP carriers' stack is in net_ip.c.
  */
 #define _GNU_SOURCE
 #include "network.h"
@@ -16,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "carrier.h"
 #include "mysock_impl.h"
 #include "pcap.h"
 #include "transport.h"
@@ -68,6 +71,148 @@ void net_counters_read(const struct net_counters *ctr, struct net_counters *out)
     uint64_t *dst = (uint64_t *)out;
     for (size_t i = 0; i < sizeof *ctr / sizeof(uint64_t); i++)
         dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+}
+
+/* ========================= The process's carrier ========================== */
+
+/* STCP_CARRIER is read here and nowhere else, once per process. */
+static pthread_once_t carrier_once = PTHREAD_ONCE_INIT;
+static int carrier_rc;
+static struct net_link *carrier_link; /* NULL: udp */
+
+static struct net_link *carrier_open(const char *spec, char *err, size_t errlen)
+{
+    if (!strncmp(spec, "tun:", 4))
+        return carrier_tun_open(spec + 4, err, errlen);
+    if (!strncmp(spec, "vnet:", 5))
+        return carrier_vnet_open(spec + 5, err, errlen);
+    snprintf(err, errlen, "not udp, tun:DEV,ADDR or vnet:FILE");
+    return NULL;
+}
+
+static void carrier_setup(void)
+{
+    const char *spec = getenv("STCP_CARRIER");
+    if (!spec || !*spec || !strcmp(spec, "udp"))
+        return;
+    char err[200] = "";
+    struct net_link *l = carrier_open(spec, err, sizeof err);
+    if (l && net_ip_start(l, err, sizeof err) == 0) {
+        carrier_link = l;
+        log_msg(STCP_LOG_INFO, "carrier", "%s: MTU %zu", spec, l->mtu);
+        return;
+    }
+    log_msg(STCP_LOG_ERROR, "carrier", "STCP_CARRIER=\"%s\": %s", spec, err);
+    carrier_rc = -1;
+}
+
+int net_carrier_init(void)
+{
+    pthread_once(&carrier_once, carrier_setup);
+    if (carrier_rc < 0)
+        errno = EINVAL;
+    return carrier_rc;
+}
+
+bool net_carrier_shared(void)
+{
+    net_carrier_init();
+    return carrier_link != NULL;
+}
+
+long net_carrier_mss(void)
+{
+    if (!net_carrier_shared())
+        return 536; /* STCP_MSS, the classic value */
+    return (long)carrier_link->mtu - 40;
+}
+
+size_t net_carrier_max_segment(void)
+{
+    if (!net_carrier_shared())
+        return 65507; /* the largest UDP payload over IPv4 */
+    return carrier_link->mtu - IP_HDR_LEN;
+}
+
+uint32_t net_carrier_local_ip(uint32_t peer)
+{
+    if (!net_carrier_shared())
+        return htonl(INADDR_ANY);
+    return carrier_link->source_for(carrier_link, peer);
+}
+
+static struct net_counters stack_ctr;
+
+struct net_counters *net_stack_counters(void)
+{
+    return &stack_ctr;
+}
+
+/* ================== RST for segments that reach nobody ==================== */
+
+bool net_build_rst(const void *seg, size_t len, void *rst20)
+{
+    if (len < sizeof(STCPHeader))
+        return false;
+    const STCPHeader *in = seg;
+    if (in->th_flags & TH_RST)
+        return false; /* never answer a RST */
+    STCPHeader out;
+    memset(&out, 0, sizeof out);
+    out.th_off = 5;
+    if (in->th_flags & TH_ACK) {
+        out.th_seq = in->th_ack;
+        out.th_flags = TH_RST;
+    } else {
+        size_t hdr = (size_t)in->th_off * 4;
+        uint32_t seg_len = (uint32_t)(len > hdr ? len - hdr : 0);
+        seg_len += (in->th_flags & TH_SYN) ? 1 : 0;
+        seg_len += (in->th_flags & TH_FIN) ? 1 : 0;
+        out.th_seq = 0;
+        out.th_ack = htonl(ntohl(in->th_seq) + seg_len);
+        out.th_flags = TH_RST | TH_ACK;
+    }
+    memcpy(rst20, &out, sizeof out);
+    return true;
+}
+
+/* A token bucket: RST_BURST at once, then one per RST_INTERVAL_NS. */
+#define RST_BURST       20
+#define RST_INTERVAL_NS (10 * 1000 * 1000ULL)
+
+bool net_rst_allowed(void)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static uint64_t tokens = RST_BURST, last_ns;
+    pthread_mutex_lock(&lock);
+    uint64_t now = clock_mono_ns();
+    if (!last_ns)
+        last_ns = now;
+    uint64_t earned = (now - last_ns) / RST_INTERVAL_NS;
+    if (earned) {
+        tokens = tokens + earned > RST_BURST ? RST_BURST : tokens + earned;
+        last_ns += earned * RST_INTERVAL_NS;
+    }
+    bool ok = tokens > 0;
+    if (ok)
+        tokens--;
+    pthread_mutex_unlock(&lock);
+    return ok;
+}
+
+void net_send_rst(struct net_ep *ep, const struct sockaddr_in *local,
+                  const struct sockaddr_in *peer, const void *seg, size_t len)
+{
+    uint8_t rst[sizeof(STCPHeader)];
+    if (!net_build_rst(seg, len, rst))
+        return;
+    if (!net_rst_allowed()) {
+        NET_COUNT(&stack_ctr, rst_limited);
+        return;
+    }
+    struct iovec iov = {rst, sizeof rst};
+    if (net_send_segment(ep, local, peer, &iov, 1) >= 0)
+        NET_COUNT(&stack_ctr, rst_sent);
 }
 
 /* ========================== Emulation profiles ============================ */
@@ -192,24 +337,6 @@ int netem_process_profile(struct netem_profile *p)
 
 /* ============================== Endpoints ================================= */
 
-struct net_ep {
-    const struct net_carrier *carrier;
-    int fd;
-    struct sockaddr_in local, peer;
-    bool connected;
-    char name[48];
-    struct net_counters *ctr;
-    struct net_counters own_ctr;
-
-    /* Emulation, guarded by lock (sends come from transport, listener and
-     * timer threads). */
-    pthread_mutex_t lock;
-    bool netem_on;
-    struct netem_profile em;
-    uint64_t rng;
-    unsigned held; /* datagrams held back for reordering */
-};
-
 static uint64_t splitmix64(uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
@@ -241,7 +368,7 @@ struct pending_dgram {
     bool held;
     struct sockaddr_in src, dst;
     size_t len;
-    uint8_t data[NET_MAX_SEGMENT];
+    uint8_t data[]; /* len bytes */
 };
 
 #define PENDING_MAX    4096
@@ -259,7 +386,8 @@ static pthread_once_t pending_cv_once = PTHREAD_ONCE_INIT;
 static void carrier_send_captured(struct net_ep *ep, const struct sockaddr_in *src,
                                   const struct sockaddr_in *dst, const void *buf, size_t len)
 {
-    pcap_capture(buf, len, src, dst);
+    if (!ep->carrier->captures)
+        pcap_capture(buf, len, src, dst);
     if (ep->carrier->send(ep, src, dst, buf, len) >= 0)
         NET_COUNT(ep->ctr, segs_sent);
 }
@@ -319,7 +447,7 @@ static bool pending_add(struct net_ep *ep, const struct sockaddr_in *src,
             return false;
         pending.started = true;
     }
-    struct pending_dgram *d = malloc(sizeof *d);
+    struct pending_dgram *d = malloc(sizeof *d + len);
     if (!d)
         return false;
     d->ep = ep;
@@ -400,6 +528,10 @@ static int udp_open(struct net_ep *ep, const struct sockaddr_in *local,
     if (getsockname(fd, (struct sockaddr *)&ep->local, &alen) < 0)
         goto fail;
     ep->fd = fd;
+    if (peer) {
+        ep->peer = *peer;
+        ep->connected = true;
+    }
     return 0;
 fail: {
     int saved = errno;
@@ -407,6 +539,18 @@ fail: {
     errno = saved;
     return -1;
 }
+}
+
+static int udp_connect(struct net_ep *ep, const struct sockaddr_in *peer)
+{
+    if (connect(ep->fd, (const struct sockaddr *)peer, sizeof *peer) < 0)
+        return -1;
+    socklen_t alen = sizeof ep->local;
+    if (getsockname(ep->fd, (struct sockaddr *)&ep->local, &alen) < 0)
+        return -1;
+    ep->peer = *peer;
+    ep->connected = true;
+    return 0;
 }
 
 static int udp_share(struct net_ep *ep)
@@ -485,6 +629,7 @@ static void udp_close(struct net_ep *ep)
 const struct net_carrier net_udp_carrier = {
     .name = "udp",
     .open = udp_open,
+    .connect = udp_connect,
     .share = udp_share,
     .send = udp_send,
     .recv = udp_recv,
@@ -499,7 +644,7 @@ struct net_ep *net_ep_open(const struct sockaddr_in *local, const struct sockadd
     struct net_ep *ep = calloc(1, sizeof *ep);
     if (!ep)
         return NULL;
-    ep->carrier = &net_udp_carrier;
+    ep->carrier = net_carrier_shared() ? &net_ip_carrier : &net_udp_carrier;
     ep->fd = -1;
     ep->ctr = &ep->own_ctr;
     pthread_mutex_init(&ep->lock, NULL);
@@ -510,23 +655,14 @@ struct net_ep *net_ep_open(const struct sockaddr_in *local, const struct sockadd
         errno = saved;
         return NULL;
     }
-    if (peer) {
-        ep->peer = *peer;
-        ep->connected = true;
-    }
     return ep;
 }
 
+/* The carrier records the peer itself (the IP carriers under their table
+ * lock: their receive thread may look at the endpoint at once). */
 int net_ep_connect(struct net_ep *ep, const struct sockaddr_in *peer)
 {
-    if (connect(ep->fd, (const struct sockaddr *)peer, sizeof *peer) < 0)
-        return -1;
-    socklen_t alen = sizeof ep->local;
-    if (getsockname(ep->fd, (struct sockaddr *)&ep->local, &alen) < 0)
-        return -1;
-    ep->peer = *peer;
-    ep->connected = true;
-    return 0;
+    return ep->carrier->connect(ep, peer);
 }
 
 int net_ep_share(struct net_ep *ep)
@@ -556,7 +692,8 @@ void net_ep_local(const struct net_ep *ep, struct sockaddr_in *out)
 
 void net_ep_set_counters(struct net_ep *ep, struct net_counters *ctr)
 {
-    ep->ctr = ctr ? ctr : &ep->own_ctr;
+    /* Atomic: an IP carrier's receive thread may count on it already. */
+    __atomic_store_n(&ep->ctr, ctr ? ctr : &ep->own_ctr, __ATOMIC_RELEASE);
 }
 
 void net_ep_set_name(struct net_ep *ep, const char *name)
@@ -648,23 +785,10 @@ static void netem_send(struct net_ep *ep, const struct sockaddr_in *src,
     pthread_mutex_unlock(&pending.lock);
 }
 
-ssize_t net_send_segment(struct net_ep *ep, const struct sockaddr_in *local,
-                         const struct sockaddr_in *peer, const struct iovec *iov, int iovcnt)
+/* Fill in ports and checksum of the segment in buf and send it. */
+static ssize_t send_built(struct net_ep *ep, const struct sockaddr_in *local,
+                          const struct sockaddr_in *peer, uint8_t *buf, size_t len)
 {
-    uint8_t buf[NET_MAX_SEGMENT];
-    size_t len = 0;
-    for (int i = 0; i < iovcnt; i++) {
-        if (iov[i].iov_len > sizeof buf - len) {
-            errno = EMSGSIZE;
-            return -1;
-        }
-        memcpy(buf + len, iov[i].iov_base, iov[i].iov_len);
-        len += iov[i].iov_len;
-    }
-    if (len < sizeof(STCPHeader)) {
-        errno = EINVAL;
-        return -1;
-    }
     if (ep->connected || !local)
         local = &ep->local;
     if (ep->connected || !peer)
@@ -677,7 +801,8 @@ ssize_t net_send_segment(struct net_ep *ep, const struct sockaddr_in *local,
     h->th_sum = net_tcp_checksum(local->sin_addr.s_addr, peer->sin_addr.s_addr, buf, len);
 
     if (!ep->netem_on) {
-        pcap_capture(buf, len, local, peer);
+        if (!ep->carrier->captures)
+            pcap_capture(buf, len, local, peer);
         ssize_t n = ep->carrier->send(ep, local, peer, buf, len);
         if (n < 0)
             return -1;
@@ -688,6 +813,42 @@ ssize_t net_send_segment(struct net_ep *ep, const struct sockaddr_in *local,
     netem_send(ep, local, peer, buf, len);
     pthread_mutex_unlock(&ep->lock);
     return (ssize_t)len;
+}
+
+/* Segments up to this size are built on the stack; larger ones (a large
+ * MYSO_MSS) in a heap block, so no thread needs a 64 KiB stack frame. */
+#define SEND_STACK_BUF 2048
+
+ssize_t net_send_segment(struct net_ep *ep, const struct sockaddr_in *local,
+                         const struct sockaddr_in *peer, const struct iovec *iov, int iovcnt)
+{
+    size_t len = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len > NET_MAX_SEGMENT - len) {
+            errno = EMSGSIZE;
+            return -1;
+        }
+        len += iov[i].iov_len;
+    }
+    if (len < sizeof(STCPHeader)) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint8_t small[SEND_STACK_BUF];
+    uint8_t *buf = len <= sizeof small ? small : malloc(len);
+    if (!buf) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t at = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(buf + at, iov[i].iov_base, iov[i].iov_len);
+        at += iov[i].iov_len;
+    }
+    ssize_t rc = send_built(ep, local, peer, buf, len);
+    if (buf != small)
+        free(buf);
+    return rc;
 }
 
 /* ======================== Segments: receiving ============================= */
@@ -719,7 +880,8 @@ ssize_t net_recv_segment(struct net_ep *ep, void *buf, size_t cap, struct sockad
         ssize_t n = ep->carrier->recv(ep, buf, cap, peer, local, &truncated);
         if (n < 0)
             return -1;
-        pcap_capture(buf, (size_t)n, peer, local);
+        if (!ep->carrier->captures)
+            pcap_capture(buf, (size_t)n, peer, local);
         if (truncated) {
             NET_COUNT(ep->ctr, malformed);
             continue;

@@ -1,14 +1,17 @@
-/* network.h -- the network layer: STCP segments over a datagram carrier.
+/* network.h -- the network layer: STCP segments over a carrier.
  *
- * One datagram carries exactly one segment.  On the way out the layer fills
- * the ports and the real TCP checksum (IPv4 pseudo-header from the actual
- * addresses), applies network emulation on unreliable sockets, and hands the
- * datagram to the carrier.  On the way in it checks length, header offset,
- * ports and checksum, and drops (and counts) what is bad.
+ * On the way out the layer fills the ports and the real TCP checksum (IPv4
+ * pseudo-header from the actual addresses), applies network emulation on
+ * unreliable sockets, and hands the segment to the carrier.  On the way in
+ * it checks length, header offset, ports and checksum, and drops (and
+ * counts) what is bad.
  *
- * The carrier is the only part that knows about UDP; it sits behind
- * struct net_carrier so a second one (raw IPv4 over TUN) can be added
- * without touching anything above this file.
+ * Carriers, one per process (STCP_CARRIER): udp (one UDP datagram per
+ * segment, one UDP socket per connection, the kernel demultiplexes), and
+ * the IP carriers tun and vnet (raw IPv4 packets through one link shared
+ * by every socket of the process; the stack in net_ip.c demultiplexes).
+ * Both kinds sit behind struct net_carrier: nothing above this layer knows
+ * which one it runs on, beyond the addresses and the default MSS.
  */
 #ifndef NETWORK_H
 #define NETWORK_H
@@ -20,9 +23,9 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
-/* Largest segment the layer carries: header, 40 bytes of options, and an
- * MSS of payload.  Anything longer is dropped as malformed. */
-#define NET_MAX_SEGMENT (20 + 40 + 536)
+/* Largest segment the layer carries (STCP_MAX_SEGMENT_LEN: what fits in an
+ * IPv4 packet).  What a carrier really delivers is net_carrier_max_segment(). */
+#define NET_MAX_SEGMENT 65515
 
 /* ---- Checksum ------------------------------------------------------------- */
 
@@ -45,10 +48,57 @@ struct net_counters {
     uint64_t bad_checksum;   /* received with a wrong checksum, dropped */
     uint64_t malformed;      /* received too short/long, bad th_off or ports */
     uint64_t no_connection;  /* arrived at a listener for no connection, dropped */
+    uint64_t queue_full;     /* IP carriers: the socket's receive queue was full */
+    /* The stack's process-wide counters (net_stack_counters) use these too: */
+    uint64_t ip_malformed; /* bad version, IHL or total length */
+    uint64_t ip_bad_checksum;
+    uint64_t ip_fragments;   /* MF set or an offset: not reassembled */
+    uint64_t ip_not_ours;    /* not for our address (or vnet: from a stranger) */
+    uint64_t ip_other_proto; /* a protocol we do not speak */
+    uint64_t no_socket;      /* a TCP segment for no connection and no listener */
+    uint64_t rst_sent;       /* RSTs the stack sent for segments that reach nobody */
+    uint64_t rst_limited;    /* ... withheld by the rate limit */
 };
 /* Relaxed atomic increments: counters are bumped from several threads. */
 #define NET_COUNT(ctr, field) __atomic_add_fetch(&(ctr)->field, 1, __ATOMIC_RELAXED)
 void net_counters_read(const struct net_counters *ctr, struct net_counters *out);
+
+/* The stack's counters for what belongs to no socket (IP checks, segments
+ * for nobody, the RSTs that answer them). */
+struct net_counters *net_stack_counters(void);
+
+/* ---- The process's carrier (STCP_CARRIER) ------------------------------------ */
+
+/* Read STCP_CARRIER (once per process) and open the carrier it names:
+ * "udp" (the default), "tun:DEV,ADDR" or "vnet:FILE".  Returns 0, or -1
+ * with errno EINVAL after logging why (every later call fails the same). */
+int net_carrier_init(void);
+/* The carrier is one link shared by all sockets (tun, vnet). */
+bool net_carrier_shared(void);
+/* The default MSS limit: 536 on udp, the link's MTU less 40 on tun/vnet. */
+long net_carrier_mss(void);
+/* The longest segment the carrier can deliver. */
+size_t net_carrier_max_segment(void);
+/* Our address towards peer on an IP carrier (network order); INADDR_ANY on
+ * udp, where the kernel's routing decides. */
+uint32_t net_carrier_local_ip(uint32_t peer);
+
+struct net_ep;
+
+/* ---- RST for segments that reach nobody --------------------------------------- */
+
+/* The RST answering seg (RFC 9293 3.10.7.1): with ACK set <SEQ=SEG.ACK>
+ * <CTL=RST>, else <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>.  Ports are the
+ * caller's (the network layer fills them).  Returns false for a segment
+ * that must not be answered (it is a RST, or too short). */
+bool net_build_rst(const void *seg, size_t len, void *rst20);
+/* Take a token from the process-wide RST budget (a burst of 20, then 100
+ * a second), so garbage cannot make us an amplifier.  Thread-safe. */
+bool net_rst_allowed(void);
+/* Answer seg, which arrived at ep from peer to local, with a RST (if the
+ * budget allows), counted in the stack's counters. */
+void net_send_rst(struct net_ep *ep, const struct sockaddr_in *local,
+                  const struct sockaddr_in *peer, const void *seg, size_t len);
 
 /* ---- Network emulation ---------------------------------------------------- */
 
@@ -74,17 +124,20 @@ int netem_process_profile(struct netem_profile *p);
 
 struct net_ep;
 
-/* A carrier moves datagrams; it knows nothing of segments. */
+/* A carrier moves segments between endpoints and the wire. */
 struct net_carrier {
     const char *name;
+    bool captures; /* writes the capture itself (IP carriers: whole packets) */
     /* Open an endpoint at local (port 0: any); connect it to peer if given. */
-    int (*open)(struct net_ep *ep, const struct sockaddr_in *local,
-                const struct sockaddr_in *peer, bool share_port);
+    int (*open)(struct net_ep *ep, const struct sockaddr_in *local, const struct sockaddr_in *peer,
+                bool share_port);
+    /* Connect an open, unconnected endpoint to peer (ep->local updated). */
+    int (*connect)(struct net_ep *ep, const struct sockaddr_in *peer);
     /* Let later endpoints share this one's local port (listeners). */
     int (*share)(struct net_ep *ep);
     /* Send one datagram; src is the local address to send from. */
-    ssize_t (*send)(struct net_ep *ep, const struct sockaddr_in *src,
-                    const struct sockaddr_in *dst, const void *buf, size_t len);
+    ssize_t (*send)(struct net_ep *ep, const struct sockaddr_in *src, const struct sockaddr_in *dst,
+                    const void *buf, size_t len);
     /* Receive one datagram without blocking: its length, or -1 with errno
      * (EAGAIN: none; ECONNREFUSED etc.: the path's error).  *truncated is
      * set when it did not fit in buf. */
@@ -93,10 +146,12 @@ struct net_carrier {
     void (*close)(struct net_ep *ep);
 };
 extern const struct net_carrier net_udp_carrier;
+extern const struct net_carrier net_ip_carrier; /* tun and vnet (net_ip.c) */
 
-/* Open an endpoint.  peer NULL: an unconnected endpoint that receives from
- * anyone (a listener).  share_port: may bind a port a listener holds.
- * Returns NULL with errno on failure. */
+/* Open an endpoint on the process's carrier.  peer NULL: an unconnected
+ * endpoint that receives from anyone (a listener).  share_port: may bind a
+ * port a listener holds.  Returns NULL with errno on failure (EADDRINUSE:
+ * the port is taken). */
 struct net_ep *net_ep_open(const struct sockaddr_in *local, const struct sockaddr_in *peer,
                            bool share_port);
 /* Connect an open, unconnected endpoint to peer. */

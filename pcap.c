@@ -121,3 +121,24 @@ void pcap_flush(void)
         fflush(out);
     pthread_mutex_unlock(&lock);
 }
+
+void pcap_capture_ip(const void *hdr, size_t hdr_len, const void *payload, size_t payload_len)
+{
+    pthread_once(&once, pcap_open);
+    if (!out)
+        return;
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    uint8_t rec[16];
+    uint32_t total = (uint32_t)(hdr_len + payload_len);
+    write_u32(rec, (uint32_t)tv.tv_sec);
+    write_u32(rec + 4, (uint32_t)tv.tv_usec);
+    write_u32(rec + 8, total);
+    write_u32(rec + 12, total);
+    pthread_mutex_lock(&lock);
+    fwrite(rec, sizeof rec, 1, out);
+    fwrite(hdr, hdr_len, 1, out);
+    if (payload_len)
+        fwrite(payload, payload_len, 1, out);
+    pthread_mutex_unlock(&lock);
+}

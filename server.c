@@ -402,6 +402,17 @@ static void print_listener_stats(mysocket_t ls)
             (unsigned long long)st.segs_received, (unsigned long long)st.segs_sent,
             (unsigned long long)st.no_connection, (unsigned long long)st.bad_checksum,
             (unsigned long long)st.malformed);
+    fprintf(stderr,
+            "%s: carrier (process-wide): RSTs sent %llu, rate-limited %llu; dropped %llu for "
+            "no socket, %llu IP malformed, %llu IP bad checksum, %llu fragments, %llu not for "
+            "us, %llu other protocol, %llu TCP malformed, %llu TCP bad checksum; queue full "
+            "%llu\n",
+            "server", (unsigned long long)st.rst_sent, (unsigned long long)st.rst_limited,
+            (unsigned long long)st.no_socket, (unsigned long long)st.ip_malformed,
+            (unsigned long long)st.ip_bad_checksum, (unsigned long long)st.ip_fragments,
+            (unsigned long long)st.ip_not_ours, (unsigned long long)st.ip_other_proto,
+            (unsigned long long)st.stack_malformed, (unsigned long long)st.stack_bad_checksum,
+            (unsigned long long)st.queue_full);
 }
 
 /* SIGUSR1 lists connections; SIGINT and SIGTERM end the server through
@@ -451,7 +462,9 @@ static void print_address(mysocket_t sd, const char *bind_addr)
         exit(1);
     }
     char host[256];
-    if (strcmp(bind_addr, "0.0.0.0") != 0 || gethostname(host, sizeof host) != 0)
+    if (sin.sin_addr.s_addr != htonl(INADDR_ANY)) /* bound, or an IP carrier's address */
+        inet_ntop(AF_INET, &sin.sin_addr, host, sizeof host);
+    else if (strcmp(bind_addr, "0.0.0.0") != 0 || gethostname(host, sizeof host) != 0)
         snprintf(host, sizeof host, "%s", strcmp(bind_addr, "0.0.0.0") ? bind_addr : "127.0.0.1");
     printf("Server's address is %s:%u\n", host, ntohs(sin.sin_port));
     fflush(stdout);

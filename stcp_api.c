@@ -185,8 +185,11 @@ static void fill_stage(struct conn *c)
 {
     if (c->stage_len || c->net_error || !c->ep)
         return;
+    size_t cap = net_carrier_max_segment();
+    if (!c->stage && !(c->stage = malloc(cap)))
+        return; /* the segment waits in the socket until memory returns */
     struct sockaddr_in peer, local;
-    ssize_t n = net_recv_segment(c->ep, c->stage, sizeof c->stage, &peer, &local);
+    ssize_t n = net_recv_segment(c->ep, c->stage, cap, &peer, &local);
     if (n > 0)
         c->stage_len = (size_t)n;
     else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -291,8 +294,10 @@ ssize_t stcp_network_recv(mysocket_t sd, void *dst, size_t max_len)
     size_t n = 0;
     struct segq *q = c->inbox;
     if (q && q->count) {
-        n = MIN(max_len, (size_t)q->len[q->head]);
+        n = MIN(max_len, q->len[q->head]);
         memcpy(dst, q->data[q->head], n);
+        free(q->data[q->head]);
+        q->data[q->head] = NULL;
         q->head = (q->head + 1) % SEGQ_SLOTS;
         q->count--;
         pthread_mutex_unlock(&s->lock);

@@ -4,9 +4,11 @@
 #   tests/fuzz.sh [SECONDS] [TARGET...]
 #
 # SECONDS (default 30) is each target's -max_total_time; the targets
-# (default: all of fuzz_net fuzz_core) run side by side.  Targets:
+# (default: all of fuzz_net fuzz_core fuzz_ip) run side by side.  Targets:
 #   fuzz_net   datagrams through net_check_segment/net_tcp_checksum, tcp_parse,
 #              netem_parse and the SYN cookie functions (tests/fuzz_net.c)
+#   fuzz_ip    packets through the IP carriers' IPv4 checks (ip_parse), the
+#              RST builder and ip_build (tests/fuzz_ip.c)
 #   fuzz_core  segment sequences, writes, reads, closes and time into the
 #              protocol core in every state, with invariants (tests/fuzz_core.c)
 #
@@ -30,17 +32,17 @@ cd "$(dirname "$0")/.." || exit 2
 
 SECS=${1:-30}
 if ! [[ $SECS =~ ^[0-9]+$ ]] || [ "$SECS" -lt 1 ]; then
-    echo "usage: tests/fuzz.sh [SECONDS] [fuzz_net] [fuzz_core]" >&2
+    echo "usage: tests/fuzz.sh [SECONDS] [fuzz_net] [fuzz_core] [fuzz_ip]" >&2
     exit 2
 fi
 shift $(($# > 0 ? 1 : 0))
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_net fuzz_core)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(fuzz_net fuzz_core fuzz_ip)
 for t in "${TARGETS[@]}"; do
     case $t in
-    fuzz_net | fuzz_core) ;;
+    fuzz_net | fuzz_core | fuzz_ip) ;;
     *)
-        echo "fuzz.sh: unknown target $t (fuzz_net, fuzz_core)" >&2
+        echo "fuzz.sh: unknown target $t (fuzz_net, fuzz_core, fuzz_ip)" >&2
         exit 2
         ;;
     esac
@@ -48,7 +50,7 @@ done
 
 OUT=build/fuzz
 CC=${FUZZ_CC:-clang}
-LIB_SRCS=(mysock.c stcp_api.c network.c pcap.c transport.c)
+LIB_SRCS=(mysock.c stcp_api.c network.c net_ip.c carrier_tun.c carrier_vnet.c pcap.c transport.c)
 mkdir -p "$OUT/obj" "$OUT/artifacts" || exit 2
 
 # ---- Tools -------------------------------------------------------------------
@@ -161,6 +163,7 @@ export UBSAN_OPTIONS=${FUZZ_UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:sy
 max_len() {
     case $1 in
     fuzz_net) echo 1200 ;; # 13-byte prefix + a segment, or an emulation profile
+    fuzz_ip) echo 1600 ;;  # selector + a packet a little beyond a 1500-byte MTU
     *) echo 4096 ;;
     esac
 }

@@ -170,7 +170,7 @@ check "the kernel aborts mid-transfer (SO_LINGER 0): our read fails with ECONNRE
 make_file small 20000
 start_kernel_server 8002 || exit 1
 we_abort() {
-    timeout 30 ip netns exec "$NS" "$BIN/tests/peer" -s 'small\r\n' -H 300 -X "$KADDR:8002" > /dev/null 2>&1
+    timeout 30 ip netns exec "$NS" "$BIN/tests/peer" -s 'small\r\n' -H 300 -a 100 "$KADDR:8002" > /dev/null 2>&1
     wait_line "$KOUT" "^conn " || return 1
     echo "# kernel server saw: $(grep '^conn ' "$KOUT" | tail -1)"
     grep -q "end=reset" "$KOUT"

@@ -32,6 +32,7 @@ suite e2e bash tests/e2e.sh full
 suite classic bash tests/classic.sh
 suite flood bash tests/flood.sh
 suite capture bash tests/capture.sh
+suite carriers bash tests/carriers.sh
 suite robust bash tests/robust.sh
 suite garbage bash tests/garbage.sh
 suite sanitize bash tests/sanitize.sh

@@ -1,0 +1,224 @@
+/* test_carriers.c -- unit tests of the carriers' pieces that need no
+ * device: the IPv4 header builder and parser, the RST builder, and the udp
+ * carrier carrying segments larger than the classic MSS.
+ *
+ * The known IPv4 checksum was computed independently (Python: RFC 1071
+ * over the header bytes), not by this code. */
+#include <CUnit/CUnit.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "carrier.h"
+#include "network.h"
+#include "transport.h"
+
+static uint32_t ip4(const char *s)
+{
+    struct in_addr a;
+    inet_pton(AF_INET, s, &a);
+    return a.s_addr;
+}
+
+/* ---- IPv4 ---- */
+
+static void test_ip_build_fields(void)
+{
+    uint8_t h[IP_HDR_LEN];
+    ip_build(h, ip4("198.18.0.2"), ip4("198.18.0.1"), IP_PROTO_TCP, 40, 64);
+    CU_ASSERT_EQUAL(h[0], 0x45);
+    CU_ASSERT_EQUAL((h[2] << 8) | h[3], 60);
+    CU_ASSERT_EQUAL(h[6], 0x40); /* DF, no offset */
+    CU_ASSERT_EQUAL(h[7], 0);
+    CU_ASSERT_EQUAL(h[8], 64);
+    CU_ASSERT_EQUAL(h[9], 6);
+    CU_ASSERT_EQUAL((uint16_t)~net_sum(0, h, sizeof h), 0); /* the checksum verifies */
+    /* With ID 0x1234 the header's checksum is 0x9c60 (computed in Python). */
+    h[4] = 0x12;
+    h[5] = 0x34;
+    h[10] = h[11] = 0;
+    uint16_t sum = (uint16_t)~net_sum(0, h, sizeof h);
+    CU_ASSERT_EQUAL(sum, 0x9c60);
+}
+
+static void test_ip_ids_differ(void)
+{
+    uint8_t a[IP_HDR_LEN], b[IP_HDR_LEN];
+    ip_build(a, 1, 2, 6, 0, 16);
+    ip_build(b, 1, 2, 6, 0, 16);
+    CU_ASSERT(a[4] != b[4] || a[5] != b[5]);
+}
+
+/* A packet: header (ihl words) + payload, total length as given. */
+static size_t make_packet(uint8_t *p, unsigned ihl, size_t payload, size_t total_field)
+{
+    memset(p, 0, 80 + payload);
+    ip_build(p, ip4("10.0.0.1"), ip4("10.0.0.2"), 6, payload, 16);
+    p[0] = (uint8_t)(0x40 | ihl);
+    p[2] = (uint8_t)(total_field >> 8);
+    p[3] = (uint8_t)total_field;
+    p[10] = p[11] = 0;
+    uint16_t sum = (uint16_t)~net_sum(0, p, ihl * 4);
+    p[10] = (uint8_t)(sum >> 8);
+    p[11] = (uint8_t)sum;
+    for (size_t i = 0; i < payload; i++)
+        p[ihl * 4 + i] = (uint8_t)i;
+    return ihl * 4 + payload;
+}
+
+static void test_ip_parse_accepts(void)
+{
+    uint8_t p[200];
+    struct ip_packet pk;
+    size_t n = make_packet(p, 5, 30, 50);
+    CU_ASSERT_EQUAL(ip_parse(p, n, &pk), IP_OK);
+    CU_ASSERT_EQUAL(pk.src, ip4("10.0.0.1"));
+    CU_ASSERT_EQUAL(pk.dst, ip4("10.0.0.2"));
+    CU_ASSERT_EQUAL(pk.proto, 6);
+    CU_ASSERT_EQUAL(pk.len, 30);
+    CU_ASSERT_PTR_EQUAL(pk.data, p + 20);
+    /* Options are skipped; link padding beyond the total length ignored. */
+    n = make_packet(p, 7, 30, 58);
+    CU_ASSERT_EQUAL(ip_parse(p, n + 6, &pk), IP_OK);
+    CU_ASSERT_PTR_EQUAL(pk.data, p + 28);
+    CU_ASSERT_EQUAL(pk.len, 30);
+    CU_ASSERT_EQUAL(pk.data[0], 0);
+}
+
+static void test_ip_parse_rejects(void)
+{
+    uint8_t p[200];
+    struct ip_packet pk;
+    size_t n = make_packet(p, 5, 30, 50);
+    CU_ASSERT_EQUAL(ip_parse(p, 19, &pk), IP_MALFORMED);    /* shorter than a header */
+    CU_ASSERT_EQUAL(ip_parse(p, n - 1, &pk), IP_MALFORMED); /* cut short */
+    n = make_packet(p, 4, 30, 46);
+    CU_ASSERT_EQUAL(ip_parse(p, n, &pk), IP_MALFORMED); /* IHL below 5 */
+    n = make_packet(p, 5, 30, 18);
+    CU_ASSERT_EQUAL(ip_parse(p, n, &pk), IP_MALFORMED); /* total below the header */
+    n = make_packet(p, 5, 30, 50);
+    p[0] = 0x65;
+    CU_ASSERT_EQUAL(ip_parse(p, n, &pk), IP_MALFORMED); /* version 6 */
+    n = make_packet(p, 5, 30, 50);
+    p[12] ^= 1;
+    CU_ASSERT_EQUAL(ip_parse(p, n, &pk), IP_BAD_CHECKSUM);
+    /* Fragments: MF, or an offset (checksum fixed up each time). */
+    const uint8_t frag[][2] = {{0x20, 0x00}, {0x00, 0x01}, {0x40 | 0x1f, 0xff}, {0x60, 0x00}};
+    for (size_t i = 0; i < sizeof frag / sizeof frag[0]; i++) {
+        n = make_packet(p, 5, 30, 50);
+        p[6] = frag[i][0];
+        p[7] = frag[i][1];
+        p[10] = p[11] = 0;
+        uint16_t sum = (uint16_t)~net_sum(0, p, 20);
+        p[10] = (uint8_t)(sum >> 8);
+        p[11] = (uint8_t)sum;
+        CU_ASSERT_EQUAL(ip_parse(p, n, &pk), IP_FRAGMENT);
+    }
+}
+
+/* ---- RST builder (RFC 9293 3.10.7.1) ---- */
+
+static void test_rst_for_ack(void)
+{
+    STCPHeader in = {0}, out;
+    in.th_off = 5;
+    in.th_flags = TH_ACK | TH_PUSH;
+    in.th_seq = htonl(5000);
+    in.th_ack = htonl(777);
+    CU_ASSERT(net_build_rst(&in, sizeof in, &out));
+    CU_ASSERT_EQUAL(out.th_flags, TH_RST);
+    CU_ASSERT_EQUAL(ntohl(out.th_seq), 777);
+    CU_ASSERT_EQUAL(out.th_off, 5);
+}
+
+static void test_rst_for_syn_and_data(void)
+{
+    uint8_t seg[20 + 4 + 10] = {0};
+    STCPHeader *in = (STCPHeader *)seg, out;
+    in->th_off = 6; /* one word of options, then 10 bytes of data */
+    in->th_flags = TH_SYN | TH_FIN;
+    in->th_seq = htonl(0xfffffff0u);
+    CU_ASSERT(net_build_rst(seg, sizeof seg, &out));
+    CU_ASSERT_EQUAL(out.th_flags, TH_RST | TH_ACK);
+    CU_ASSERT_EQUAL(ntohl(out.th_seq), 0);
+    CU_ASSERT_EQUAL(ntohl(out.th_ack), 0xfffffff0u + 10 + 2); /* SYN and FIN count, wraps */
+}
+
+static void test_rst_never_for_rst(void)
+{
+    STCPHeader in = {0}, out;
+    in.th_off = 5;
+    in.th_flags = TH_RST | TH_ACK;
+    CU_ASSERT_FALSE(net_build_rst(&in, sizeof in, &out));
+    CU_ASSERT_FALSE(net_build_rst(&in, 19, &out)); /* too short to answer */
+}
+
+/* ---- The udp carrier carries what one datagram holds ---- */
+
+static void test_udp_large_segment(void)
+{
+    struct sockaddr_in lo = {.sin_family = AF_INET};
+    lo.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct net_ep *a = net_ep_open(&lo, NULL, false);
+    if (!a) {
+        CU_FAIL("net_ep_open");
+        return;
+    }
+    struct sockaddr_in aa;
+    net_ep_local(a, &aa);
+    struct net_ep *b = net_ep_open(&lo, &aa, false);
+    if (!b) {
+        CU_FAIL("net_ep_open");
+        net_ep_close(a);
+        return;
+    }
+    struct sockaddr_in ba;
+    net_ep_local(b, &ba);
+    CU_ASSERT_EQUAL(net_ep_connect(a, &ba), 0);
+
+    size_t len = 60000; /* far beyond 536: a MYSO_MSS of 59980 */
+    uint8_t *seg = calloc(1, len), *got = malloc(net_carrier_max_segment());
+    if (!seg || !got) {
+        CU_FAIL("out of memory");
+        free(seg);
+        free(got);
+        net_ep_close(a);
+        net_ep_close(b);
+        return;
+    }
+    STCPHeader *h = (STCPHeader *)seg;
+    h->th_off = 5;
+    h->th_flags = TH_ACK;
+    for (size_t i = sizeof *h; i < len; i++)
+        seg[i] = (uint8_t)(i * 7);
+    struct iovec iov = {seg, len};
+    CU_ASSERT_EQUAL(net_send_segment(b, NULL, NULL, &iov, 1), (ssize_t)len);
+    struct sockaddr_in peer, local;
+    struct pollfd pfd = {net_ep_fd(a), POLLIN, 0};
+    CU_ASSERT_EQUAL(poll(&pfd, 1, 10000), 1);
+    ssize_t n = net_recv_segment(a, got, net_carrier_max_segment(), &peer, &local);
+    CU_ASSERT_EQUAL(n, (ssize_t)len);
+    CU_ASSERT(n == (ssize_t)len && !memcmp(got + sizeof *h, seg + sizeof *h, len - sizeof *h));
+    CU_ASSERT_EQUAL(net_carrier_mss(), 536);
+    free(seg);
+    free(got);
+    net_ep_close(a);
+    net_ep_close(b);
+}
+
+void register_carrier_suites(void)
+{
+    CU_pSuite s = CU_add_suite("ipv4", NULL, NULL);
+    CU_add_test(s, "header built: DF, TTL, checksum", test_ip_build_fields);
+    CU_add_test(s, "each packet its own ID", test_ip_ids_differ);
+    CU_add_test(s, "parse: options skipped, padding ignored", test_ip_parse_accepts);
+    CU_add_test(s, "parse: malformed, bad checksum, fragments", test_ip_parse_rejects);
+    s = CU_add_suite("rst", NULL, NULL);
+    CU_add_test(s, "for an ACK: SEQ=SEG.ACK", test_rst_for_ack);
+    CU_add_test(s, "for a SYN with data and FIN: ACK=SEQ+LEN", test_rst_for_syn_and_data);
+    CU_add_test(s, "never for a RST", test_rst_never_for_rst);
+    s = CU_add_suite("udp", NULL, NULL);
+    CU_add_test(s, "a 60000-byte segment in one datagram", test_udp_large_segment);
+}
