@@ -64,7 +64,7 @@ wait_line() {
 start_kernel_server() { # start_kernel_server PORT [kpeer args]
     local port=$1; shift
     local out="$WORK/kserver.$port.out"
-    ns "$BIN/tests/kpeer" serve -a "$KADDR" -p "$port" -d "$WORK/files" "$@" > "$out" 2>&1 &
+    ip netns exec "$NS" "$BIN/tests/kpeer" serve -a "$KADDR" -p "$port" -d "$WORK/files" "$@" > "$out" 2>&1 &
     PIDS+=($!)
     wait_line "$out" "Kernel server at" || { echo "# kernel server did not start"; return 1; }
     KPORT=$port
@@ -74,11 +74,18 @@ start_kernel_server() { # start_kernel_server PORT [kpeer args]
 # Our server in the namespace, on the TUN carrier; sets OPORT.
 start_our_server() { # start_our_server [server args]
     local out="$WORK/oserver.$RANDOM.out"
-    ns "$BIN/server" -a "$OURS" -d "$WORK/files" "$@" > "$out" 2> "$out.err" &
+    ip netns exec "$NS" "$BIN/server" -a "$OURS" -d "$WORK/files" "$@" > "$out" 2> "$out.err" &
     PIDS+=($!)
     OSERVER_PID=$!
     wait_line "$out" "Server's address is" || { echo "# our server did not start: $(cat "$out.err")"; return 1; }
     OPORT=$(sed -n "s/^Server's address is .*:\([0-9]*\)$/\1/p" "$out")
+}
+
+# A TUN queue belongs to one process: the next one may attach only once
+# this one has exited.
+stop_our_server() {
+    kill "$OSERVER_PID" 2> /dev/null
+    wait "$OSERVER_PID" 2> /dev/null
 }
 
 # ours_fetch NAME [client args]: our client fetches NAME from the kernel server.
@@ -119,33 +126,42 @@ start_our_server || exit 1
 for s in $SIZES; do
     check "kernel <- ours: $s bytes byte-exact" kernel_fetch "f$s"
 done
-kill "$OSERVER_PID" 2> /dev/null
+stop_our_server
 start_our_server -U || exit 1
 for s in 1461 1048576; do
     check "kernel <- ours under -U: $s bytes byte-exact" kernel_fetch "f$s"
 done
-kill "$OSERVER_PID" 2> /dev/null
+stop_our_server
 STCP_NETEM=loss=0.10,reorder=0.05,dup=0.02 start_our_server -U || exit 1
 for s in 1461 1048576; do
     check "kernel <- ours, loss 10% reorder 5% dup 2%: $s bytes byte-exact" kernel_fetch "f$s"
 done
-kill "$OSERVER_PID" 2> /dev/null
+stop_our_server
 
 # ---- 20 connections at once through one TUN device, each way ----
+# Our side is one process either way (tests/mfetch: 20 threads, one TUN).
 for i in $(seq 20); do make_file "c$i" $((100000 + i * 7919)); done
-concurrent() { # concurrent FUNCTION
+names=$(for i in $(seq 20); do echo "c$i"; done)
+many_ours() {
+    mkdir -p "$WORK/many"
+    timeout 120 ip netns exec "$NS" "$BIN/tests/mfetch" "$KADDR:$KPORT" "$WORK/many" $names \
+        > "$WORK/many.out" 2>&1 || { echo "# $(tail -3 "$WORK/many.out")"; return 1; }
+    for n in $names; do cmp -s "$WORK/files/$n" "$WORK/many/$n" || { echo "# $n differs"; return 1; }; done
+}
+many_kernel() {
     local pids=() bad=0
-    for i in $(seq 20); do
-        "$1" "c$i" > "$WORK/conc.$i" 2>&1 &
+    for n in $names; do
+        kernel_fetch "$n" > "$WORK/conc.$n" 2>&1 &
         pids+=($!)
     done
     for p in "${pids[@]}"; do wait "$p" || bad=$((bad + 1)); done
     [ $bad -eq 0 ] || { echo "# $bad of 20 failed"; return 1; }
 }
-check "20 of our clients at once <- kernel server, all byte-exact" concurrent ours_fetch
+start_kernel_server 8003 || exit 1
+check "20 connections at once from our one process <- kernel server, all byte-exact" many_ours
 start_our_server || exit 1
-check "20 kernel clients at once <- our server, all byte-exact" concurrent kernel_fetch
-kill "$OSERVER_PID" 2> /dev/null
+check "20 kernel clients at once <- our server, all byte-exact" many_kernel
+stop_our_server
 
 # ---- Refusal and resets ----
 refused() {
@@ -179,7 +195,7 @@ check "we close with unread data: the kernel's read fails with ECONNRESET" we_ab
 
 # ---- MSS negotiation, seen by tshark on the TUN device ----
 cap=$WORK/tun.pcap
-ns tshark -i tun0 -w "$cap" > "$WORK/tshark.out" 2>&1 &
+ip netns exec "$NS" tshark -i tun0 -w "$cap" > "$WORK/tshark.out" 2>&1 &
 TSHARK=$!
 PIDS+=($TSHARK)
 wait_line "$WORK/tshark.out" "Capturing on" || echo "# tshark did not start"
@@ -189,7 +205,7 @@ kernel_fetch f1048576 > /dev/null 2>&1
 sleep 1 # let tshark write the last packets (a capture tool, not synchronisation of the product)
 kill -INT "$TSHARK" 2> /dev/null
 wait "$TSHARK" 2> /dev/null
-kill "$OSERVER_PID" 2> /dev/null
+stop_our_server
 count() { tshark -r "$cap" -o tcp.check_checksum:TRUE -Y "$1" 2> /dev/null | wc -l; }
 mss_ours=$(count "ip.src==$OURS && tcp.flags.syn==1 && tcp.options.mss_val")
 mss_kern=$(count "ip.src==$KADDR && tcp.flags.syn==1 && tcp.options.mss_val")
