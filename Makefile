@@ -24,9 +24,9 @@ CUNIT_LIBS    = $(shell pkg-config --libs cunit 2>/dev/null || echo -lcunit)
 ALL_CFLAGS = $(CFLAGS) $(SAN) $(CRYPTO_CFLAGS) -I. -pthread
 LDLIBS     = $(CRYPTO_LIBS) -pthread
 
-LIB_SRCS = mysock.c stcp_api.c network.c pcap.c transport.c
+LIB_SRCS = mysock.c stcp_api.c network.c pcap.c transport.c cc.c cc_newreno.c cc_cubic.c
 LIB_OBJS = $(LIB_SRCS:%.c=$(P)obj/%.o)
-HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h transport.h pcap.h
+HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h transport.h pcap.h cc.h
 
 TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/harness.c
 TEST_TOOLS = $(P)tests/unit $(P)tests/duplex $(P)tests/synflood $(P)tests/peer $(P)tests/garbage

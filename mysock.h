@@ -72,10 +72,22 @@ enum mysock_option {
     MYSO_MSS = 7,        /* largest payload we send in one segment, and the MSS option
                             we announce: 64..65495 bytes; default 536 (STCP_MSS) on
                             the udp carrier, the path MTU less 40 on IP carriers */
+    MYSO_CC = 8,         /* congestion control, a name: "none" (classic STCP: the
+                            window is the only limit), "newreno" or "cubic"; default
+                            STCP_CC from the environment, else "cubic".  A string:
+                            set and read it with mysetsockopt_str/mygetsockopt_str */
 };
 
 extern int mysetsockopt(mysocket_t sd, int option, long value);
 extern int mygetsockopt(mysocket_t sd, int option, long *value);
+
+/* String-valued options (MYSO_CC).  mysetsockopt_str copies value; an
+ * unknown name is EINVAL.  mygetsockopt_str writes the value and its NUL
+ * into buf (ERANGE if len is too small).  The long-valued calls refuse
+ * MYSO_CC with EINVAL, and these refuse the other options (ENOPROTOOPT). */
+#define MYSO_STR_MAX 16 /* longest string value, with its NUL */
+extern int mysetsockopt_str(mysocket_t sd, int option, const char *value);
+extern int mygetsockopt_str(mysocket_t sd, int option, char *buf, size_t len);
 
 /* What a socket has seen.  The network part counts datagrams at this
  * socket's endpoint; the transport part is a snapshot the connection's
@@ -105,7 +117,19 @@ struct mystats {
     uint32_t rcv_wnd;        /* window we last advertised */
     uint32_t in_flight;      /* bytes sent and not acknowledged */
     char state[16];          /* "ESTABLISHED", ...; "" before any report */
+    /* congestion control (transport) */
+    uint64_t cc_recoveries; /* fast recovery episodes (congestion events) */
+    uint64_t cc_timeouts;   /* retransmission timeouts (episodes) */
+    uint32_t cwnd;          /* congestion window, bytes */
+    uint32_t ssthresh;      /* slow start threshold, bytes; UINT32_MAX: not set yet */
+    char cc[16];            /* the algorithm: "cubic", ...; "" if not reported */
 };
 extern int mygetstats(mysocket_t sd, struct mystats *stats);
+
+/* myclose, then *stats = the connection's final figures: those its
+ * transport published last, when everything we sent had been acknowledged
+ * (or the connection failed).  stats may be NULL.  For -v style reports,
+ * which mygetstats before myclose would take too early. */
+extern int myclose_stats(mysocket_t sd, struct mystats *stats);
 
 #endif /* MYSOCK_H */

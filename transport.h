@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cc.h"
 #include "mysock.h"
 
 /* ======================= Part 1: classic interface ======================= */
@@ -152,6 +153,13 @@ enum tcp_event {
     TCP_EV_CLOSED       /* nothing more to do: the TCB may be freed */
 };
 
+/* Congestion events, reported through tcp_env.cc_event (for logs). */
+enum tcp_cc_event {
+    TCP_CC_RECOVERY, /* duplicate ACKs: fast retransmit, fast recovery begins */
+    TCP_CC_TIMEOUT,  /* the retransmission timer expired */
+    TCP_CC_RECOVERED /* the ACK that covers the recover point */
+};
+
 /* The core's only ways out. */
 struct tcp_env {
     void *ctx;
@@ -162,6 +170,8 @@ struct tcp_env {
     /* Free space in the application's receive queue. */
     size_t (*app_space)(void *ctx);
     void (*event)(void *ctx, enum tcp_event ev, int err);
+    /* Optional: a congestion event, after the algorithm has answered it. */
+    void (*cc_event)(void *ctx, enum tcp_cc_event ev);
 };
 
 struct tcp_config {
@@ -176,6 +186,7 @@ struct tcp_config {
     stcp_usec_t orphan_timeout; /* FIN_WAIT_2 after myclose: give up on a silent peer */
     stcp_usec_t keepalive_idle; /* silence, nothing in flight, before a keepalive ... */
     stcp_usec_t keepalive_interval; /* ... and between unanswered ones */
+    const struct cc_algo *cc;       /* congestion control; NULL: none (classic) */
 };
 void tcp_config_default(struct tcp_config *cfg);
 
@@ -192,10 +203,12 @@ struct tcp_stats {
     uint64_t keepalives;           /* keepalive probes sent */
     uint64_t acks_throttled;       /* challenge ACKs not sent (RFC 5961 7) */
     uint64_t dupacks_in;           /* duplicate ACKs received */
+    uint64_t recoveries;           /* fast recovery episodes (congestion events) */
+    uint64_t timeouts;             /* retransmission timeouts (episodes, not segments) */
 };
 
-/* Bytes the application gave, from snd_una on: [snd_una, snd_nxt) are in
- * flight, the rest not sent yet.  A ring of cfg.window bytes. */
+/* Bytes the application gave, from snd_una on: [snd_una, snd_max) have
+ * been sent, the rest not yet.  A ring of cfg.window bytes. */
 struct tcp_sndbuf {
     uint8_t *data;
     uint32_t cap, head, len;
@@ -238,7 +251,9 @@ struct tcb {
     /* Send sequence variables (RFC 9293 3.3.1). */
     uint32_t iss;     /* initial send sequence number */
     uint32_t snd_una; /* oldest unacknowledged */
-    uint32_t snd_nxt; /* next new sequence number to send */
+    uint32_t snd_nxt; /* next sequence number to send */
+    uint32_t snd_max; /* highest sequence number sent, plus one: snd_nxt is
+                         below it only while a timeout's go-back-N resends */
     uint32_t snd_wnd; /* peer's advertised window */
     uint32_t snd_wl1; /* segment seq used for the last window update */
     uint32_t snd_wl2; /* segment ack used for the last window update */
@@ -257,7 +272,7 @@ struct tcb {
 
     /* Closing. */
     bool fin_queued;  /* the application closed: FIN follows the data */
-    bool fin_sent;    /* our FIN has sequence number snd_nxt - 1 */
+    bool fin_sent;    /* our FIN has sequence number snd_max - 1 */
     bool close_reported; /* TCP_EV_CLOSE_DONE given */
     bool app_closed;     /* the application has called close (orphaned) */
 
@@ -278,7 +293,11 @@ struct tcb {
      * next hole, which is resent at once (as NewReno does). */
     unsigned dupacks;
     bool in_recovery;
+    bool fast_recovery; /* in_recovery began with duplicate ACKs, not a timeout */
     uint32_t recover;
+
+    /* Congestion control: cc.cwnd and cc.ssthresh, set by cfg.cc's hooks. */
+    struct cc_state cc;
 
     /* Zero-window probing. */
     stcp_usec_t persist_at;

@@ -926,7 +926,7 @@ static bool setup(struct rd *r)
     struct tcp_config cfg;
     tcp_config_default(&cfg);
     cfg.window = F.window;
-    struct tcp_env env = {&F, cb_output, cb_deliver, cb_app_space, cb_event};
+    struct tcp_env env = {&F, cb_output, cb_deliver, cb_app_space, cb_event, NULL};
     F.now = STCP_SEC;
     if (tcp_init(&F.tcb, &cfg, &env) < 0)
         return false;
