@@ -28,18 +28,22 @@ struct options {
     long window;
     int verbose;
     long pause_ms; /* stop reading this long halfway through (-P) */
+    const char *cc; /* congestion control (-c), NULL: STCP_CC or the default */
     struct sockaddr_in server;
 };
 
 static void usage(const char *prog)
 {
     fprintf(stderr,
-            "usage: %s [-U] [-q] [-f FILE] [-o OUTPUT] [-w WINDOW] [-P MS] [-v] HOST:PORT\n"
+            "usage: %s [-U] [-q] [-f FILE] [-o OUTPUT] [-w WINDOW] [-c ALGO] [-P MS] [-v] "
+            "HOST:PORT\n"
             "  -U          unreliable network (emulation; see STCP_NETEM)\n"
             "  -q          discard the data instead of storing it\n"
             "  -f FILE     fetch FILE (default: prompt for names)\n"
             "  -o OUTPUT   store the data in OUTPUT (default: rcvd)\n"
             "  -w WINDOW   receive/send window, 1..65535 bytes (default 3072)\n"
+            "  -c ALGO     congestion control: none, newreno, cubic (default: STCP_CC, "
+            "else cubic)\n"
             "  -P MS       stop reading for MS milliseconds halfway (watch flow control)\n"
             "  -v          print counters at the end\n",
             prog);
@@ -72,11 +76,22 @@ static int parse_hostport(const char *arg, struct sockaddr_in *out)
     return 0;
 }
 
+/* Does the library offer congestion control name?  It is the judge. */
+static bool cc_known(const char *name)
+{
+    mysocket_t sd = mysocket(TRUE);
+    if (sd < 0)
+        return true; /* cannot tell here: connect_to will say */
+    int rc = mysetsockopt_str(sd, MYSO_CC, name);
+    myclose(sd);
+    return rc == 0;
+}
+
 static void parse_args(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){TRUE, FALSE, NULL, "rcvd", 3072, 0, 0, {0}};
+    *o = (struct options){TRUE, FALSE, NULL, "rcvd", 3072, 0, 0, NULL, {0}};
     int c;
-    while ((c = getopt(argc, argv, "Uqf:o:w:P:vh")) != -1) {
+    while ((c = getopt(argc, argv, "Uqf:o:w:c:P:vh")) != -1) {
         switch (c) {
         case 'U':
             o->reliable = FALSE;
@@ -106,6 +121,9 @@ static void parse_args(int argc, char **argv, struct options *o)
                 usage(argv[0]);
             break;
         }
+        case 'c':
+            o->cc = optarg;
+            break;
         case 'v':
             o->verbose++;
             break;
@@ -115,6 +133,10 @@ static void parse_args(int argc, char **argv, struct options *o)
     }
     if (optind + 1 != argc)
         usage(argv[0]);
+    if (o->cc && !cc_known(o->cc)) {
+        fprintf(stderr, "%s: unknown congestion control '%s'\n", argv[0], o->cc);
+        usage(argv[0]);
+    }
     if (parse_hostport(argv[optind], &o->server) < 0) {
         fprintf(stderr, "%s: bad server address '%s' (want HOST:PORT)\n", argv[0], argv[optind]);
         usage(argv[0]);
@@ -170,6 +192,7 @@ static int connect_to(const struct options *o)
         return -1;
     }
     if (mysetsockopt(sd, MYSO_WINDOW, o->window) < 0 ||
+        (o->cc && mysetsockopt_str(sd, MYSO_CC, o->cc) < 0) ||
         myconnect(sd, (struct sockaddr *)&o->server, sizeof o->server) < 0) {
         fprintf(stderr, "client: connect: %s\n", strerror(errno));
         myclose(sd);
@@ -290,11 +313,15 @@ static int receive_body(const struct options *o, mysocket_t sd, long long length
     return 0;
 }
 
-static void print_stats(mysocket_t sd)
+/* The connection's final figures (myclose_stats), -v. */
+static void print_stats(const struct mystats *s)
 {
-    struct mystats st;
-    if (mygetstats(sd, &st) < 0)
-        return;
+    struct mystats st = *s;
+    char ssthresh[16];
+    if (st.ssthresh == UINT32_MAX)
+        snprintf(ssthresh, sizeof ssthresh, "inf");
+    else
+        snprintf(ssthresh, sizeof ssthresh, "%u", st.ssthresh);
     fprintf(stderr,
             "client: segments sent %llu, received %llu; payload bytes sent %llu, "
             "received %llu\n"
@@ -303,7 +330,9 @@ static void print_stats(mysocket_t sd)
             "%llu window probes\n"
             "client: dropped on receipt: %llu bad checksum, %llu malformed; emulation: "
             "%llu dropped, %llu duplicated, %llu reordered, %llu corrupted, %llu delayed\n"
-            "client: srtt %u us, rttvar %u us, rto %u us; windows: peer %u, ours %u; %s\n",
+            "client: srtt %u us, rttvar %u us, rto %u us; windows: peer %u, ours %u; %s\n"
+            "client: congestion control %s: cwnd %u, ssthresh %s; %llu recoveries, "
+            "%llu timeouts\n",
             (unsigned long long)st.segs_sent, (unsigned long long)st.segs_received,
             (unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_received,
             (unsigned long long)st.rexmit_timeout, (unsigned long long)st.rexmit_other,
@@ -312,8 +341,9 @@ static void print_stats(mysocket_t sd)
             (unsigned long long)st.window_probes, (unsigned long long)st.bad_checksum,
             (unsigned long long)st.malformed, (unsigned long long)st.emu_dropped,
             (unsigned long long)st.emu_duplicated, (unsigned long long)st.emu_reordered,
-            (unsigned long long)st.emu_corrupted, (unsigned long long)st.emu_delayed,
-            st.srtt_us, st.rttvar_us, st.rto_us, st.snd_wnd, st.rcv_wnd, st.state);
+            (unsigned long long)st.emu_corrupted, (unsigned long long)st.emu_delayed, st.srtt_us,
+            st.rttvar_us, st.rto_us, st.snd_wnd, st.rcv_wnd, st.state, st.cc, st.cwnd, ssthresh,
+            (unsigned long long)st.cc_recoveries, (unsigned long long)st.cc_timeouts);
 }
 
 static int fetch(const struct options *o, const char *name)
@@ -361,11 +391,14 @@ static int fetch(const struct options *o, const char *name)
         perror("client: close");
         rc = -1;
     }
-out:
-    if (o->verbose)
-        print_stats(sd);
-    if (myclose(sd) < 0 && rc == 0)
+out:;
+    /* Printed after the close, so they are the final figures. */
+    struct mystats st;
+    memset(&st, 0, sizeof st);
+    if (myclose_stats(sd, &st) < 0 && rc == 0)
         fprintf(stderr, "client: warning: close: %s\n", strerror(errno));
+    if (o->verbose)
+        print_stats(&st);
     return rc;
 }
 
