@@ -28,7 +28,7 @@ LIB_SRCS = mysock.c stcp_api.c network.c pcap.c transport.c cc.c cc_newreno.c cc
 LIB_OBJS = $(LIB_SRCS:%.c=$(P)obj/%.o)
 HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h transport.h pcap.h cc.h
 
-TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/harness.c
+TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/test_cc.c tests/harness.c
 TEST_TOOLS = $(P)tests/unit $(P)tests/duplex $(P)tests/synflood $(P)tests/peer $(P)tests/garbage
 
 .PHONY: all deps demo test lint sweep bench fuzz clean format tools

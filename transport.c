@@ -479,14 +479,10 @@ static void resend_rewound(struct tcb *t, stcp_usec_t now, uint32_t wnd)
 }
 
 /* New data as far as send_window() allows, packed in full segments, then
- * the FIN once all data has gone.  After a timeout's rewind, what was sent
- * before goes first. */
+ * the FIN once all data has gone. */
 static void send_new_data(struct tcb *t, stcp_usec_t now)
 {
     uint32_t wnd = send_window(t);
-    resend_rewound(t, now, wnd);
-    if (t->snd_nxt != t->snd_max)
-        return; /* still resending: new data waits */
     for (;;) {
         uint32_t flight = t->snd_nxt - t->snd_una;
         uint32_t unsent = data_unsent(t);
@@ -561,7 +557,11 @@ void tcp_output(struct tcb *t, stcp_usec_t now)
         arm_timers(t, now);
         return;
     }
-    if (may_send_data(t))
+    /* After a timeout's rewind, what was sent before goes first, whatever
+     * the state (the FIN may be among it); new data waits for it. */
+    if (seq_lt(t->snd_nxt, t->snd_max))
+        resend_rewound(t, now, send_window(t));
+    if (may_send_data(t) && t->snd_nxt == t->snd_max)
         send_new_data(t, now);
     if (t->ack_now)
         emit(t, t->snd_max, 0, NULL, 0);
@@ -575,6 +575,7 @@ void tcp_output(struct tcb *t, stcp_usec_t now)
 static void cc_start(struct tcb *t, stcp_usec_t now)
 {
     struct cc_state *cc = &t->cc;
+    cc->algo = t->cfg.cc ? t->cfg.cc : &cc_none;
     cc->mss = send_mss(t);
     cc->max_cwnd = t->cfg.window;
     cc->handshake_resent = t->stats.rexmit_timeout > 0;
