@@ -704,7 +704,7 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
     t->backoff = 0;
     if (t->in_recovery)
         recovery_ack(t, now, acked);
-    else if (cwnd_limited && t->cc.algo->on_ack)
+    else if (acked && cwnd_limited && t->cc.algo->on_ack) /* not for a SYN alone */
         t->cc.algo->on_ack(&t->cc, acked, now);
     t->rexmit_at = t->snd_una == t->snd_max ? STCP_NO_TIMER : now + t->rto;
 }
