@@ -117,6 +117,8 @@ static void parse_args(int argc, char **argv, struct options *o)
             o->max_conns = parse_long(optarg, 1, MAX_NUM_CONNECTIONS, argv[0]);
             break;
         case 'c':
+            if (!*optarg)
+                usage(argv[0]);
             o->cc = optarg;
             break;
         case 'v':
