@@ -789,7 +789,11 @@ static void check_dupack(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
         return;
     t->stats.dupacks_in++;
     const struct cc_algo *cc = t->cc.algo;
-    if (++t->dupacks == dupack_threshold(t) && !t->in_recovery) {
+    /* RFC 6582 3.2 step 1: only when the ACK covers more than recover, or
+     * the duplicates a go-back-N produced would start a false recovery
+     * (`none` keeps the classic rule: it never goes back). */
+    bool beyond_recover = !cc->loss_window || seq_gt(t->snd_una, t->recover);
+    if (++t->dupacks == dupack_threshold(t) && !t->in_recovery && beyond_recover) {
         t->rexmit_now = true;
         t->in_recovery = t->fast_recovery = true;
         t->recover = t->snd_max;
@@ -1064,13 +1068,13 @@ void tcp_input(struct tcb *t, stcp_usec_t now, const void *buf, size_t len)
 void tcp_connect(struct tcb *t, stcp_usec_t now, uint32_t iss)
 {
     t->last_heard = now; /* silence is counted from here */
-    t->iss = t->snd_una = t->snd_nxt = t->snd_max = iss;
+    t->iss = t->snd_una = t->snd_nxt = t->snd_max = t->recover = iss;
     t->state = TCPS_SYN_SENT; /* tcp_output sends the SYN */
 }
 
 void tcp_listen(struct tcb *t, uint32_t iss)
 {
-    t->iss = t->snd_una = t->snd_nxt = t->snd_max = iss;
+    t->iss = t->snd_una = t->snd_nxt = t->snd_max = t->recover = iss;
     t->state = TCPS_LISTEN;
 }
 
@@ -1079,6 +1083,7 @@ void tcp_open_established(struct tcb *t, stcp_usec_t now, uint32_t iss, uint32_t
 {
     t->iss = iss;
     t->snd_una = t->snd_nxt = t->snd_max = iss + 1;
+    t->recover = iss;
     t->syn_acked = true;
     t->irs = irs;
     t->rcv_nxt = irs + 1;

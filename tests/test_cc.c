@@ -268,6 +268,33 @@ static void test_newreno_timeout_loss_window(void)
     h_free(&h);
 }
 
+/* RFC 6582 3.2 step 1: duplicate ACKs for snd_una == recover (as the
+ * duplicates of a go-back-N produce) start no recovery; beyond it they do. */
+static void test_newreno_no_recovery_at_recover(void)
+{
+    struct harness h;
+    full_window(&h, &cc_newreno);
+    h_advance(&h, h.tcb.rto); /* recover = END */
+    peer_ack(&h, END);        /* the peer had it all: recovery over */
+    CU_ASSERT(!h.tcb.in_recovery);
+    CU_ASSERT_EQUAL_FATAL(h.tcb.snd_una, h.tcb.recover);
+    CU_ASSERT_FATAL(h.tcb.snd_max != h.tcb.snd_una); /* new data went out */
+    uint32_t ssthresh = h.tcb.cc.ssthresh;
+    h_clear(&h);
+    dupacks(&h, 3);
+    EXPECT_NOUT(&h, 0);
+    CU_ASSERT(!h.tcb.in_recovery);
+    CU_ASSERT_EQUAL(h.tcb.cc.ssthresh, ssthresh);
+    CU_ASSERT_EQUAL(h.tcb.stats.recoveries, 0);
+    peer_ack(&h, END + MSS); /* now beyond recover */
+    h_clear(&h);
+    dupacks(&h, 3);
+    CU_ASSERT(h.tcb.in_recovery);
+    CU_ASSERT_EQUAL(h.tcb.stats.recoveries, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, END + MSS, 5001, WIN, MSS);
+    h_free(&h);
+}
+
 /* A second timeout for the same data keeps ssthresh (RFC 5681 3.1). */
 static void test_newreno_repeated_timeout_keeps_ssthresh(void)
 {
@@ -535,6 +562,7 @@ void register_cc_suites(void)
         {"newreno: ssthresh at least 2 MSS", test_newreno_ssthresh_floor},
         {"newreno: partial then full ACK", test_newreno_partial_then_full_ack},
         {"newreno: timeout, loss window, go-back-N", test_newreno_timeout_loss_window},
+        {"newreno: no recovery for dupacks at recover", test_newreno_no_recovery_at_recover},
         {"newreno: repeated timeout keeps ssthresh", test_newreno_repeated_timeout_keeps_ssthresh},
         {"newreno: go-back-N resends the FIN in turn", test_newreno_timeout_resends_fin_in_turn},
         {"cubic: three dupacks, beta 0.7", test_cubic_three_dupacks_beta},
