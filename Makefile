@@ -31,7 +31,7 @@ CUNIT_LIBS    = $(shell pkg-config --libs cunit 2>/dev/null || echo -lcunit)
 ALL_CFLAGS = $(CFLAGS) $(SAN) $(CRYPTO_CFLAGS) -I. -pthread
 LDLIBS     = $(CRYPTO_LIBS) -pthread
 
-LIB_SRCS = mysock.c stcp_api.c network.c net_ip.c carrier_tun.c carrier_vnet.c pcap.c transport.c
+LIB_SRCS = mysock.c stcp_api.c network.c net_ip.c carrier_tun.c carrier_vnet.c pcap.c transport.c cc.c cc_newreno.c cc_cubic.c
 LIB_OBJS = $(LIB_SRCS:%.c=$(P)obj/%.o)
 LINK_CC  = $(CC)
 LINK_FLAGS = $(ALL_CFLAGS)
@@ -60,9 +60,9 @@ LINK_CC := $(TRANSPORT_CC)
 LINK_FLAGS := $(filter-out -std=%,$(ALL_CFLAGS))
 endif
 endif
-HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h carrier.h transport.h pcap.h
+HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h carrier.h transport.h pcap.h cc.h
 
-TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/test_carriers.c tests/harness.c
+TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/test_carriers.c tests/test_cc.c tests/harness.c
 TEST_TOOLS = $(P)tests/unit $(P)tests/duplex $(P)tests/synflood $(P)tests/peer $(P)tests/garbage \
              $(P)tests/carrier_ports $(P)tests/kpeer $(P)tests/mfetch
 

@@ -23,6 +23,7 @@
 /* A transport may leave the listener hook out (a classic transport.c). */
 #pragma weak transport_listen_input
 #pragma weak transport_listen_start
+#pragma weak transport_cc_valid
 
 /* ============================== Byte queues =============================== */
 
@@ -311,7 +312,10 @@ int mysetsockopt(mysocket_t sd, int option, long value)
     if (!s)
         return -1;
     int rc = 0;
-    if (!option_valid(option, value)) {
+    if (option == MYSO_CC) {
+        errno = EINVAL; /* a string: mysetsockopt_str */
+        rc = -1;
+    } else if (!option_valid(option, value)) {
         errno = (option <= 0 || option >= MYSO_COUNT) ? ENOPROTOOPT : EINVAL;
         rc = -1;
     } else {
@@ -329,7 +333,10 @@ int mygetsockopt(mysocket_t sd, int option, long *value)
     if (!s)
         return -1;
     int rc = 0;
-    if (!value || option <= 0 || option >= MYSO_COUNT) {
+    if (option == MYSO_CC) {
+        errno = EINVAL; /* a string: mygetsockopt_str */
+        rc = -1;
+    } else if (!value || option <= 0 || option >= MYSO_COUNT) {
         errno = value ? ENOPROTOOPT : EFAULT;
         rc = -1;
     } else {
@@ -341,21 +348,77 @@ int mygetsockopt(mysocket_t sd, int option, long *value)
     return rc;
 }
 
-int mygetstats(mysocket_t sd, struct mystats *stats)
+/* Is name a congestion control algorithm the transport offers? */
+static bool cc_name_valid(const char *name)
 {
-    if (!stats) {
-        errno = EFAULT;
-        return -1;
-    }
+    size_t len = strnlen(name, MYSO_STR_MAX);
+    if (len == 0 || len == MYSO_STR_MAX)
+        return false;
+    return &transport_cc_valid == NULL || transport_cc_valid(name);
+}
+
+int mysetsockopt_str(mysocket_t sd, int option, const char *value)
+{
     struct mysock *s = sock_get(sd);
     if (!s)
         return -1;
+    int rc = 0;
+    if (option != MYSO_CC) {
+        errno = ENOPROTOOPT;
+        rc = -1;
+    } else if (!value) {
+        errno = EFAULT;
+        rc = -1;
+    } else if (!cc_name_valid(value)) {
+        errno = EINVAL;
+        rc = -1;
+    } else {
+        pthread_mutex_lock(&s->lock);
+        snprintf(s->cc, sizeof s->cc, "%s", value);
+        pthread_mutex_unlock(&s->lock);
+    }
+    sock_put(s);
+    return rc;
+}
+
+void sock_cc(const struct mysock *s, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", s->cc[0] ? s->cc : CC_DEFAULT);
+}
+
+int mygetsockopt_str(mysocket_t sd, int option, char *buf, size_t len)
+{
+    struct mysock *s = sock_get(sd);
+    if (!s)
+        return -1;
+    int rc = 0;
+    char name[MYSO_STR_MAX];
+    pthread_mutex_lock(&s->lock);
+    sock_cc(s, name, sizeof name);
+    pthread_mutex_unlock(&s->lock);
+    sock_put(s);
+    if (option != MYSO_CC) {
+        errno = ENOPROTOOPT;
+        rc = -1;
+    } else if (!buf) {
+        errno = EFAULT;
+        rc = -1;
+    } else if (strlen(name) >= len) {
+        errno = ERANGE;
+        rc = -1;
+    } else {
+        memcpy(buf, name, strlen(name) + 1);
+    }
+    return rc;
+}
+
+static void stats_read(struct mysock *s, struct mystats *stats)
+{
     struct net_counters ctr;
     net_counters_read(&s->ctr, &ctr);
     pthread_mutex_lock(&s->lock);
     *stats = s->tstats;
     pthread_mutex_unlock(&s->lock);
-    sock_put(s);
     stats->segs_sent = ctr.segs_sent;
     stats->segs_received = ctr.segs_received;
     stats->emu_dropped = ctr.dropped;
@@ -379,6 +442,19 @@ int mygetstats(mysocket_t sd, struct mystats *stats)
     stats->rst_limited = stack.rst_limited;
     stats->stack_malformed = stack.malformed;
     stats->stack_bad_checksum = stack.bad_checksum;
+}
+
+int mygetstats(mysocket_t sd, struct mystats *stats)
+{
+    if (!stats) {
+        errno = EFAULT;
+        return -1;
+    }
+    struct mysock *s = sock_get(sd);
+    if (!s)
+        return -1;
+    stats_read(s, stats);
+    sock_put(s);
     return 0;
 }
 
@@ -532,8 +608,7 @@ struct listener_child {
 static mysocket_t listener_find_child(struct listener *l, const struct sockaddr_in *peer)
 {
     for (int i = 0; i < l->nchildren; i++)
-        if (l->children[i].ip == peer->sin_addr.s_addr &&
-            l->children[i].port == peer->sin_port)
+        if (l->children[i].ip == peer->sin_addr.s_addr && l->children[i].port == peer->sin_port)
             return l->children[i].sd;
     return -1;
 }
@@ -574,8 +649,8 @@ static void conn_orphan(struct mysock *s)
 }
 
 mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local,
-                              const struct sockaddr_in *peer, void *context,
-                              const void *segment, size_t len)
+                              const struct sockaddr_in *peer, void *context, const void *segment,
+                              size_t len)
 {
     pthread_mutex_lock(&ls->lock);
     struct listener *l = ls->lst;
@@ -592,6 +667,7 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
     if (!s)
         goto fail;
     memcpy(s->opt, ls->opt, sizeof s->opt);
+    memcpy(s->cc, ls->cc, sizeof s->cc);
     s->netem = ls->netem;
     s->kind = SOCK_CONN;
     c = conn_new(s, local, peer);
@@ -612,8 +688,8 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
         conn_inbox_put(c, segment, len);
 
     pthread_mutex_lock(&ls->lock);
-    l->children[l->nchildren++] = (struct listener_child){peer->sin_addr.s_addr, peer->sin_port,
-                                                          s->sd};
+    l->children[l->nchildren++] =
+        (struct listener_child){peer->sin_addr.s_addr, peer->sin_port, s->sd};
     pthread_mutex_unlock(&ls->lock);
     /* Once its thread runs the connection may end and be freed at any
      * moment: nothing of it is touched after conn_start. */
@@ -745,6 +821,17 @@ mysocket_t mysocket(bool_t is_reliable)
     const char *isn = getenv("STCP_ISN");
     if (isn && *isn)
         s->opt[MYSO_ISN] = (long)strtoul(isn, NULL, 0);
+    /* The one place STCP_CC is read: the default of MYSO_CC. */
+    const char *cc = getenv("STCP_CC");
+    if (cc && *cc) {
+        if (!cc_name_valid(cc)) {
+            fprintf(stderr, "STCP_CC: unknown congestion control '%s'\n", cc);
+            sock_put(s);
+            errno = EINVAL;
+            return -1;
+        }
+        snprintf(s->cc, sizeof s->cc, "%s", cc);
+    }
     return s->sd;
 }
 
@@ -1100,6 +1187,20 @@ static int conn_close(struct mysock *s)
         return -1;
     }
     return 0;
+}
+
+int myclose_stats(mysocket_t sd, struct mystats *stats)
+{
+    struct mysock *s = sock_get(sd); /* keeps the figures readable after myclose */
+    if (!s)
+        return -1;
+    int rc = myclose(sd);
+    int err = errno;
+    if (stats)
+        stats_read(s, stats);
+    sock_put(s);
+    errno = err;
+    return rc;
 }
 
 int myclose(mysocket_t sd)

@@ -67,24 +67,37 @@ extern uint32_t mylocalip(uint32_t peer_addr);
  * myconnect; a listening socket passes its options on to the connections it
  * accepts. */
 enum mysock_option {
-    MYSO_WINDOW = 1,   /* largest receive window advertised, and the send window:
-                          1..65535 bytes, default 3072 (the STCP value) */
-    MYSO_RCVBUF = 2,   /* receive queue between transport and myread, bytes;
-                          default max(2 * MYSO_WINDOW, 64 KiB) */
-    MYSO_SNDBUF = 3,   /* send queue between mywrite and transport, bytes;
-                          default max(2 * MYSO_WINDOW, 64 KiB) */
+    MYSO_WINDOW = 1,     /* largest receive window advertised, and the send window:
+                            1..65535 bytes, default 3072 (the STCP value) */
+    MYSO_RCVBUF = 2,     /* receive queue between transport and myread, bytes;
+                            default max(2 * MYSO_WINDOW, 64 KiB) */
+    MYSO_SNDBUF = 3,     /* send queue between mywrite and transport, bytes;
+                            default max(2 * MYSO_WINDOW, 64 KiB) */
     MYSO_SYNCOOKIES = 4, /* listening socket: answer SYNs with SYN cookies (0/1) */
     MYSO_ISN = 5,        /* testing: force the initial sequence number (0..2^32-1),
                             -1 for a random one (the default) */
     MYSO_RCVTIMEO = 6,   /* myread gives up after this many milliseconds without
                             data, returning -1 with errno EAGAIN (0: wait forever) */
-    MYSO_MSS = 7         /* largest payload we send in one segment, and the MSS option
+    MYSO_MSS = 7,        /* largest payload we send in one segment, and the MSS option
                             we announce: 64..65495 bytes; default 536 (STCP_MSS) on
                             the udp carrier, the path MTU less 40 on IP carriers */
+    MYSO_CC = 8          /* congestion control, a name: "none" (classic STCP: the
+                            window is the only limit), "newreno" or "cubic"; default
+                            STCP_CC from the environment, else "cubic".  A string:
+                            set and read it with mysetsockopt_str/mygetsockopt_str
+                            (no comma after the last entry: C89 has none) */
 };
 
 extern int mysetsockopt(mysocket_t sd, int option, long value);
 extern int mygetsockopt(mysocket_t sd, int option, long *value);
+
+/* String-valued options (MYSO_CC).  mysetsockopt_str copies value; an
+ * unknown name is EINVAL.  mygetsockopt_str writes the value and its NUL
+ * into buf (ERANGE if len is too small).  The long-valued calls refuse
+ * MYSO_CC with EINVAL, and these refuse the other options (ENOPROTOOPT). */
+#define MYSO_STR_MAX 16 /* longest string value, with its NUL */
+extern int mysetsockopt_str(mysocket_t sd, int option, const char *value);
+extern int mygetsockopt_str(mysocket_t sd, int option, char *buf, size_t len);
 
 /* What a socket has seen.  The network part counts datagrams at this
  * socket's endpoint; the transport part is a snapshot the connection's
@@ -103,19 +116,19 @@ struct mystats {
     uint64_t rexmit_timeout; /* segments resent on a timeout */
     uint64_t rexmit_other;   /* ... on duplicate or partial ACKs */
     uint64_t rexmit_bytes;
-    uint64_t dup_received;   /* segments with nothing new */
-    uint64_t ooo_received;   /* segments kept out of order */
+    uint64_t dup_received; /* segments with nothing new */
+    uint64_t ooo_received; /* segments kept out of order */
     uint64_t dupacks_received;
     uint64_t window_probes;
     uint64_t dropped_transport; /* valid segments the transport dropped (unacceptable) */
     uint64_t acks_throttled;    /* answers to such segments not sent (RFC 5961 7) */
     uint32_t srtt_us, rttvar_us, rto_us;
-    uint32_t snd_wnd;        /* peer's window */
-    uint32_t rcv_wnd;        /* window we last advertised */
-    uint32_t in_flight;      /* bytes sent and not acknowledged */
-    char state[16];          /* "ESTABLISHED", ...; "" before any report */
-    uint64_t rsts_sent;      /* RSTs the transport sent */
-    uint64_t rsts_received;  /* RSTs that reached the transport */
+    uint32_t snd_wnd;       /* peer's window */
+    uint32_t rcv_wnd;       /* window we last advertised */
+    uint32_t in_flight;     /* bytes sent and not acknowledged */
+    char state[16];         /* "ESTABLISHED", ...; "" before any report */
+    uint64_t rsts_sent;     /* RSTs the transport sent */
+    uint64_t rsts_received; /* RSTs that reached the transport */
     /* network layer, IP carriers (tun, vnet; always 0 on udp) */
     uint64_t queue_full; /* segments for this socket dropped: its queue was full */
     /* ... and what the process's stack dropped before any socket (process-wide) */
@@ -128,8 +141,20 @@ struct mystats {
     uint64_t no_socket;   /* valid segments for no connection and no listener */
     uint64_t rst_sent;    /* RSTs sent for segments that reached nobody (every carrier) */
     uint64_t rst_limited; /* ... withheld by the rate limit */
+    /* congestion control (transport) */
+    uint64_t cc_recoveries; /* fast recovery episodes (congestion events) */
+    uint64_t cc_timeouts;   /* retransmission timeouts (episodes) */
+    uint32_t cwnd;          /* congestion window, bytes */
+    uint32_t ssthresh;      /* slow start threshold, bytes; UINT32_MAX: not set yet */
+    char cc[16];            /* the algorithm: "cubic", ...; "" if not reported */
 };
 extern int mygetstats(mysocket_t sd, struct mystats *stats);
+
+/* myclose, then *stats = the connection's final figures: those its
+ * transport published last, when everything we sent had been acknowledged
+ * (or the connection failed).  stats may be NULL.  For -v style reports,
+ * which mygetstats before myclose would take too early. */
+extern int myclose_stats(mysocket_t sd, struct mystats *stats);
 
 #endif /* !STCP_CLASSIC_ONLY */
 

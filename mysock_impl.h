@@ -124,6 +124,7 @@ struct mysock {
     struct netem_profile netem;
     struct net_counters ctr;
     struct mystats tstats; /* the transport's last report */
+    char cc[MYSO_STR_MAX]; /* MYSO_CC; "": the default (CC_DEFAULT) */
     struct listener *lst;
     struct conn *conn;
 };
@@ -137,6 +138,8 @@ struct mysock *sock_transport(mysocket_t sd);
 
 /* Option value with the default applied. */
 long sock_option(const struct mysock *s, int option);
+/* MYSO_CC with its default applied, into buf.  Socket lock held. */
+void sock_cc(const struct mysock *s, char *buf, size_t len);
 
 /* Listener side (mysock.c), used by stcp_api.c. */
 mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local,

@@ -40,6 +40,7 @@ struct options {
     long request_timeout_ms; /* the whole request line must arrive in this time */
     long max_conns;          /* connections served at once; more are refused */
     long mss;                /* our MSS limit (-M), 0: the carrier's default */
+    const char *cc;          /* congestion control (-c), NULL: STCP_CC or the default */
 };
 
 static int root_fd = -1;
@@ -64,6 +65,8 @@ static void usage(const char *prog)
             "  -n COUNT    exit after serving COUNT connections\n"
             "  -t SECONDS  time allowed for the request line (default 10)\n"
             "  -m MAXCONN  connections served at once; more are refused (default 256)\n"
+            "  -c ALGO     congestion control: none, newreno, cubic (default: STCP_CC, "
+            "else cubic)\n"
             "  -v          print each connection's counters, and the listener's at exit\n"
             "SIGUSR1 lists the live connections on stderr.\n",
             prog);
@@ -82,9 +85,9 @@ static long parse_long(const char *s, long lo, long hi, const char *prog)
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
-    *o = (struct options){TRUE, FALSE, "0.0.0.0", 0, ".", 3072, 64, 0, 0, 10000, 256, 0};
+    *o = (struct options){TRUE, FALSE, "0.0.0.0", 0, ".", 3072, 64, 0, 0, 10000, 256, 0, NULL};
     int c;
-    while ((c = getopt(argc, argv, "UCa:p:d:w:M:b:n:t:m:vh")) != -1) {
+    while ((c = getopt(argc, argv, "UCa:p:d:w:M:b:n:t:m:c:vh")) != -1) {
         switch (c) {
         case 'U':
             o->reliable = FALSE;
@@ -118,6 +121,11 @@ static void parse_args(int argc, char **argv, struct options *o)
             break;
         case 'm':
             o->max_conns = parse_long(optarg, 1, MAX_NUM_CONNECTIONS, argv[0]);
+            break;
+        case 'c':
+            if (!*optarg)
+                usage(argv[0]);
+            o->cc = optarg;
             break;
         case 'v':
             o->verbose++;
@@ -279,21 +287,33 @@ static int send_file(mysocket_t sd, int fd, off_t length)
     return 0;
 }
 
-static void print_conn_stats(mysocket_t sd, const char *name)
+static const char *ssthresh_str(uint32_t ssthresh, char *buf, size_t len)
 {
-    struct mystats st;
-    if (mygetstats(sd, &st) < 0)
-        return;
+    if (ssthresh == UINT32_MAX)
+        snprintf(buf, len, "inf");
+    else
+        snprintf(buf, len, "%u", ssthresh);
+    return buf;
+}
+
+/* A connection's final figures (myclose_stats), -v. */
+static void print_conn_stats(const struct mystats *s, const char *name)
+{
+    struct mystats st = *s;
+    char ssthresh[16];
     fprintf(stderr,
             "server: %s: sent %llu bytes in %llu segments; resent %llu on timeout, %llu on "
             "duplicate ACKs; %llu window probes; dropped %llu bad checksum, %llu malformed, "
-            "%llu unacceptable; RSTs sent %llu, received %llu; srtt %u us, rto %u us; %s\n",
+            "%llu unacceptable; RSTs sent %llu, received %llu; srtt %u us, rto %u us; %s; "
+            "%s cwnd %u ssthresh %s, %llu recoveries, %llu timeouts\n",
             name, (unsigned long long)st.bytes_sent, (unsigned long long)st.segs_sent,
             (unsigned long long)st.rexmit_timeout, (unsigned long long)st.rexmit_other,
             (unsigned long long)st.window_probes, (unsigned long long)st.bad_checksum,
             (unsigned long long)st.malformed, (unsigned long long)st.dropped_transport,
             (unsigned long long)st.rsts_sent, (unsigned long long)st.rsts_received, st.srtt_us,
-            st.rto_us, st.state);
+            st.rto_us, st.state, st.cc, st.cwnd,
+            ssthresh_str(st.ssthresh, ssthresh, sizeof ssthresh),
+            (unsigned long long)st.cc_recoveries, (unsigned long long)st.cc_timeouts);
 }
 
 static void serve(mysocket_t sd)
@@ -318,10 +338,13 @@ static void serve(mysocket_t sd)
             fprintf(stderr, "server: sending %s failed: %s\n", name, strerror(errno));
         close(fd);
     }
-    if (verbose)
-        print_conn_stats(sd, name);
-    if (myclose(sd) < 0)
+    /* Printed after the close, so they are the final figures. */
+    struct mystats st;
+    memset(&st, 0, sizeof st);
+    if (myclose_stats(sd, &st) < 0)
         fprintf(stderr, "server: close: %s\n", strerror(errno));
+    if (verbose)
+        print_conn_stats(&st, name);
 }
 
 /* Connections being served: for the SIGUSR1 listing, and so -n can wait
@@ -369,8 +392,9 @@ static void *serve_thread(void *arg)
 static void list_connections(void)
 {
     pthread_mutex_lock(&active_lock);
-    fprintf(stderr, "%-22s %-22s %-12s %6s %6s %8s %12s %12s %7s %7s\n", "Local", "Peer",
-            "State", "SndWnd", "RcvWnd", "InFlight", "BytesOut", "BytesIn", "SRTTus", "Resent");
+    fprintf(stderr, "%-22s %-22s %-12s %6s %6s %8s %12s %12s %7s %7s %-8s %8s %10s %5s %5s\n",
+            "Local", "Peer", "State", "SndWnd", "RcvWnd", "InFlight", "BytesOut", "BytesIn",
+            "SRTTus", "Resent", "CC", "Cwnd", "Ssthresh", "Recov", "RTOs");
     for (int i = 0; i < nactive_sd; i++) {
         struct sockaddr_in l, p;
         socklen_t ll = sizeof l, pl = sizeof p;
@@ -382,10 +406,15 @@ static void list_connections(void)
         char ls[32], ps[32];
         snprintf(ls, sizeof ls, "%s:%u", inet_ntoa(l.sin_addr), ntohs(l.sin_port));
         snprintf(ps, sizeof ps, "%s:%u", inet_ntoa(p.sin_addr), ntohs(p.sin_port));
-        fprintf(stderr, "%-22s %-22s %-12s %6u %6u %8u %12llu %12llu %7u %7llu\n", ls, ps,
-                st.state, st.snd_wnd, st.rcv_wnd, st.in_flight,
+        char ssthresh[16];
+        fprintf(stderr,
+                "%-22s %-22s %-12s %6u %6u %8u %12llu %12llu %7u %7llu %-8s %8u %10s %5llu %5llu\n",
+                ls, ps, st.state, st.snd_wnd, st.rcv_wnd, st.in_flight,
                 (unsigned long long)st.bytes_sent, (unsigned long long)st.bytes_received,
-                st.srtt_us, (unsigned long long)st.rexmit_timeout + (unsigned long long)st.rexmit_other);
+                st.srtt_us,
+                (unsigned long long)st.rexmit_timeout + (unsigned long long)st.rexmit_other, st.cc,
+                st.cwnd, ssthresh_str(st.ssthresh, ssthresh, sizeof ssthresh),
+                (unsigned long long)st.cc_recoveries, (unsigned long long)st.cc_timeouts);
     }
     fprintf(stderr, "%d connection(s)\n", nactive_sd);
     pthread_mutex_unlock(&active_lock);
@@ -452,7 +481,6 @@ static void start_signal_thread(void)
     pthread_attr_destroy(&attr);
 }
 
-
 static void print_address(mysocket_t sd, const char *bind_addr)
 {
     struct sockaddr_in sin;
@@ -498,6 +526,10 @@ int main(int argc, char **argv)
         (o.mss && mysetsockopt(ls, MYSO_MSS, o.mss) < 0)) {
         perror("mysetsockopt");
         return 1;
+    }
+    if (o.cc && mysetsockopt_str(ls, MYSO_CC, o.cc) < 0) {
+        fprintf(stderr, "server: unknown congestion control '%s'\n", o.cc);
+        usage(argv[0]); /* the accepted connections inherit it */
     }
     if (mybind(ls, (struct sockaddr *)&sin, sizeof sin) < 0) {
         fprintf(stderr, "server: bind %s:%u: %s\n", o.bind_addr, o.port, strerror(errno));

@@ -531,6 +531,20 @@ long stcp_get_option(mysocket_t sd, int option)
     return v;
 }
 
+void stcp_get_cc(mysocket_t sd, char *buf, size_t len)
+{
+    struct mysock *s = sock_transport(sd);
+    if (!buf || !len)
+        return;
+    if (!s) {
+        buf[0] = '\0';
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    sock_cc(s, buf, len);
+    pthread_mutex_unlock(&s->lock);
+}
+
 void stcp_get_addresses(mysocket_t sd, struct sockaddr_in *local, struct sockaddr_in *peer)
 {
     struct mysock *s;

@@ -146,6 +146,11 @@ void stcp_unblock_close(mysocket_t sd, int err);
 /* An option of the socket (mysock.h's MYSO_*), with its default applied. */
 long stcp_get_option(mysocket_t sd, int option);
 
+/* The congestion control algorithm the socket asks for (MYSO_CC, with its
+ * default applied), copied into buf with its NUL (at most len bytes).  A
+ * classic transport ignores it. */
+void stcp_get_cc(mysocket_t sd, char *buf, size_t len);
+
 /* Addresses of the connection (network byte order). */
 void stcp_get_addresses(mysocket_t sd, struct sockaddr_in *local, struct sockaddr_in *peer);
 
@@ -181,6 +186,12 @@ int transport_listen_input(mysocket_t listen_sd, const void *segment, size_t len
  * listens, so the transport can prepare (SYN cookies: the secret and the
  * hash) before the first SYN arrives. */
 void transport_listen_start(mysocket_t listen_sd);
+
+/* A transport may also define this: does it offer the congestion control
+ * algorithm called name?  mysetsockopt_str(MYSO_CC) and STCP_CC accept
+ * only such names (EINVAL otherwise).  Without it any name is taken, and
+ * the transport is presumed to ignore MYSO_CC. */
+int transport_cc_valid(const char *name);
 
 /* From transport_listen_input: send a segment to peer from the listening
  * socket, keeping no state. */

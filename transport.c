@@ -60,6 +60,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->keepalive_idle = 1 * STCP_SEC;
     cfg->keepalive_interval = 500 * STCP_MSEC;
     cfg->mss = STCP_MSS;
+    cfg->cc = NULL; /* none: the classic core; transport_init picks MYSO_CC's */
 }
 
 /* Options (RFC 9293 3.1): EOL ends them, NOP is a single byte, any other
@@ -135,10 +136,17 @@ static void sndbuf_drop(struct tcp_sndbuf *b, uint32_t len)
     b->len -= len;
 }
 
-/* Data bytes sent and not yet acknowledged (SYN and FIN excluded). */
+/* The largest payload we put in one segment: the effective send MSS. */
+static uint32_t send_mss(const struct tcb *t)
+{
+    return t->snd_mss;
+}
+
+/* Data bytes sent (at least once) and not yet acknowledged, SYN and FIN
+ * excluded: [snd_una, snd_max), whatever a go-back-N has rewound snd_nxt to. */
 static uint32_t data_in_flight(const struct tcb *t)
 {
-    uint32_t flight = t->snd_nxt - t->snd_una;
+    uint32_t flight = t->snd_max - t->snd_una;
     if (!t->syn_acked && flight)
         flight--;
     if (t->fin_sent && flight)
@@ -340,6 +348,10 @@ int tcp_init(struct tcb *t, const struct tcp_config *cfg, const struct tcp_env *
     t->state = TCPS_CLOSED;
     t->rto = cfg->rto_initial;
     t->snd_mss = MIN((uint32_t)STCP_MSS, cfg->mss); /* until the peer's SYN says more */
+    /* Until the connection is established (cc_start), the classic limit. */
+    t->cc.algo = cfg->cc ? cfg->cc : &cc_none;
+    t->cc.cwnd = t->cc.max_cwnd = cfg->window;
+    t->cc.ssthresh = UINT32_MAX;
     timers_off(t);
     return 0;
 }
@@ -448,16 +460,19 @@ static void send_oldest(struct tcb *t, stcp_usec_t now)
         emit(t, t->iss, TH_SYN, NULL, 0);
         return;
     }
-    if (t->snd_una == t->snd_nxt)
+    if (t->snd_una == t->snd_max)
         return; /* everything was acknowledged meanwhile */
     uint32_t flight = data_in_flight(t);
-    uint32_t len = MIN(t->snd_mss, flight);
+    uint32_t len = MIN(send_mss(t), flight);
     bool fin = t->fin_sent && len == flight;
     if (!len && !fin)
         return;
-    sent_log_resent(&t->sent, t->snd_una, t->snd_una + len + (fin ? 1 : 0), now);
+    uint32_t end = t->snd_una + len + (fin ? 1 : 0);
+    sent_log_resent(&t->sent, t->snd_una, end, now);
     emit_data(t, t->snd_una, len, fin);
     t->stats.rexmit_bytes += len;
+    if (seq_lt(t->snd_nxt, end))
+        t->snd_nxt = end; /* a timeout rewound snd_nxt: this much is sent again */
 }
 
 /* Challenge ACKs: a burst of CHALLENGE_BURST, then one per
@@ -524,7 +539,7 @@ static void reset_peer(struct tcb *t, stcp_usec_t now)
     case TCPS_TIME_WAIT:
         break;
     default:
-        send_reset(t, now, t->snd_nxt, true, t->rcv_nxt);
+        send_reset(t, now, t->snd_max, true, t->rcv_nxt);
         break;
     }
 }
@@ -533,7 +548,7 @@ static void reset_peer(struct tcb *t, stcp_usec_t now)
 static void send_ack_now(struct tcb *t, stcp_usec_t now)
 {
     if (t->state != TCPS_SYN_RECEIVED)
-        emit(t, t->snd_nxt, 0, NULL, 0);
+        emit(t, t->snd_max, 0, NULL, 0);
     else if (t->snd_nxt == t->iss)
         t->ack_now = true; /* our SYN has not gone out yet: tcp_output sends it */
     else
@@ -555,28 +570,58 @@ static bool may_send_data(const struct tcb *t)
     }
 }
 
-/* New data as far as min(peer window, configured window) allows, packed in
- * full segments, then the FIN once all data has gone. */
+/* The most we keep in flight: the peer's window, the configured window and
+ * the congestion window (the configured window itself under `none`). */
+static uint32_t send_window(const struct tcb *t)
+{
+    return MIN(MIN(t->snd_wnd, t->cfg.window), t->cc.cwnd);
+}
+
+/* A timeout rewound snd_nxt to snd_una (go-back-N under the loss window):
+ * send [snd_nxt, snd_max) again as the windows open, a segment never
+ * crossing snd_max, so each is either wholly a resend or wholly new. */
+static void resend_rewound(struct tcb *t, stcp_usec_t now, uint32_t wnd)
+{
+    while (seq_lt(t->snd_nxt, t->snd_max)) {
+        uint32_t flight = t->snd_nxt - t->snd_una;
+        uint32_t usable = wnd > flight ? wnd - flight : 0;
+        uint32_t left = t->snd_max - t->snd_nxt - (t->fin_sent ? 1 : 0);
+        uint32_t len = MIN(MIN(send_mss(t), left), usable);
+        bool fin = t->fin_sent && len == left; /* the FIN needs no window */
+        if (!len && !fin)
+            break;
+        uint32_t end = t->snd_nxt + len + (fin ? 1 : 0);
+        sent_log_resent(&t->sent, t->snd_una, end, now); /* Karn: no samples */
+        emit_data(t, t->snd_nxt, len, fin);
+        t->snd_nxt = end;
+        t->stats.rexmit_timeout++;
+        t->stats.rexmit_bytes += len;
+    }
+}
+
+/* New data as far as send_window() allows, packed in full segments, then
+ * the FIN once all data has gone. */
 static void send_new_data(struct tcb *t, stcp_usec_t now)
 {
-    uint32_t wnd = MIN(t->snd_wnd, t->cfg.window);
+    uint32_t wnd = send_window(t);
     for (;;) {
         uint32_t flight = t->snd_nxt - t->snd_una;
         uint32_t unsent = data_unsent(t);
         uint32_t usable = wnd > flight ? wnd - flight : 0;
         if (!unsent || !usable)
             break;
-        uint32_t len = MIN(MIN(t->snd_mss, unsent), usable);
+        uint32_t len = MIN(MIN(send_mss(t), unsent), usable);
         bool fin = t->fin_queued && len == unsent;
         emit_data(t, t->snd_nxt, len, fin);
         t->snd_nxt += len + (fin ? 1 : 0);
+        t->snd_max = t->snd_nxt;
         sent_log_add(&t->sent, t->snd_nxt, now);
         t->fin_sent = fin;
         t->stats.bytes_out += len;
     }
     if (t->fin_queued && !t->fin_sent && !data_unsent(t)) {
         emit(t, t->snd_nxt, TH_FIN, NULL, 0);
-        t->snd_nxt++;
+        t->snd_max = ++t->snd_nxt;
         sent_log_add(&t->sent, t->snd_nxt, now);
         t->fin_sent = true;
     }
@@ -594,7 +639,7 @@ static stcp_usec_t persist_interval(const struct tcb *t)
 static void arm_timers(struct tcb *t, stcp_usec_t now)
 {
     bool zero_window_stall =
-        t->syn_acked && t->snd_wnd == 0 && data_unsent(t) && t->snd_nxt == t->snd_una;
+        t->syn_acked && t->snd_wnd == 0 && data_unsent(t) && t->snd_max == t->snd_una;
     if (zero_window_stall) {
         if (t->persist_at == STCP_NO_TIMER) {
             t->persist_shift = 0;
@@ -605,7 +650,7 @@ static void arm_timers(struct tcb *t, stcp_usec_t now)
          * timer (it needs no window). */
         t->persist_at = STCP_NO_TIMER;
     }
-    if (t->snd_nxt == t->snd_una)
+    if (t->snd_max == t->snd_una)
         t->rexmit_at = STCP_NO_TIMER;
     else if (t->rexmit_at == STCP_NO_TIMER && t->persist_at == STCP_NO_TIMER)
         t->rexmit_at = now + t->rto;
@@ -624,7 +669,7 @@ void tcp_output(struct tcb *t, stcp_usec_t now)
     if (t->state == TCPS_SYN_SENT || t->state == TCPS_SYN_RECEIVED) {
         if (t->snd_nxt == t->iss) { /* the first SYN, or SYN-ACK */
             emit(t, t->iss, TH_SYN, NULL, 0);
-            t->snd_nxt = t->iss + 1;
+            t->snd_nxt = t->snd_max = t->iss + 1;
             sent_log_add(&t->sent, t->snd_nxt, now);
         } else if (t->ack_now) {
             send_ack_now(t, now);
@@ -633,17 +678,42 @@ void tcp_output(struct tcb *t, stcp_usec_t now)
         arm_timers(t, now);
         return;
     }
-    if (may_send_data(t))
+    /* After a timeout's rewind, what was sent before goes first, whatever
+     * the state (the FIN may be among it); new data waits for it. */
+    if (seq_lt(t->snd_nxt, t->snd_max))
+        resend_rewound(t, now, send_window(t));
+    if (may_send_data(t) && t->snd_nxt == t->snd_max)
         send_new_data(t, now);
     if (t->ack_now)
-        emit(t, t->snd_nxt, 0, NULL, 0);
+        emit(t, t->snd_max, 0, NULL, 0);
     arm_timers(t, now);
 }
 
 /* ======================= 3. Input (tcp_in) ================================= */
 
-static void enter_established(struct tcb *t)
+/* Congestion control starts once the connection is synchronized: the MSS
+ * is known, and whether the handshake needed a retransmission. */
+static void cc_start(struct tcb *t, stcp_usec_t now)
 {
+    struct cc_state *cc = &t->cc;
+    cc->algo = t->cfg.cc ? t->cfg.cc : &cc_none;
+    cc->mss = send_mss(t);
+    cc->max_cwnd = t->cfg.window;
+    cc->handshake_resent = t->stats.rexmit_timeout > 0;
+    cc->algo->init(cc, now);
+    if (t->have_rtt && cc->algo->on_rtt_sample)
+        cc->algo->on_rtt_sample(cc, t->srtt, t->srtt);
+}
+
+static void cc_event(struct tcb *t, enum tcp_cc_event ev)
+{
+    if (t->env.cc_event)
+        t->env.cc_event(t->env.ctx, ev);
+}
+
+static void enter_established(struct tcb *t, stcp_usec_t now)
+{
+    cc_start(t, now);
     t->state = t->fin_queued ? TCPS_FIN_WAIT_1 : TCPS_ESTABLISHED;
     event(t, TCP_EV_ESTABLISHED, 0);
 }
@@ -694,8 +764,7 @@ static bool ack_in_range(uint32_t ack, uint32_t from, uint32_t to)
  * (RFC 9293 3.10.7.4, fifth check). */
 static void update_send_window(struct tcb *t, const struct tcp_segment *seg)
 {
-    if (seq_lt(t->snd_wl1, seg->seq) ||
-        (t->snd_wl1 == seg->seq && seq_leq(t->snd_wl2, seg->ack))) {
+    if (seq_lt(t->snd_wl1, seg->seq) || (t->snd_wl1 == seg->seq && seq_leq(t->snd_wl2, seg->ack))) {
         t->snd_wnd = seg->win;
         t->snd_wl1 = seg->seq;
         t->snd_wl2 = seg->ack;
@@ -704,13 +773,48 @@ static void update_send_window(struct tcb *t, const struct tcp_segment *seg)
     }
 }
 
+/* New data acknowledged during loss recovery (snd_una already moved). */
+static void recovery_ack(struct tcb *t, stcp_usec_t now, uint32_t acked)
+{
+    const struct cc_algo *cc = t->cc.algo;
+    if (seq_geq(t->snd_una, t->recover)) {
+        t->in_recovery = false;
+        if (t->fast_recovery && cc->on_exit_recovery)
+            cc->on_exit_recovery(&t->cc, t->snd_max - t->snd_una, now);
+        t->fast_recovery = false;
+        cc_event(t, TCP_CC_RECOVERED);
+        return;
+    }
+    if (!t->fast_recovery && cc->loss_window) {
+        /* After a timeout: slow start again; the go-back-N resends what
+         * follows, so there is no hole to fill here. */
+        if (cc->on_ack)
+            cc->on_ack(&t->cc, acked, now);
+        return;
+    }
+    if (t->snd_una != t->snd_max) {
+        /* A partial ACK shows where the next hole is: fill it now. */
+        t->rexmit_now = true;
+        t->stats.rexmit_fast++;
+        if (t->fast_recovery && cc->on_partial_ack)
+            cc->on_partial_ack(&t->cc, acked);
+    }
+}
+
 /* snd_una advances to ack: drop acknowledged data, take an RTT sample,
  * restart the timer, and move loss recovery along. */
 static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
 {
     stcp_usec_t rtt = sent_log_ack(&t->sent, ack, now);
-    if (rtt)
+    if (rtt) {
         rtt_sample(t, rtt);
+        if (t->cc.algo->on_rtt_sample)
+            t->cc.algo->on_rtt_sample(&t->cc, rtt, t->srtt);
+    }
+    /* Using the whole congestion window before this ACK?  Only then may it
+     * grow (RFC 7661): a sender limited by the peer's window or by the
+     * application has not shown the path can carry more. */
+    bool cwnd_limited = t->snd_nxt - t->snd_una + send_mss(t) > t->cc.cwnd;
     uint32_t acked = ack - t->snd_una;
     if (!t->syn_acked) {
         t->syn_acked = true;
@@ -718,6 +822,8 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
     }
     sndbuf_drop(&t->sndbuf, MIN(acked, t->sndbuf.len));
     t->snd_una = ack;
+    if (seq_lt(t->snd_nxt, ack))
+        t->snd_nxt = ack; /* the peer had more than a go-back-N had resent */
     t->dupacks = 0;
     /* New data acknowledged: the path delivers again, so the backoff ends
      * here rather than at the next clean RTT sample, which on a lossy path
@@ -725,16 +831,11 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
      * departure from RFC 6298 5.7 (see README). */
     t->rto = rto_estimate(t);
     t->backoff = 0;
-    if (t->in_recovery) {
-        if (seq_geq(ack, t->recover)) {
-            t->in_recovery = false;
-        } else if (t->snd_una != t->snd_nxt) {
-            /* A partial ACK shows where the next hole is: fill it now. */
-            t->rexmit_now = true;
-            t->stats.rexmit_fast++;
-        }
-    }
-    t->rexmit_at = t->snd_una == t->snd_nxt ? STCP_NO_TIMER : now + t->rto;
+    if (t->in_recovery)
+        recovery_ack(t, now, acked);
+    else if (acked && cwnd_limited && t->cc.algo->on_ack) /* not for a SYN alone */
+        t->cc.algo->on_ack(&t->cc, acked, now);
+    t->rexmit_at = t->snd_una == t->snd_max ? STCP_NO_TIMER : now + t->rto;
 }
 
 /* First check: does the segment fall in the receive window? */
@@ -800,8 +901,8 @@ static void fin_acked(struct tcb *t, stcp_usec_t now)
  * retransmit, RFC 5827). */
 static unsigned dupack_threshold(const struct tcb *t)
 {
-    uint32_t flight = t->snd_nxt - t->snd_una;
-    unsigned segs = (flight + t->snd_mss - 1) / t->snd_mss;
+    uint32_t flight = t->snd_max - t->snd_una;
+    unsigned segs = (flight + send_mss(t) - 1) / send_mss(t);
     if (segs >= 4 || data_unsent(t))
         return 3;
     /* One segment out: no later segment can have caused a duplicate ACK. */
@@ -810,17 +911,28 @@ static unsigned dupack_threshold(const struct tcb *t)
 
 /* Duplicate ACK (RFC 5681): nothing new, no data, same window, data
  * outstanding.  Enough of them resend the oldest segment. */
-static void check_dupack(struct tcb *t, const struct tcp_segment *seg)
+static void check_dupack(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
 {
     if (seg->len || (seg->flags & (TH_SYN | TH_FIN)) || seg->win != t->snd_wnd ||
-        t->snd_una == t->snd_nxt || t->snd_wnd == 0)
+        t->snd_una == t->snd_max || t->snd_wnd == 0)
         return;
     t->stats.dupacks_in++;
-    if (++t->dupacks == dupack_threshold(t) && !t->in_recovery) {
+    const struct cc_algo *cc = t->cc.algo;
+    /* RFC 6582 3.2 step 1: only when the ACK covers more than recover, or
+     * the duplicates a go-back-N produced would start a false recovery
+     * (`none` keeps the classic rule: it never goes back). */
+    bool beyond_recover = !cc->loss_window || seq_gt(t->snd_una, t->recover);
+    if (++t->dupacks == dupack_threshold(t) && !t->in_recovery && beyond_recover) {
         t->rexmit_now = true;
-        t->in_recovery = true;
-        t->recover = t->snd_nxt;
+        t->in_recovery = t->fast_recovery = true;
+        t->recover = t->snd_max;
         t->stats.rexmit_fast++;
+        t->stats.recoveries++;
+        if (cc->on_enter_recovery)
+            cc->on_enter_recovery(&t->cc, t->snd_max - t->snd_una, t->dupacks, now);
+        cc_event(t, TCP_CC_RECOVERY);
+    } else if (t->fast_recovery && cc->on_recovery_dupack) {
+        cc->on_recovery_dupack(&t->cc); /* one more segment has left the network */
     }
 }
 
@@ -830,31 +942,31 @@ static bool process_ack(struct tcb *t, stcp_usec_t now, const struct tcp_segment
     if (t->state == TCPS_SYN_RECEIVED) {
         /* Our SYN must have been sent, and be what the ACK covers; an ACK
          * of anything else gets <SEQ=SEG.ACK><CTL=RST> (RFC 9293 3.10.7.4). */
-        if (t->snd_nxt == t->iss || !ack_in_range(seg->ack, t->snd_una, t->snd_nxt)) {
+        if (t->snd_nxt == t->iss || !ack_in_range(seg->ack, t->snd_una, t->snd_max)) {
             t->stats.dropped_in++;
             send_reset(t, now, seg->ack, false, 0);
             return false;
         }
-        enter_established(t);
+        enter_established(t, now);
     }
-    /* RFC 5961 5.2: an ACK must lie in [snd_una - max window, snd_nxt];
+    /* RFC 5961 5.2: an ACK must lie in [snd_una - max window, snd_max];
      * outside it (something not yet sent, or far too old, as a blind
      * attacker's guess would be) the segment is dropped with an ACK. */
     uint32_t oldest_ok = t->snd_una - t->snd_max_wnd - 1;
-    if (!ack_in_range(seg->ack, oldest_ok, t->snd_nxt)) {
+    if (!ack_in_range(seg->ack, oldest_ok, t->snd_max)) {
         if (challenge_allowed(t, now))
             send_ack_now(t, now);
         t->stats.dropped_in++;
         return false;
     }
-    if (ack_in_range(seg->ack, t->snd_una, t->snd_nxt))
+    if (ack_in_range(seg->ack, t->snd_una, t->snd_max))
         ack_new_data(t, now, seg->ack);
     else if (seg->ack == t->snd_una)
-        check_dupack(t, seg);
+        check_dupack(t, now, seg);
     t->unanswered_probes = 0;
     if (seq_geq(seg->ack, t->snd_una))
         update_send_window(t, seg);
-    if (t->fin_sent && t->snd_una == t->snd_nxt)
+    if (t->fin_sent && t->snd_una == t->snd_max)
         fin_acked(t, now);
     return t->state != TCPS_CLOSED;
 }
@@ -923,8 +1035,8 @@ static void reasm_deliver(struct tcb *t, stcp_usec_t now)
 /* Seventh and eighth checks: segment text, then FIN. */
 static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
 {
-    bool receiving = t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_1 ||
-                     t->state == TCPS_FIN_WAIT_2;
+    bool receiving =
+        t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_1 || t->state == TCPS_FIN_WAIT_2;
     bool fin = (seg->flags & TH_FIN) != 0;
     if (!receiving || (!seg->len && !fin))
         return; /* after the peer's FIN nothing more is taken */
@@ -953,7 +1065,7 @@ static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
     /* ACK at least every second segment (RFC 5681 4.2), and at once when
      * a gap was filled, so one lost ACK does not stall the sender. */
     if (++t->unacked_segs >= 2 || filled_gap)
-        emit(t, t->snd_nxt, 0, NULL, 0);
+        emit(t, t->snd_max, 0, NULL, 0);
 }
 
 static void input_syn_sent(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
@@ -993,7 +1105,7 @@ static void input_syn_sent(struct tcb *t, stcp_usec_t now, const struct tcp_segm
     t->ack_now = true;
     if (has_ack) {
         ack_new_data(t, now, seg->ack);
-        enter_established(t);
+        enter_established(t, now);
         /* Continue at the sixth check: data (or a FIN) on the SYN-ACK. */
         struct tcp_segment rest = *seg;
         rest.seq++;
@@ -1149,13 +1261,13 @@ void tcp_input(struct tcb *t, stcp_usec_t now, const void *buf, size_t len)
 void tcp_connect(struct tcb *t, stcp_usec_t now, uint32_t iss)
 {
     t->last_heard = now; /* silence is counted from here */
-    t->iss = t->snd_una = t->snd_nxt = iss;
+    t->iss = t->snd_una = t->snd_nxt = t->snd_max = t->recover = iss;
     t->state = TCPS_SYN_SENT; /* tcp_output sends the SYN */
 }
 
 void tcp_listen(struct tcb *t, uint32_t iss)
 {
-    t->iss = t->snd_una = t->snd_nxt = iss;
+    t->iss = t->snd_una = t->snd_nxt = t->snd_max = t->recover = iss;
     t->passive = true;
     t->state = TCPS_LISTEN;
 }
@@ -1166,7 +1278,8 @@ void tcp_open_established(struct tcb *t, stcp_usec_t now, uint32_t iss, uint32_t
     t->passive = true;
     t->snd_mss = effective_mss(t, peer_mss);
     t->iss = iss;
-    t->snd_una = t->snd_nxt = iss + 1;
+    t->snd_una = t->snd_nxt = t->snd_max = iss + 1;
+    t->recover = iss;
     t->syn_acked = true;
     t->irs = irs;
     t->rcv_nxt = irs + 1;
@@ -1176,7 +1289,7 @@ void tcp_open_established(struct tcb *t, stcp_usec_t now, uint32_t iss, uint32_t
     t->snd_wl1 = irs;
     t->snd_wl2 = iss + 1;
     t->last_heard = now;
-    enter_established(t);
+    enter_established(t, now);
 }
 
 size_t tcp_send_space(const struct tcb *t)
@@ -1236,8 +1349,8 @@ void tcp_user_abort(struct tcb *t, stcp_usec_t now)
 void tcp_app_read(struct tcb *t, stcp_usec_t now)
 {
     (void)now;
-    bool receiving = t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_1 ||
-                     t->state == TCPS_FIN_WAIT_2;
+    bool receiving =
+        t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_1 || t->state == TCPS_FIN_WAIT_2;
     /* Send a window update if the right edge would move enough. */
     if (receiving && seq_gt(t->rcv_nxt + tcp_rcv_window(t), t->rcv_adv))
         t->ack_now = true;
@@ -1261,10 +1374,23 @@ void tcp_peer_unreachable(struct tcb *t)
     }
 }
 
+/* The algorithm's answer to a timeout.  With a loss window, everything
+ * after the oldest segment is sent again too, from snd_una, as the window
+ * grows (go-back-N; send_oldest sends the first segment at once). */
+static void cc_timeout(struct tcb *t, stcp_usec_t now)
+{
+    const struct cc_algo *cc = t->cc.algo;
+    if (cc->on_timeout)
+        cc->on_timeout(&t->cc, t->snd_max - t->snd_una, t->backoff > 1, now);
+    if (cc->loss_window)
+        t->snd_nxt = t->snd_una;
+    cc_event(t, TCP_CC_TIMEOUT);
+}
+
 static void on_rexmit_timeout(struct tcb *t, stcp_usec_t now)
 {
     t->rexmit_at = STCP_NO_TIMER;
-    if (t->snd_nxt == t->snd_una)
+    if (t->snd_max == t->snd_una)
         return;
     if (peer_gone(t, ++t->backoff, t->cfg.max_retries, now)) {
         reset_peer(t, now); /* in case only its answers are lost */
@@ -1274,10 +1400,14 @@ static void on_rexmit_timeout(struct tcb *t, stcp_usec_t now)
     rto_backoff(t);
     t->rexmit_now = true;
     t->in_recovery = true;
-    t->recover = t->snd_nxt;
+    t->fast_recovery = false;
+    t->recover = t->snd_max;
     t->dupacks = 0;
     t->stats.rexmit_timeout++;
+    t->stats.timeouts++;
     t->rexmit_at = now + t->rto;
+    if (t->syn_acked)
+        cc_timeout(t, now);
 }
 
 /* Zero window: send one byte beyond it (or resend the one in flight) so
@@ -1292,9 +1422,9 @@ static void on_persist_timeout(struct tcb *t, stcp_usec_t now)
         tcp_abort(t, ETIMEDOUT);
         return;
     }
-    if (t->snd_nxt == t->snd_una) {
+    if (t->snd_max == t->snd_una) {
         emit_data(t, t->snd_nxt, 1, false);
-        t->snd_nxt++;
+        t->snd_max = ++t->snd_nxt;
         sent_log_add(&t->sent, t->snd_nxt, now);
         t->stats.bytes_out++;
     } else {
@@ -1311,9 +1441,9 @@ static void on_persist_timeout(struct tcb *t, stcp_usec_t now)
  * window is not being probed. */
 static stcp_usec_t keepalive_due(const struct tcb *t)
 {
-    bool idle_state = t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_2 ||
-                      t->state == TCPS_CLOSE_WAIT;
-    if (!idle_state || t->snd_nxt != t->snd_una || t->persist_at != STCP_NO_TIMER ||
+    bool idle_state =
+        t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_2 || t->state == TCPS_CLOSE_WAIT;
+    if (!idle_state || t->snd_max != t->snd_una || t->persist_at != STCP_NO_TIMER ||
         !t->cfg.keepalive_idle)
         return STCP_NO_TIMER;
     if (!t->keepalive_sent)
@@ -1466,7 +1596,7 @@ struct driver {
     bool unblocked;
     enum tcp_state logged_state;
     uint64_t reported_rexmit_timeout;
-    stcp_usec_t published; /* when stats were last published */
+    stcp_usec_t published;             /* when stats were last published */
     uint8_t seg[STCP_MAX_SEGMENT_LEN]; /* a received segment: any that fits the carrier */
 };
 
@@ -1518,8 +1648,8 @@ static void log_segment(mysocket_t sd, const char *dir, const STCPHeader *h, siz
         return;
     char f[8];
     flags_str(h->th_flags, f);
-    stcp_log(sd, STCP_LOG_TRACE, "%s [%s] seq=%u ack=%u win=%u len=%zu", dir, f,
-             ntohl(h->th_seq), ntohl(h->th_ack), ntohs(h->th_win), len);
+    stcp_log(sd, STCP_LOG_TRACE, "%s [%s] seq=%u ack=%u win=%u len=%zu", dir, f, ntohl(h->th_seq),
+             ntohl(h->th_ack), ntohs(h->th_win), len);
 }
 
 static void publish_stats(struct driver *d)
@@ -1546,8 +1676,13 @@ static void publish_stats(struct driver *d)
     m.rto_us = (uint32_t)t->rto;
     m.snd_wnd = t->snd_wnd;
     m.rcv_wnd = t->rcv_wnd;
-    m.in_flight = t->snd_nxt - t->snd_una;
+    m.in_flight = t->snd_max - t->snd_una;
     snprintf(m.state, sizeof m.state, "%s", tcp_state_name(t->state));
+    m.cc_recoveries = st->recoveries;
+    m.cc_timeouts = st->timeouts;
+    m.cwnd = t->cc.cwnd;
+    m.ssthresh = t->cc.ssthresh;
+    snprintf(m.cc, sizeof m.cc, "%s", t->cc.algo->name);
     stcp_report_stats(d->sd, &m);
 }
 
@@ -1583,6 +1718,7 @@ static void drv_event(void *ctx, enum tcp_event ev, int err)
         stcp_unblock_application(d->sd);
         break;
     case TCP_EV_PEER_FIN:
+        publish_stats(d); /* before the reader can see the end of the data */
         stcp_fin_received(d->sd);
         break;
     case TCP_EV_CLOSE_DONE:
@@ -1590,6 +1726,7 @@ static void drv_event(void *ctx, enum tcp_event ev, int err)
         stcp_unblock_close(d->sd, err);
         break;
     case TCP_EV_ERROR:
+        publish_stats(d);
         stcp_log(d->sd, STCP_LOG_INFO, "connection failed: %s", strerror(err));
         stcp_set_error(d->sd, err);
         if (!d->unblocked) {
@@ -1600,8 +1737,19 @@ static void drv_event(void *ctx, enum tcp_event ev, int err)
         break;
     case TCP_EV_CLOSED:
         d->done = true;
+        publish_stats(d); /* the final figures */
         break;
     }
+}
+
+static void drv_cc_event(void *ctx, enum tcp_cc_event ev)
+{
+    static const char *what[] = {"fast recovery", "timeout", "recovered"};
+    struct driver *d = ctx;
+    const struct tcb *t = &d->tcb;
+    stcp_log(d->sd, STCP_LOG_DEBUG, "%s %s: cwnd %u ssthresh %u, flight %u, snd_una %u recover %u",
+             t->cc.algo->name, what[ev], t->cc.cwnd, t->cc.ssthresh, t->snd_max - t->snd_una,
+             t->snd_una, t->recover);
 }
 
 /* The events the connection can use now. */
@@ -1697,8 +1845,8 @@ static void control_loop(struct driver *d)
         struct timespec abs;
         if (deadline != STCP_NO_TIMER)
             deadline_to_abstime(deadline, now, &abs);
-        unsigned ev = stcp_wait_for_event(d->sd, wanted_events(d),
-                                          deadline == STCP_NO_TIMER ? NULL : &abs);
+        unsigned ev =
+            stcp_wait_for_event(d->sd, wanted_events(d), deadline == STCP_NO_TIMER ? NULL : &abs);
         for (int i = 0; ev && !d->done; i++) {
             handle_events(d, ev);
             if (i + 1 == EVENT_BATCH)
@@ -1739,7 +1887,12 @@ void transport_init(mysocket_t sd, bool_t is_active)
     long mss = stcp_get_option(sd, MYSO_MSS);
     if (mss >= TCP_MIN_MSS && mss <= TCP_MAX_MSS)
         cfg.mss = (uint32_t)mss;
-    struct tcp_env env = {d, drv_output, drv_deliver, drv_app_space, drv_event};
+    char cc_name[CC_NAME_MAX];
+    stcp_get_cc(sd, cc_name, sizeof cc_name);
+    cfg.cc = cc_find(cc_name);
+    if (!cfg.cc)
+        cfg.cc = cc_find(CC_DEFAULT);
+    struct tcp_env env = {d, drv_output, drv_deliver, drv_app_space, drv_event, drv_cc_event};
     if (!d || tcp_init(&d->tcb, &cfg, &env) < 0) {
         free(d);
         free(cookie);
@@ -1767,17 +1920,25 @@ void transport_init(mysocket_t sd, bool_t is_active)
     stcp_log(sd, STCP_LOG_DEBUG,
              "done: segs in %llu out %llu, bytes in %llu out %llu, resent %llu on timeout "
              "%llu fast (%llu bytes), dup in %llu, out of order %llu, dupacks %llu, probes %llu, "
-             "rst in %llu out %llu",
+             "rst in %llu out %llu; %s: cwnd %u ssthresh %u, %llu recoveries, %llu timeouts",
              (unsigned long long)st->segs_in, (unsigned long long)st->segs_out,
              (unsigned long long)st->bytes_in, (unsigned long long)st->bytes_out,
              (unsigned long long)st->rexmit_timeout, (unsigned long long)st->rexmit_fast,
              (unsigned long long)st->rexmit_bytes, (unsigned long long)st->dup_segs_in,
              (unsigned long long)st->ooo_segs_in, (unsigned long long)st->dupacks_in,
              (unsigned long long)st->window_probes, (unsigned long long)st->rsts_in,
-             (unsigned long long)st->rsts_out);
+             (unsigned long long)st->rsts_out, d->tcb.cc.algo->name, d->tcb.cc.cwnd,
+             d->tcb.cc.ssthresh, (unsigned long long)st->recoveries,
+             (unsigned long long)st->timeouts);
     stcp_set_context(sd, NULL);
     tcp_free(&d->tcb);
     free(d);
+}
+
+/* The framework's check of MYSO_CC and STCP_CC names. */
+int transport_cc_valid(const char *name)
+{
+    return cc_find(name) != NULL;
 }
 
 /* ---- The listener's hook: SYN cookies, when the socket asks for them ---- */

@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cc.h"
 #include "mysock.h"
 
 #if defined(STCP_CLASSIC_ONLY) && !defined(STCP_TRANSPORT_DROPIN)
@@ -113,7 +114,7 @@ extern void our_dprintf(const char *format, ...);
 #undef dprintf
 #undef dperror
 #if defined(DEBUG) || defined(STCP_CLASSIC_DPRINTF)
-#define dprintf our_dprintf
+#define dprintf       our_dprintf
 #define dperror(head) our_dprintf("%s: %s\n", (head), strerror(errno))
 #else
 #define dprintf(...)  ((void)0)
@@ -205,6 +206,13 @@ enum tcp_event {
     TCP_EV_CLOSED       /* nothing more to do: the TCB may be freed */
 };
 
+/* Congestion events, reported through tcp_env.cc_event (for logs). */
+enum tcp_cc_event {
+    TCP_CC_RECOVERY, /* duplicate ACKs: fast retransmit, fast recovery begins */
+    TCP_CC_TIMEOUT,  /* the retransmission timer expired */
+    TCP_CC_RECOVERED /* the ACK that covers the recover point */
+};
+
 /* The core's only ways out. */
 struct tcp_env {
     void *ctx;
@@ -216,46 +224,51 @@ struct tcp_env {
     /* Free space in the application's receive queue. */
     size_t (*app_space)(void *ctx);
     void (*event)(void *ctx, enum tcp_event ev, int err);
+    /* Optional: a congestion event, after the algorithm has answered it. */
+    void (*cc_event)(void *ctx, enum tcp_cc_event ev);
 };
 
 struct tcp_config {
-    uint32_t window;            /* configured window, bytes (1..65535) */
-    stcp_usec_t rto_initial;    /* before the first RTT sample */
-    stcp_usec_t rto_min;        /* RFC 6298 lower bound, for a loopback path */
-    stcp_usec_t rto_max;        /* upper bound for the backed-off RTO */
-    unsigned max_retries;       /* timeouts in a row before giving up ... */
-    stcp_usec_t abort_silence;  /* ... once the peer has also been silent this long */
-    stcp_usec_t time_wait;      /* TIME_WAIT length (2 MSL) */
-    stcp_usec_t persist_max;    /* upper bound of the zero-window probe interval */
-    stcp_usec_t orphan_timeout; /* FIN_WAIT_2 after myclose: give up on a silent peer */
-    stcp_usec_t keepalive_idle; /* silence, nothing in flight, before a keepalive ... */
+    uint32_t window;                /* configured window, bytes (1..65535) */
+    stcp_usec_t rto_initial;        /* before the first RTT sample */
+    stcp_usec_t rto_min;            /* RFC 6298 lower bound, for a loopback path */
+    stcp_usec_t rto_max;            /* upper bound for the backed-off RTO */
+    unsigned max_retries;           /* timeouts in a row before giving up ... */
+    stcp_usec_t abort_silence;      /* ... once the peer has also been silent this long */
+    stcp_usec_t time_wait;          /* TIME_WAIT length (2 MSL) */
+    stcp_usec_t persist_max;        /* upper bound of the zero-window probe interval */
+    stcp_usec_t orphan_timeout;     /* FIN_WAIT_2 after myclose: give up on a silent peer */
+    stcp_usec_t keepalive_idle;     /* silence, nothing in flight, before a keepalive ... */
     stcp_usec_t keepalive_interval; /* ... and between unanswered ones */
     uint32_t mss;                   /* our MSS limit: the most we send per segment, and
                                        the MSS option we announce (TCP_MIN_MSS..TCP_MAX_MSS) */
+    const struct cc_algo *cc;       /* congestion control; NULL: none (classic) */
 };
 void tcp_config_default(struct tcp_config *cfg);
 
 struct tcp_stats {
-    uint64_t segs_in, segs_out;    /* segments processed / emitted */
-    uint64_t bytes_in, bytes_out;  /* payload delivered / sent (first copies) */
-    uint64_t rexmit_timeout;       /* segments resent on a timeout */
-    uint64_t rexmit_fast;          /* segments resent on duplicate/partial ACKs */
-    uint64_t rexmit_bytes;         /* payload bytes resent */
-    uint64_t dup_segs_in;          /* segments holding nothing new */
-    uint64_t ooo_segs_in;          /* segments kept out of order */
-    uint64_t dropped_in;           /* malformed or unacceptable, dropped */
-    uint64_t window_probes;        /* zero-window probes sent */
-    uint64_t keepalives;           /* keepalive probes sent */
-    uint64_t acks_throttled;       /* challenge ACKs not sent (RFC 5961 7) */
-    uint64_t dupacks_in;           /* duplicate ACKs received */
-    uint64_t rsts_in;              /* RSTs received (acted on or not) */
-    uint64_t rsts_out;             /* RSTs sent */
-    uint64_t rsts_throttled;       /* RSTs not sent (rate limit) */
-    uint64_t bad_options_in;       /* segments dropped for malformed options */
+    uint64_t segs_in, segs_out;   /* segments processed / emitted */
+    uint64_t bytes_in, bytes_out; /* payload delivered / sent (first copies) */
+    uint64_t rexmit_timeout;      /* segments resent on a timeout */
+    uint64_t rexmit_fast;         /* segments resent on duplicate/partial ACKs */
+    uint64_t rexmit_bytes;        /* payload bytes resent */
+    uint64_t dup_segs_in;         /* segments holding nothing new */
+    uint64_t ooo_segs_in;         /* segments kept out of order */
+    uint64_t dropped_in;          /* malformed or unacceptable, dropped */
+    uint64_t window_probes;       /* zero-window probes sent */
+    uint64_t keepalives;          /* keepalive probes sent */
+    uint64_t acks_throttled;      /* challenge ACKs not sent (RFC 5961 7) */
+    uint64_t dupacks_in;          /* duplicate ACKs received */
+    uint64_t rsts_in;             /* RSTs received (acted on or not) */
+    uint64_t rsts_out;            /* RSTs sent */
+    uint64_t rsts_throttled;      /* RSTs not sent (rate limit) */
+    uint64_t bad_options_in;      /* segments dropped for malformed options */
+    uint64_t recoveries;          /* fast recovery episodes (congestion events) */
+    uint64_t timeouts;            /* retransmission timeouts (episodes, not segments) */
 };
 
-/* Bytes the application gave, from snd_una on: [snd_una, snd_nxt) are in
- * flight, the rest not sent yet.  A ring of cfg.window bytes. */
+/* Bytes the application gave, from snd_una on: [snd_una, snd_max) have
+ * been sent, the rest not yet.  A ring of cfg.window bytes. */
 struct tcp_sndbuf {
     uint8_t *data;
     uint8_t *flat; /* one segment's payload, when it wraps the ring */
@@ -272,8 +285,8 @@ struct tcp_reasm {
         uint32_t start, end; /* sequence numbers, [start, end) */
     } run[TCP_REASM_RUNS];
     unsigned nruns;
-    bool fin;            /* a FIN arrived out of order ... */
-    uint32_t fin_seq;    /* ... at this sequence number */
+    bool fin;         /* a FIN arrived out of order ... */
+    uint32_t fin_seq; /* ... at this sequence number */
 };
 
 /* When each segment in flight was sent, and when last sent again, so an
@@ -297,12 +310,14 @@ struct tcb {
     struct tcp_env env;
 
     /* Send sequence variables (RFC 9293 3.3.1). */
-    uint32_t iss;     /* initial send sequence number */
-    uint32_t snd_una; /* oldest unacknowledged */
-    uint32_t snd_nxt; /* next new sequence number to send */
-    uint32_t snd_wnd; /* peer's advertised window */
-    uint32_t snd_wl1; /* segment seq used for the last window update */
-    uint32_t snd_wl2; /* segment ack used for the last window update */
+    uint32_t iss;         /* initial send sequence number */
+    uint32_t snd_una;     /* oldest unacknowledged */
+    uint32_t snd_nxt;     /* next sequence number to send */
+    uint32_t snd_max;     /* highest sequence number sent, plus one: snd_nxt is
+                             below it only while a timeout's go-back-N resends */
+    uint32_t snd_wnd;     /* peer's advertised window */
+    uint32_t snd_wl1;     /* segment seq used for the last window update */
+    uint32_t snd_wl2;     /* segment ack used for the last window update */
     uint32_t snd_max_wnd; /* largest window the peer has offered */
     uint32_t snd_mss;     /* effective send MSS (RFC 9293 3.7.1) */
 
@@ -319,28 +334,32 @@ struct tcb {
     bool passive;   /* opened by tcp_listen: a reset SYN_RECEIVED ends quietly */
 
     /* Closing. */
-    bool fin_queued;  /* the application closed: FIN follows the data */
-    bool fin_sent;    /* our FIN has sequence number snd_nxt - 1 */
-    bool app_closed;     /* the application has called close (orphaned) */
+    bool fin_queued; /* the application closed: FIN follows the data */
+    bool fin_sent;   /* our FIN has sequence number snd_max - 1 */
+    bool app_closed; /* the application has called close (orphaned) */
 
     /* Output requests, served by tcp_output(). */
-    bool ack_now;    /* send an ACK (or, before ESTABLISHED, the SYN) */
+    bool ack_now;          /* send an ACK (or, before ESTABLISHED, the SYN) */
     unsigned unacked_segs; /* in-order data segments not yet acknowledged */
-    bool rexmit_now; /* resend the segment at snd_una */
+    bool rexmit_now;       /* resend the segment at snd_una */
 
     /* Retransmission timer (RFC 6298). */
     stcp_usec_t srtt, rttvar, rto;
     bool have_rtt;
     struct tcp_sent_log sent; /* RTT samples come from here */
-    stcp_usec_t rexmit_at; /* STCP_NO_TIMER when off */
-    unsigned backoff;      /* timeouts in a row without an answer from the peer */
+    stcp_usec_t rexmit_at;    /* STCP_NO_TIMER when off */
+    unsigned backoff;         /* timeouts in a row without an answer from the peer */
 
     /* Loss recovery without SACK: after a timeout or three duplicate
      * ACKs, each ACK that advances but stops short of recover shows the
      * next hole, which is resent at once (as NewReno does). */
     unsigned dupacks;
     bool in_recovery;
+    bool fast_recovery; /* in_recovery began with duplicate ACKs, not a timeout */
     uint32_t recover;
+
+    /* Congestion control: cc.cwnd and cc.ssthresh, set by cfg.cc's hooks. */
+    struct cc_state cc;
 
     /* Zero-window probing. */
     stcp_usec_t persist_at;

@@ -208,6 +208,41 @@ if [ "$MODE" = full ]; then
     stop_server
 fi
 
+# ---- Congestion control: each algorithm, reliable and -U, window 65535 ----
+# -v must give the final figures: the whole file sent, not a snapshot.
+final_figures() { # final_figures ALGO: the server's -v line for f1048576
+    local line
+    for _ in $(seq 100); do # printed once the server's close returns
+        grep -q "f1048576: sent" "$SERVER_ERR" && break
+        sleep 0.1
+    done
+    line=$(grep "f1048576: sent" "$SERVER_ERR" | tail -1)
+    local sent
+    sent=$(echo "$line" | sed -n 's/.* sent \([0-9]*\) bytes.*/\1/p')
+    [ "${sent:-0}" -ge 1048576 ] && echo "$line" | grep -q "; $1 cwnd" &&
+        ! echo "$line" | grep -q ESTABLISHED
+}
+for algo in none newreno cubic; do
+    start_server -w 65535 -c "$algo" -v
+    check "-c $algo: 1 MiB byte-exact" fetch f1048576 -w 65535 -c "$algo"
+    check "-c $algo: server -v reports the final figures" final_figures "$algo"
+    stop_server
+    STCP_NETEM="seed=5" start_server -U -w 65535 -c "$algo"
+    STCP_NETEM="seed=5" check "-c $algo, classic -U: 1 MiB byte-exact" \
+        fetch f1048576 -U -w 65535 -c "$algo"
+    stop_server
+done
+STCP_CC=newreno start_server
+check "STCP_CC=newreno: 3073 bytes byte-exact, client -v names it" \
+    sh -c "STCP_CC=newreno '$BIN/client' -v -q -f f3073 127.0.0.1:$PORT 2>&1 |
+        grep -q 'congestion control newreno'"
+stop_server
+check "client -c with an unknown algorithm: usage, exit 2" \
+    usage_exit "$BIN/client" -c vegas -f x 127.0.0.1:1
+check "server -c with an unknown algorithm: usage, exit 2" usage_exit "$BIN/server" -c vegas
+check "unknown STCP_CC is an error at mysocket" \
+    sh -c "STCP_CC=vegas '$BIN/client' -f x 127.0.0.1:9 2>&1 | grep -q 'STCP_CC'"
+
 # Both ends writing and closing at the same moment.
 runs=50
 [ "$MODE" = quick ] && runs=10

@@ -50,7 +50,7 @@ done
 
 OUT=build/fuzz
 CC=${FUZZ_CC:-clang}
-LIB_SRCS=(mysock.c stcp_api.c network.c net_ip.c carrier_tun.c carrier_vnet.c pcap.c transport.c)
+LIB_SRCS=(mysock.c stcp_api.c network.c net_ip.c carrier_tun.c carrier_vnet.c pcap.c transport.c cc.c cc_newreno.c cc_cubic.c)
 mkdir -p "$OUT/obj" "$OUT/artifacts" || exit 2
 
 # ---- Tools -------------------------------------------------------------------

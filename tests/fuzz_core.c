@@ -48,7 +48,7 @@
  * application reported and are the peer's bytes in order; events come at
  * most once each, in a consistent state, and nothing at all comes after
  * TCP_EV_CLOSED.  Checked after every op: the state is valid and reached by
- * allowed transitions; snd_una <= snd_nxt; at most window + 2 in flight;
+ * allowed transitions; snd_una <= snd_nxt <= snd_max; at most window + 2 in flight;
  * acknowledged + buffered == written; rcv_nxt == IRS + 1 + delivered (+1
  * after the peer's FIN); reassembly runs ordered, disjoint and inside the
  * ring; the offered window fits the application's free space; and after
@@ -315,16 +315,17 @@ static void cb_output(void *ctx, const STCPHeader *hdr, const void *payload, siz
     }
     if (len) {
         /* Data: the application's bytes at the right stream offsets, from
-         * snd_una on, either new (at snd_nxt) or a resend (within flight). */
+         * snd_una on, either new (at snd_max) or a resend (within what was
+         * sent: a go-back-N after a timeout resends from snd_nxt < snd_max). */
         uint32_t off = seq - (t->iss + 1);
         CHECK(t->syn_acked, "data sent before our SYN was acknowledged");
         CHECK((uint64_t)off + len <= F.written,
               "data at stream offset %u+%zu, but only %llu bytes were written", off, len,
               (unsigned long long)F.written);
         CHECK(seq_geq(seq, t->snd_una), "data at %u before snd_una %u", seq, t->snd_una);
-        CHECK(seq == t->snd_nxt || seq_leq(seq + (uint32_t)len, t->snd_nxt),
-              "data [%u, +%zu) neither new nor within flight (snd_nxt %u)", seq, len, t->snd_nxt);
-        if (seq == t->snd_nxt) /* new data: inside the peer's window, or a 1-byte probe */
+        CHECK(seq == t->snd_max || seq_leq(seq + (uint32_t)len, t->snd_max),
+              "data [%u, +%zu) neither new nor within flight (snd_max %u)", seq, len, t->snd_max);
+        if (seq == t->snd_max) /* new data: inside the peer's window, or a 1-byte probe */
             CHECK(seq + (uint32_t)len - t->snd_una <= MAX(t->snd_wnd, 1u),
                   "new data [%u, +%zu) beyond the peer's window %u from snd_una %u", seq, len,
                   t->snd_wnd, t->snd_una);
@@ -348,8 +349,8 @@ static void cb_output(void *ctx, const STCPHeader *hdr, const void *payload, siz
         F.edge = edge;
     }
     if (!len && !(flags & (TH_SYN | TH_FIN)))
-        CHECK(seq == t->snd_nxt || seq == t->snd_nxt - 1, "bare ACK with seq %u (snd_nxt %u)", seq,
-              t->snd_nxt);
+        CHECK(seq == t->snd_max || seq == t->snd_max - 1, "bare ACK with seq %u (snd_max %u)", seq,
+              t->snd_max);
 }
 
 static void cb_deliver(void *ctx, const void *data, size_t len)
@@ -457,17 +458,21 @@ static void check_tcb(void)
 
     /* Send side. */
     CHECK(seq_leq(t->snd_una, t->snd_nxt), "snd_una %u > snd_nxt %u", t->snd_una, t->snd_nxt);
+    CHECK(seq_leq(t->snd_nxt, t->snd_max), "snd_nxt %u > snd_max %u", t->snd_nxt, t->snd_max);
+    CHECK(t->cc.algo->loss_window || t->snd_nxt == t->snd_max, "%s rewound snd_nxt",
+          t->cc.algo->name);
     CHECK(seq_leq(t->iss, t->snd_una), "snd_una %u before iss %u", t->snd_una, t->iss);
-    uint32_t flight = t->snd_nxt - t->snd_una;
+    uint32_t flight = t->snd_max - t->snd_una;
     CHECK(flight <= MAX(F.window, 1u) + 2, "%u in flight, window %u", flight, F.window);
-    CHECK((uint64_t)(t->snd_nxt - t->iss) <= F.written + 2,
-          "snd_nxt %u is beyond the stream (iss %u, %llu written)", t->snd_nxt, t->iss,
+    CHECK((uint64_t)(t->snd_max - t->iss) <= F.written + 2,
+          "snd_max %u is beyond the stream (iss %u, %llu written)", t->snd_max, t->iss,
           (unsigned long long)F.written);
+    CHECK(t->cc.cwnd > 0, "cwnd 0 (%s)", t->cc.algo->name);
     CHECK(t->sndbuf.cap == F.window && t->sndbuf.len <= t->sndbuf.cap &&
               t->sndbuf.head < t->sndbuf.cap,
           "send buffer cap %u len %u head %u", t->sndbuf.cap, t->sndbuf.len, t->sndbuf.head);
     if (t->syn_acked) {
-        bool fin_acked = t->fin_sent && t->snd_una == t->snd_nxt;
+        bool fin_acked = t->fin_sent && t->snd_una == t->snd_max;
         uint64_t acked = (uint32_t)(t->snd_una - t->iss - 1) - (fin_acked ? 1u : 0u);
         CHECK(acked + t->sndbuf.len == F.written, "%llu acknowledged + %u buffered != %llu written",
               (unsigned long long)acked, t->sndbuf.len, (unsigned long long)F.written);
@@ -740,14 +745,14 @@ static uint32_t pick_seq(struct rd *r, unsigned mode)
 static uint32_t pick_ack(struct rd *r, unsigned mode)
 {
     const struct tcb *t = &F.tcb;
-    uint32_t flight = t->snd_nxt - t->snd_una;
+    uint32_t flight = t->snd_max - t->snd_una;
     switch (mode) {
     case 1:
         return t->snd_una;
     case 2:
         return t->snd_una + (uint32_t)(u16(r) % (flight + 1));
     case 3:
-        return t->snd_nxt + (uint32_t)(int32_t)(int8_t)u8(r);
+        return t->snd_max + (uint32_t)(int32_t)(int8_t)u8(r);
     case 4:
         return u32(r);
     case 5:
@@ -757,9 +762,9 @@ static uint32_t pick_ack(struct rd *r, unsigned mode)
     case 7:
         return t->snd_una + STCP_MSS * (u8(r) & 15u);
     case 8:
-        return t->snd_nxt + 0x80000000u + (uint32_t)(int32_t)(int8_t)u8(r);
+        return t->snd_max + 0x80000000u + (uint32_t)(int32_t)(int8_t)u8(r);
     default:
-        return t->snd_nxt;
+        return t->snd_max;
     }
 }
 
@@ -1011,7 +1016,8 @@ static bool setup(struct rd *r)
     tcp_config_default(&cfg);
     cfg.window = F.window;
     cfg.mss = F.our_mss;
-    struct tcp_env env = {&F, cb_output, cb_deliver, cb_app_space, cb_event};
+    cfg.cc = cc_algos[iss % 3]; /* from a value already drawn: the input layout is unchanged */
+    struct tcp_env env = {&F, cb_output, cb_deliver, cb_app_space, cb_event, NULL};
     F.now = STCP_SEC;
     if (tcp_init(&F.tcb, &cfg, &env) < 0)
         return false;
@@ -1083,22 +1089,22 @@ static bool setup(struct rd *r)
         break;
     case 2: /* FIN_WAIT_2 */
         op_close();
-        peer(t->rcv_nxt, t->snd_nxt, TH_ACK, peer_win);
+        peer(t->rcv_nxt, t->snd_max, TH_ACK, peer_win);
         break;
     case 3: /* CLOSE_WAIT */
-        peer(t->rcv_nxt, t->snd_nxt, TH_FIN | TH_ACK, peer_win);
+        peer(t->rcv_nxt, t->snd_max, TH_FIN | TH_ACK, peer_win);
         break;
     case 4: /* LAST_ACK */
-        peer(t->rcv_nxt, t->snd_nxt, TH_FIN | TH_ACK, peer_win);
+        peer(t->rcv_nxt, t->snd_max, TH_FIN | TH_ACK, peer_win);
         op_close();
         break;
     case 5: /* CLOSING: their FIN crosses ours */
         op_close();
-        peer(t->rcv_nxt, t->snd_nxt - 1, TH_FIN | TH_ACK, peer_win);
+        peer(t->rcv_nxt, t->snd_max - 1, TH_FIN | TH_ACK, peer_win);
         break;
     case 6: /* TIME_WAIT */
         op_close();
-        peer(t->rcv_nxt, t->snd_nxt, TH_FIN | TH_ACK, peer_win);
+        peer(t->rcv_nxt, t->snd_max, TH_FIN | TH_ACK, peer_win);
         break;
     default:
         break;

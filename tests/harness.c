@@ -69,6 +69,12 @@ static void h_event(void *ctx, enum tcp_event ev, int err)
     }
 }
 
+static void h_cc_event(void *ctx, enum tcp_cc_event ev)
+{
+    struct harness *h = ctx;
+    h->cc_events[ev]++;
+}
+
 /* ---- Segment constructors ---- */
 
 static struct tseg mk(uint32_t seq, uint32_t ackn, uint8_t flags, uint16_t win)
@@ -159,7 +165,7 @@ void h_init_mss(struct harness *h, uint32_t window, uint32_t mss)
     tcp_config_default(&cfg);
     cfg.window = window;
     cfg.mss = mss;
-    struct tcp_env env = {h, h_output, h_deliver, h_app_space, h_event};
+    struct tcp_env env = {h, h_output, h_deliver, h_app_space, h_event, h_cc_event};
     h->rcvbuf = 2 * (size_t)window;
     h->now = 1000000; /* an arbitrary start: 1 s */
     CU_ASSERT_FATAL(tcp_init(&h->tcb, &cfg, &env) == 0);

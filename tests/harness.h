@@ -63,6 +63,7 @@ struct harness {
     size_t unread; /* delivered and not yet read */
     /* events */
     unsigned established, peer_fin, close_done, closed, errors;
+    unsigned cc_events[3]; /* by enum tcp_cc_event */
     int error;
 };
 
