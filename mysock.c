@@ -505,8 +505,7 @@ struct listener_child {
 static mysocket_t listener_find_child(struct listener *l, const struct sockaddr_in *peer)
 {
     for (int i = 0; i < l->nchildren; i++)
-        if (l->children[i].ip == peer->sin_addr.s_addr &&
-            l->children[i].port == peer->sin_port)
+        if (l->children[i].ip == peer->sin_addr.s_addr && l->children[i].port == peer->sin_port)
             return l->children[i].sd;
     return -1;
 }
@@ -547,8 +546,8 @@ static void conn_orphan(struct mysock *s)
 }
 
 mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local,
-                              const struct sockaddr_in *peer, void *context,
-                              const void *segment, size_t len)
+                              const struct sockaddr_in *peer, void *context, const void *segment,
+                              size_t len)
 {
     pthread_mutex_lock(&ls->lock);
     struct listener *l = ls->lst;
@@ -585,8 +584,8 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
         conn_inbox_put(c, segment, len);
 
     pthread_mutex_lock(&ls->lock);
-    l->children[l->nchildren++] = (struct listener_child){peer->sin_addr.s_addr, peer->sin_port,
-                                                          s->sd};
+    l->children[l->nchildren++] =
+        (struct listener_child){peer->sin_addr.s_addr, peer->sin_port, s->sd};
     pthread_mutex_unlock(&ls->lock);
     /* Once its thread runs the connection may end and be freed at any
      * moment: nothing of it is touched after conn_start. */
@@ -941,13 +940,15 @@ int myread(mysocket_t sd, void *buffer, size_t length)
     }
     bool timed_out = false;
     while (!c->rcvq.len && length && !c->fin_received && !c->error && !c->transport_done &&
-           s->app_open && !timed_out) {
+           s->app_open && !c->shut_rd && !timed_out) {
         if (timeout_ms)
             timed_out = pthread_cond_timedwait(&c->rd_cv, &s->lock, &deadline) == ETIMEDOUT;
         else
             pthread_cond_wait(&c->rd_cv, &s->lock);
     }
-    if (c->rcvq.len || !length) {
+    if (c->shut_rd) {
+        rc = 0; /* shut down for reading: the end, as POSIX */
+    } else if (c->rcvq.len || !length) {
         rc = (int)byteq_get(&c->rcvq, buffer, length);
         c->app_read = true;
         conn_wake(c, APP_READ);
@@ -985,7 +986,7 @@ int mywrite(mysocket_t sd, const void *buffer, size_t length)
     while (c && !err && done < length) {
         if (c->error)
             err = c->error;
-        else if (c->transport_done || c->close_requested)
+        else if (c->transport_done || c->close_requested || c->shut_wr)
             err = EPIPE;
         else if (!s->app_open)
             err = EBADF;
@@ -1045,7 +1046,7 @@ static int conn_close(struct mysock *s)
     pthread_mutex_lock(&s->lock);
     c->close_requested = true;
     c->rcvq.len = 0; /* nobody will read it now */
-    conn_wake(c, APP_CLOSE_REQUESTED);
+    conn_wake(c, APP_CLOSE_REQUESTED | APP_CLOSED);
     pthread_cond_broadcast(&s->cv); /* a transport blocked in stcp_app_send */
     pthread_cond_broadcast(&c->rd_cv);
     pthread_cond_broadcast(&c->wr_cv);
@@ -1082,6 +1083,47 @@ int myclose(mysocket_t sd)
         sock_put(s); /* the application's reference */
     }
     /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): reference counted (sock_put) */
+    sock_put(s);
+    return rc;
+}
+
+/* Half-close.  The transport learns of SHUT_WR as APP_CLOSE_REQUESTED once
+ * the data written before it is taken; SHUT_RD stays here: the receive
+ * queue is emptied and whatever arrives later is discarded (stcp_app_space
+ * then reports the whole queue free, so the peer is never stalled). */
+static void conn_shutdown(struct mysock *s, struct conn *c, int how)
+{
+    if (how == SHUT_WR || how == SHUT_RDWR) {
+        c->shut_wr = true;
+        conn_wake(c, APP_CLOSE_REQUESTED);
+        pthread_cond_broadcast(&c->wr_cv); /* a blocked mywrite fails with EPIPE */
+    }
+    if (how == SHUT_RD || how == SHUT_RDWR) {
+        c->shut_rd = true;
+        c->rcvq.len = 0;
+        c->app_read = true; /* the window opens: tell the transport */
+        conn_wake(c, APP_READ);
+        pthread_cond_broadcast(&s->cv); /* a transport blocked in stcp_app_send */
+        pthread_cond_broadcast(&c->rd_cv);
+    }
+}
+
+int myshutdown(mysocket_t sd, int how)
+{
+    struct mysock *s = sock_get(sd);
+    if (!s)
+        return -1;
+    int rc = -1;
+    pthread_mutex_lock(&s->lock);
+    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+        errno = EINVAL;
+    else if (s->kind != SOCK_CONN || s->conn->transport_done || s->conn->error)
+        errno = ENOTCONN;
+    else {
+        conn_shutdown(s, s->conn, how);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&s->lock);
     sock_put(s);
     return rc;
 }
