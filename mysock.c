@@ -505,7 +505,8 @@ struct listener_child {
 static mysocket_t listener_find_child(struct listener *l, const struct sockaddr_in *peer)
 {
     for (int i = 0; i < l->nchildren; i++)
-        if (l->children[i].ip == peer->sin_addr.s_addr && l->children[i].port == peer->sin_port)
+        if (l->children[i].ip == peer->sin_addr.s_addr &&
+            l->children[i].port == peer->sin_port)
             return l->children[i].sd;
     return -1;
 }
@@ -546,8 +547,8 @@ static void conn_orphan(struct mysock *s)
 }
 
 mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local,
-                              const struct sockaddr_in *peer, void *context, const void *segment,
-                              size_t len)
+                              const struct sockaddr_in *peer, void *context,
+                              const void *segment, size_t len)
 {
     pthread_mutex_lock(&ls->lock);
     struct listener *l = ls->lst;
@@ -584,8 +585,8 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
         conn_inbox_put(c, segment, len);
 
     pthread_mutex_lock(&ls->lock);
-    l->children[l->nchildren++] =
-        (struct listener_child){peer->sin_addr.s_addr, peer->sin_port, s->sd};
+    l->children[l->nchildren++] = (struct listener_child){peer->sin_addr.s_addr, peer->sin_port,
+                                                          s->sd};
     pthread_mutex_unlock(&ls->lock);
     /* Once its thread runs the connection may end and be freed at any
      * moment: nothing of it is touched after conn_start. */

@@ -58,12 +58,12 @@ extern uint32_t mylocalip(uint32_t peer_addr);
  * myconnect; a listening socket passes its options on to the connections it
  * accepts. */
 enum mysock_option {
-    MYSO_WINDOW = 1,     /* largest receive window advertised, and the send window:
-                            1..65535 bytes, default 3072 (the STCP value) */
-    MYSO_RCVBUF = 2,     /* receive queue between transport and myread, bytes;
-                            default max(2 * MYSO_WINDOW, 64 KiB) */
-    MYSO_SNDBUF = 3,     /* send queue between mywrite and transport, bytes;
-                            default max(2 * MYSO_WINDOW, 64 KiB) */
+    MYSO_WINDOW = 1,   /* largest receive window advertised, and the send window:
+                          1..65535 bytes, default 3072 (the STCP value) */
+    MYSO_RCVBUF = 2,   /* receive queue between transport and myread, bytes;
+                          default max(2 * MYSO_WINDOW, 64 KiB) */
+    MYSO_SNDBUF = 3,   /* send queue between mywrite and transport, bytes;
+                          default max(2 * MYSO_WINDOW, 64 KiB) */
     MYSO_SYNCOOKIES = 4, /* listening socket: answer SYNs with SYN cookies (0/1) */
     MYSO_ISN = 5,        /* testing: force the initial sequence number (0..2^32-1),
                             -1 for a random one (the default) */
@@ -94,17 +94,17 @@ struct mystats {
     uint64_t rexmit_timeout; /* segments resent on a timeout */
     uint64_t rexmit_other;   /* ... on duplicate or partial ACKs */
     uint64_t rexmit_bytes;
-    uint64_t dup_received; /* segments with nothing new */
-    uint64_t ooo_received; /* segments kept out of order */
+    uint64_t dup_received;   /* segments with nothing new */
+    uint64_t ooo_received;   /* segments kept out of order */
     uint64_t dupacks_received;
     uint64_t window_probes;
     uint64_t dropped_transport; /* valid segments the transport dropped (unacceptable) */
     uint64_t acks_throttled;    /* answers to such segments not sent (RFC 5961 7) */
     uint32_t srtt_us, rttvar_us, rto_us;
-    uint32_t snd_wnd;   /* peer's window */
-    uint32_t rcv_wnd;   /* window we last advertised */
-    uint32_t in_flight; /* bytes sent and not acknowledged */
-    char state[16];     /* "ESTABLISHED", ...; "" before any report */
+    uint32_t snd_wnd;        /* peer's window */
+    uint32_t rcv_wnd;        /* window we last advertised */
+    uint32_t in_flight;      /* bytes sent and not acknowledged */
+    char state[16];          /* "ESTABLISHED", ...; "" before any report */
 };
 extern int mygetstats(mysocket_t sd, struct mystats *stats);
 

@@ -50,10 +50,8 @@ static int parse_level(void)
         for (int i = 0; i < 5; i++)
             if (!strcmp(v, names[i]))
                 return i;
-        fprintf(stderr,
-                "stcp: STCP_LOG=%s is not one of error|warn|info|debug|trace; "
-                "using warn\n",
-                v);
+        fprintf(stderr, "stcp: STCP_LOG=%s is not one of error|warn|info|debug|trace; "
+                        "using warn\n", v);
     }
     return STCP_LOG_WARN;
 }
@@ -151,7 +149,8 @@ static unsigned ready_events(struct conn *c, unsigned flags)
     if ((flags & APP_CLOSED) && c->close_requested && !c->closed_reported &&
         (c->close_reported || (ev & APP_CLOSE_REQUESTED)))
         ev |= APP_CLOSED;
-    if ((flags & NETWORK_DATA) && (c->stage_len || (c->inbox && c->inbox->count) || c->net_error))
+    if ((flags & NETWORK_DATA) &&
+        (c->stage_len || (c->inbox && c->inbox->count) || c->net_error))
         ev |= NETWORK_DATA;
     if ((flags & APP_READ) && c->app_read)
         ev |= APP_READ;
@@ -507,8 +506,8 @@ ssize_t stcp_listen_reply(mysocket_t listen_sd, const struct sockaddr_in *local,
 }
 
 mysocket_t stcp_listen_open(mysocket_t listen_sd, const struct sockaddr_in *local,
-                            const struct sockaddr_in *peer, void *context, const void *segment,
-                            size_t len)
+                            const struct sockaddr_in *peer, void *context,
+                            const void *segment, size_t len)
 {
     struct mysock *s = sock_transport(listen_sd);
     if (!s || !s->lst) {

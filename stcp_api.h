@@ -160,7 +160,7 @@ ssize_t stcp_listen_reply(mysocket_t listen_sd, const struct sockaddr_in *local,
  * already set (see stcp_get_context) and segment queued as its first input.
  * Returns the new descriptor, or -1 with errno (EAGAIN: backlog full). */
 mysocket_t stcp_listen_open(mysocket_t listen_sd, const struct sockaddr_in *local,
-                            const struct sockaddr_in *peer, void *context, const void *segment,
-                            size_t len);
+                            const struct sockaddr_in *peer, void *context,
+                            const void *segment, size_t len);
 
 #endif /* STCP_API_H */

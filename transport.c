@@ -336,7 +336,8 @@ uint32_t tcp_rcv_window(const struct tcb *t)
 
 /* Build and send one segment.  Every segment but the first SYN carries ACK
  * and rcv_nxt; every segment carries the window. */
-static void emit(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *payload, uint32_t len)
+static void emit(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *payload,
+                 uint32_t len)
 {
     STCPHeader h;
     memset(&h, 0, sizeof h);
@@ -562,7 +563,8 @@ static bool ack_in_range(uint32_t ack, uint32_t from, uint32_t to)
  * (RFC 9293 3.10.7.4, fifth check). */
 static void update_send_window(struct tcb *t, const struct tcp_segment *seg)
 {
-    if (seq_lt(t->snd_wl1, seg->seq) || (t->snd_wl1 == seg->seq && seq_leq(t->snd_wl2, seg->ack))) {
+    if (seq_lt(t->snd_wl1, seg->seq) ||
+        (t->snd_wl1 == seg->seq && seq_leq(t->snd_wl2, seg->ack))) {
         t->snd_wnd = seg->win;
         t->snd_wl1 = seg->seq;
         t->snd_wl2 = seg->ack;
@@ -788,8 +790,8 @@ static void reasm_deliver(struct tcb *t, stcp_usec_t now)
 /* Seventh and eighth checks: segment text, then FIN. */
 static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
 {
-    bool receiving =
-        t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_1 || t->state == TCPS_FIN_WAIT_2;
+    bool receiving = t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_1 ||
+                     t->state == TCPS_FIN_WAIT_2;
     bool fin = (seg->flags & TH_FIN) != 0;
     if (!receiving || (!seg->len && !fin))
         return; /* after the peer's FIN nothing more is taken */
@@ -1036,8 +1038,8 @@ void tcp_close(struct tcb *t, stcp_usec_t now)
 void tcp_app_read(struct tcb *t, stcp_usec_t now)
 {
     (void)now;
-    bool receiving =
-        t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_1 || t->state == TCPS_FIN_WAIT_2;
+    bool receiving = t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_1 ||
+                     t->state == TCPS_FIN_WAIT_2;
     /* Send a window update if the right edge would move enough. */
     if (receiving && seq_gt(t->rcv_nxt + tcp_rcv_window(t), t->rcv_adv))
         t->ack_now = true;
@@ -1109,8 +1111,8 @@ static void on_persist_timeout(struct tcb *t, stcp_usec_t now)
  * window is not being probed. */
 static stcp_usec_t keepalive_due(const struct tcb *t)
 {
-    bool idle_state =
-        t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_2 || t->state == TCPS_CLOSE_WAIT;
+    bool idle_state = t->state == TCPS_ESTABLISHED || t->state == TCPS_FIN_WAIT_2 ||
+                      t->state == TCPS_CLOSE_WAIT;
     if (!idle_state || t->snd_nxt != t->snd_una || t->persist_at != STCP_NO_TIMER ||
         !t->cfg.keepalive_idle)
         return STCP_NO_TIMER;
@@ -1284,8 +1286,8 @@ static void log_segment(mysocket_t sd, const char *dir, const STCPHeader *h, siz
         return;
     char f[8];
     flags_str(h->th_flags, f);
-    stcp_log(sd, STCP_LOG_TRACE, "%s [%s] seq=%u ack=%u win=%u len=%zu", dir, f, ntohl(h->th_seq),
-             ntohl(h->th_ack), ntohs(h->th_win), len);
+    stcp_log(sd, STCP_LOG_TRACE, "%s [%s] seq=%u ack=%u win=%u len=%zu", dir, f,
+             ntohl(h->th_seq), ntohl(h->th_ack), ntohs(h->th_win), len);
 }
 
 static void publish_stats(struct driver *d)
@@ -1467,8 +1469,8 @@ static void control_loop(struct driver *d)
         struct timespec abs;
         if (deadline != STCP_NO_TIMER)
             deadline_to_abstime(deadline, now, &abs);
-        unsigned ev =
-            stcp_wait_for_event(d->sd, wanted_events(d), deadline == STCP_NO_TIMER ? NULL : &abs);
+        unsigned ev = stcp_wait_for_event(d->sd, wanted_events(d),
+                                          deadline == STCP_NO_TIMER ? NULL : &abs);
         for (int i = 0; ev && !d->done; i++) {
             handle_events(d, ev);
             if (i + 1 == EVENT_BATCH)
@@ -1519,8 +1521,8 @@ void transport_init(mysocket_t sd, bool_t is_active)
     long isn_opt = stcp_get_option(sd, MYSO_ISN);
     uint32_t iss = isn_opt >= 0 ? (uint32_t)isn_opt : random_isn();
     if (cookie) {
-        tcp_open_established(&d->tcb, now_usec(), cookie->iss, cookie->irs, cookie->peer_window,
-                             SYNCOOKIE_WINDOW);
+        tcp_open_established(&d->tcb, now_usec(), cookie->iss, cookie->irs,
+                             cookie->peer_window, SYNCOOKIE_WINDOW);
         free(cookie);
     } else if (is_active) {
         tcp_connect(&d->tcb, now_usec(), iss);
@@ -1605,7 +1607,8 @@ int transport_listen_input(mysocket_t listen_sd, const void *segment, size_t len
     /* The handshake's final ACK, or the client's first byte (or FIN)
      * carrying the same acknowledgement: ack - 1 must be a valid cookie. */
     uint32_t cookie = seg.ack - 1;
-    if (!syncookie_check(cookie_secret, cookie, counter, cip, peer->sin_port, sip, local->sin_port))
+    if (!syncookie_check(cookie_secret, cookie, counter, cip, peer->sin_port, sip,
+                         local->sin_port))
         return -1; /* not a cookie of ours, or too old */
     struct cookie_handoff *h = malloc(sizeof *h);
     if (!h)

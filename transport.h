@@ -165,33 +165,33 @@ struct tcp_env {
 };
 
 struct tcp_config {
-    uint32_t window;                /* configured window, bytes (1..65535) */
-    stcp_usec_t rto_initial;        /* before the first RTT sample */
-    stcp_usec_t rto_min;            /* RFC 6298 lower bound, for a loopback path */
-    stcp_usec_t rto_max;            /* upper bound for the backed-off RTO */
-    unsigned max_retries;           /* timeouts in a row before giving up ... */
-    stcp_usec_t abort_silence;      /* ... once the peer has also been silent this long */
-    stcp_usec_t time_wait;          /* TIME_WAIT length (2 MSL) */
-    stcp_usec_t persist_max;        /* upper bound of the zero-window probe interval */
-    stcp_usec_t orphan_timeout;     /* FIN_WAIT_2 after myclose: give up on a silent peer */
-    stcp_usec_t keepalive_idle;     /* silence, nothing in flight, before a keepalive ... */
+    uint32_t window;            /* configured window, bytes (1..65535) */
+    stcp_usec_t rto_initial;    /* before the first RTT sample */
+    stcp_usec_t rto_min;        /* RFC 6298 lower bound, for a loopback path */
+    stcp_usec_t rto_max;        /* upper bound for the backed-off RTO */
+    unsigned max_retries;       /* timeouts in a row before giving up ... */
+    stcp_usec_t abort_silence;  /* ... once the peer has also been silent this long */
+    stcp_usec_t time_wait;      /* TIME_WAIT length (2 MSL) */
+    stcp_usec_t persist_max;    /* upper bound of the zero-window probe interval */
+    stcp_usec_t orphan_timeout; /* FIN_WAIT_2 after myclose: give up on a silent peer */
+    stcp_usec_t keepalive_idle; /* silence, nothing in flight, before a keepalive ... */
     stcp_usec_t keepalive_interval; /* ... and between unanswered ones */
 };
 void tcp_config_default(struct tcp_config *cfg);
 
 struct tcp_stats {
-    uint64_t segs_in, segs_out;   /* segments processed / emitted */
-    uint64_t bytes_in, bytes_out; /* payload delivered / sent (first copies) */
-    uint64_t rexmit_timeout;      /* segments resent on a timeout */
-    uint64_t rexmit_fast;         /* segments resent on duplicate/partial ACKs */
-    uint64_t rexmit_bytes;        /* payload bytes resent */
-    uint64_t dup_segs_in;         /* segments holding nothing new */
-    uint64_t ooo_segs_in;         /* segments kept out of order */
-    uint64_t dropped_in;          /* malformed or unacceptable, dropped */
-    uint64_t window_probes;       /* zero-window probes sent */
-    uint64_t keepalives;          /* keepalive probes sent */
-    uint64_t acks_throttled;      /* challenge ACKs not sent (RFC 5961 7) */
-    uint64_t dupacks_in;          /* duplicate ACKs received */
+    uint64_t segs_in, segs_out;    /* segments processed / emitted */
+    uint64_t bytes_in, bytes_out;  /* payload delivered / sent (first copies) */
+    uint64_t rexmit_timeout;       /* segments resent on a timeout */
+    uint64_t rexmit_fast;          /* segments resent on duplicate/partial ACKs */
+    uint64_t rexmit_bytes;         /* payload bytes resent */
+    uint64_t dup_segs_in;          /* segments holding nothing new */
+    uint64_t ooo_segs_in;          /* segments kept out of order */
+    uint64_t dropped_in;           /* malformed or unacceptable, dropped */
+    uint64_t window_probes;        /* zero-window probes sent */
+    uint64_t keepalives;           /* keepalive probes sent */
+    uint64_t acks_throttled;       /* challenge ACKs not sent (RFC 5961 7) */
+    uint64_t dupacks_in;           /* duplicate ACKs received */
 };
 
 /* Bytes the application gave, from snd_una on: [snd_una, snd_nxt) are in
@@ -211,8 +211,8 @@ struct tcp_reasm {
         uint32_t start, end; /* sequence numbers, [start, end) */
     } run[TCP_REASM_RUNS];
     unsigned nruns;
-    bool fin;         /* a FIN arrived out of order ... */
-    uint32_t fin_seq; /* ... at this sequence number */
+    bool fin;            /* a FIN arrived out of order ... */
+    uint32_t fin_seq;    /* ... at this sequence number */
 };
 
 /* When each segment in flight was sent, and when last sent again, so an
@@ -236,12 +236,12 @@ struct tcb {
     struct tcp_env env;
 
     /* Send sequence variables (RFC 9293 3.3.1). */
-    uint32_t iss;         /* initial send sequence number */
-    uint32_t snd_una;     /* oldest unacknowledged */
-    uint32_t snd_nxt;     /* next new sequence number to send */
-    uint32_t snd_wnd;     /* peer's advertised window */
-    uint32_t snd_wl1;     /* segment seq used for the last window update */
-    uint32_t snd_wl2;     /* segment ack used for the last window update */
+    uint32_t iss;     /* initial send sequence number */
+    uint32_t snd_una; /* oldest unacknowledged */
+    uint32_t snd_nxt; /* next new sequence number to send */
+    uint32_t snd_wnd; /* peer's advertised window */
+    uint32_t snd_wl1; /* segment seq used for the last window update */
+    uint32_t snd_wl2; /* segment ack used for the last window update */
     uint32_t snd_max_wnd; /* largest window the peer has offered */
 
     /* Receive sequence variables. */
@@ -256,22 +256,22 @@ struct tcb {
     bool syn_acked; /* our SYN is acknowledged */
 
     /* Closing. */
-    bool fin_queued;     /* the application closed or shut down writing: FIN follows the data */
-    bool fin_sent;       /* our FIN has sequence number snd_nxt - 1 */
+    bool fin_queued;  /* the application closed or shut down writing: FIN follows */
+    bool fin_sent;    /* our FIN has sequence number snd_nxt - 1 */
     bool close_reported; /* TCP_EV_CLOSE_DONE given */
     bool app_closed;     /* the application has called close (orphaned) */
 
     /* Output requests, served by tcp_output(). */
-    bool ack_now;          /* send an ACK (or, before ESTABLISHED, the SYN) */
+    bool ack_now;    /* send an ACK (or, before ESTABLISHED, the SYN) */
     unsigned unacked_segs; /* in-order data segments not yet acknowledged */
-    bool rexmit_now;       /* resend the segment at snd_una */
+    bool rexmit_now; /* resend the segment at snd_una */
 
     /* Retransmission timer (RFC 6298). */
     stcp_usec_t srtt, rttvar, rto;
     bool have_rtt;
     struct tcp_sent_log sent; /* RTT samples come from here */
-    stcp_usec_t rexmit_at;    /* STCP_NO_TIMER when off */
-    unsigned backoff;         /* timeouts in a row without an answer from the peer */
+    stcp_usec_t rexmit_at; /* STCP_NO_TIMER when off */
+    unsigned backoff;      /* timeouts in a row without an answer from the peer */
 
     /* Loss recovery without SACK: after a timeout or three duplicate
      * ACKs, each ACK that advances but stops short of recover shows the

@@ -260,8 +260,8 @@ void h_expect_seg(struct harness *h, unsigned i, uint8_t flags, uint32_t seq, ui
              "segment %u: want flags %#x seq %u ack %u win %u len %u; got flags %#x seq %u "
              "ack %u win %u len %u",
              i, flags, seq, ackn, win, len, o->flags, o->seq, o->ack, o->win, o->len);
-    check(o->flags == flags && o->seq == seq && o->ack == ackn && o->win == win && o->len == len &&
-              o->th_off == 5,
+    check(o->flags == flags && o->seq == seq && o->ack == ackn && o->win == win &&
+              o->len == len && o->th_off == 5,
           what, file, line);
 }
 
@@ -269,6 +269,7 @@ void h_expect_delivered(struct harness *h, const char *bytes, const char *file, 
 {
     size_t n = strlen(bytes);
     char what[160];
-    snprintf(what, sizeof what, "delivered \"%s\" (%zu bytes; got %zu)", bytes, n, h->ndelivered);
+    snprintf(what, sizeof what, "delivered \"%s\" (%zu bytes; got %zu)", bytes, n,
+             h->ndelivered);
     check(h->ndelivered == n && memcmp(h->delivered, bytes, n) == 0, what, file, line);
 }

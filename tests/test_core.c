@@ -1907,7 +1907,7 @@ static void test_full_ack_cancels_pending_resend(void)
     struct harness h;
     est(&h, H_WINDOW);
     h_write_n(&h, 2 * STCP_MSS);
-    h_close(&h);                            /* FIN at 1001 + 1072 */
+    h_close(&h); /* FIN at 1001 + 1072 */
     h_advance(&h, h.tcb.rexmit_at - h.now); /* timeout: recovery */
     h_clear(&h);
     uint8_t seg[20];
@@ -2293,8 +2293,7 @@ void register_core_suites(void)
         {"backoff ends on progress", test_backoff_ends_on_progress},
         {"close after failure reports CLOSED once", test_close_after_failure_reports_once},
         {"full ACK cancels a pending resend", test_full_ack_cancels_pending_resend},
-        {"FIN alone in a zero window is retransmitted",
-         test_fin_alone_in_zero_window_is_retransmitted},
+        {"FIN alone in a zero window is retransmitted", test_fin_alone_in_zero_window_is_retransmitted},
         {"connect timeout", test_timer_connect_timeout},
         {"orphan FIN_WAIT_2 timeout", test_timer_orphan_fin_wait_2},
         {"unreachable while connecting", test_timer_unreachable_while_connecting},
