@@ -29,7 +29,8 @@ LIB_OBJS = $(LIB_SRCS:%.c=$(P)obj/%.o)
 HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h transport.h pcap.h
 
 TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/harness.c
-TEST_TOOLS = $(P)tests/unit $(P)tests/duplex $(P)tests/synflood $(P)tests/peer $(P)tests/garbage
+TEST_TOOLS = $(P)tests/unit $(P)tests/duplex $(P)tests/synflood $(P)tests/peer $(P)tests/garbage \
+             $(P)tests/halfclose
 
 .PHONY: all deps demo test lint sweep bench fuzz clean format tools
 

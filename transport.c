@@ -409,13 +409,27 @@ static bool challenge_allowed(struct tcb *t, stcp_usec_t now)
     return true;
 }
 
+/* A segment without data: an ACK and window update.  Its sequence number
+ * is snd_nxt, unless a zero-window probe byte has taken snd_nxt beyond
+ * the peer's window: a receiver whose window is zero accepts only
+ * seq == rcv_nxt and would ignore the ACK field (RFC 9293 3.10.7.4), so
+ * the ACK carries the window's right edge instead (as Linux does). */
+static void emit_ack(struct tcb *t)
+{
+    uint32_t seq = t->snd_nxt;
+    uint32_t edge = t->snd_una + t->snd_wnd;
+    if (t->syn_acked && seq_lt(edge, seq))
+        seq = edge;
+    emit(t, seq, 0, NULL, 0);
+}
+
 /* An ACK now, out of turn (duplicate, out of order, unacceptable). */
 static void send_ack_now(struct tcb *t, stcp_usec_t now)
 {
     if (t->state == TCPS_SYN_RECEIVED)
         send_oldest(t, now); /* our SYN is not acknowledged yet: resend it */
     else
-        emit(t, t->snd_nxt, 0, NULL, 0);
+        emit_ack(t);
 }
 
 static bool may_send_data(const struct tcb *t)
@@ -514,7 +528,7 @@ void tcp_output(struct tcb *t, stcp_usec_t now)
     if (may_send_data(t))
         send_new_data(t, now);
     if (t->ack_now)
-        emit(t, t->snd_nxt, 0, NULL, 0);
+        emit_ack(t);
     arm_timers(t, now);
 }
 
@@ -820,7 +834,7 @@ static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
     /* ACK at least every second segment (RFC 5681 4.2), and at once when
      * a gap was filled, so one lost ACK does not stall the sender. */
     if (++t->unacked_segs >= 2 || filled_gap)
-        emit(t, t->snd_nxt, 0, NULL, 0);
+        emit_ack(t);
 }
 
 static void input_syn_sent(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)

@@ -680,6 +680,25 @@ static void test_data_zero_window_persist_probe(void)
     h_free(&h);
 }
 
+/* With our probe byte beyond the peer's zero window, an ACK we send
+ * carries the window's edge as its sequence number, not snd_nxt: a
+ * receiver with a zero window ignores the ACK of anything else, and both
+ * sides would then stall, each waiting for the other's window. */
+static void test_data_ack_seq_within_zero_window(void)
+{
+    struct harness h;
+    est(&h, 0);
+    h_write(&h, "hello");
+    h_advance(&h, RTO0); /* the probe: byte 1001 */
+    CU_ASSERT_EQUAL(h.tcb.snd_nxt, 1002);
+    h_clear(&h);
+    h_input(&h, datan(5001, 1001, 0, stream(), 100));
+    expect_stream(&h, 100);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5101, H_WINDOW - 100, 0);
+    h_free(&h);
+}
+
 /* The probe's ACK opens the window: the rest follows at once. */
 static void test_data_probe_acked_window_opens(void)
 {
@@ -2200,6 +2219,7 @@ void register_core_suites(void)
         {"window update when reader frees an MSS", test_data_window_update_when_reader_frees_mss},
         {"peer zero window: persist probe, backoff", test_data_zero_window_persist_probe},
         {"probe acked, window opens", test_data_probe_acked_window_opens},
+        {"ACK within the peer's zero window", test_data_ack_seq_within_zero_window},
         {"window update opens sender", test_data_window_update_opens_sender},
         {"flight limited by peer window", test_data_flight_limited_by_peer_window},
         {"flight limited by configured window", test_data_flight_limited_by_configured_window},
