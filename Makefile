@@ -1,6 +1,6 @@
 # STCP -- build, demo, tests.
 #
-#   make          build libstcp.a, client and server
+#   make          build libstcp.a, client, server and tcpnode
 #   make demo     fetch a generated file from a local server over an unreliable path
 #   make test     every test suite; ends with "N passed, M failed"
 #   make lint     clang-tidy and cppcheck
@@ -20,6 +20,7 @@ CRYPTO_CFLAGS = $(shell pkg-config --cflags libcrypto 2>/dev/null)
 CRYPTO_LIBS   = $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 CUNIT_CFLAGS  = $(shell pkg-config --cflags cunit 2>/dev/null)
 CUNIT_LIBS    = $(shell pkg-config --libs cunit 2>/dev/null || echo -lcunit)
+READLINE_LIBS = $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 
 ALL_CFLAGS = $(CFLAGS) $(SAN) $(CRYPTO_CFLAGS) -I. -pthread
 LDLIBS     = $(CRYPTO_LIBS) -pthread
@@ -34,7 +35,7 @@ TEST_TOOLS = $(P)tests/unit $(P)tests/duplex $(P)tests/synflood $(P)tests/peer $
 
 .PHONY: all deps demo test lint sweep bench fuzz clean format tools
 
-all: $(P)libstcp.a $(P)client $(P)server
+all: $(P)libstcp.a $(P)client $(P)server $(P)tcpnode
 
 $(DEPS_OK): deps.sh
 	@bash deps.sh
@@ -55,6 +56,9 @@ $(P)client: $(P)obj/client.o $(P)libstcp.a
 
 $(P)server: $(P)obj/server.o $(P)libstcp.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(P)tcpnode: $(P)obj/tcpnode.o $(P)libstcp.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(READLINE_LIBS) $(LDLIBS)
 
 $(P)tests/unit: $(TEST_SRCS:%.c=$(P)obj/%.o) $(P)libstcp.a
 	@mkdir -p $(dir $@)
@@ -81,9 +85,9 @@ test: tools
 	@bash tests/run.sh
 
 lint: $(DEPS_OK)
-	clang-tidy --quiet $(LIB_SRCS) client.c server.c tests/*.c -- -std=c11 -I. $(CRYPTO_CFLAGS)
+	clang-tidy --quiet $(LIB_SRCS) client.c server.c tcpnode.c tests/*.c -- -std=c11 -I. $(CRYPTO_CFLAGS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --inline-suppr --suppress=missingIncludeSystem -I. $(LIB_SRCS) client.c server.c tests/*.c
+	  --inline-suppr --suppress=missingIncludeSystem -I. $(LIB_SRCS) client.c server.c tcpnode.c tests/*.c
 
 format:
 	clang-format -i *.c *.h tests/*.c tests/*.h
@@ -101,4 +105,4 @@ bench: tools
 	@bash bench/run.sh
 
 clean:
-	rm -rf obj build libstcp.a client server tests/unit tests/duplex tests/synflood .deps-ok
+	rm -rf obj build libstcp.a client server tcpnode tests/unit tests/duplex tests/synflood .deps-ok
