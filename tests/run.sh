@@ -32,6 +32,7 @@ suite e2e bash tests/e2e.sh full
 suite flood bash tests/flood.sh
 suite capture bash tests/capture.sh
 suite robust bash tests/robust.sh
+suite tcpnode bash tests/tcpnode.sh
 suite garbage bash tests/garbage.sh
 suite sanitize bash tests/sanitize.sh
 suite fuzz bash tests/fuzz.sh 30
