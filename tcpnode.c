@@ -1067,6 +1067,8 @@ static void on_line(char *line)
 {
     if (!line) {
         quit = true; /* end of input (Ctrl-D) */
+        rl_callback_handler_remove();
+        putchar('\n');
         return;
     }
     pthread_mutex_lock(&out_lock);
@@ -1079,6 +1081,8 @@ static void on_line(char *line)
     pthread_mutex_lock(&out_lock);
     prompt_up = !quit;
     pthread_mutex_unlock(&out_lock);
+    if (quit)
+        rl_callback_handler_remove(); /* no prompt after q */
 }
 
 /* Print lines other threads queued while the prompt was up, and put the
@@ -1141,7 +1145,6 @@ static void read_terminal(void)
     prompt_up = false;
     pthread_mutex_unlock(&out_lock);
     print_queued();
-    rl_callback_handler_remove();
 }
 
 /* ================================= main =================================== */
