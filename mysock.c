@@ -947,18 +947,16 @@ int myread(mysocket_t sd, void *buffer, size_t length)
         else
             pthread_cond_wait(&c->rd_cv, &s->lock);
     }
-    if (c->shut_rd) {
-        rc = 0; /* shut down for reading: the end, as POSIX */
-    } else if (c->rcvq.len || !length) {
+    if (c->rcvq.len || !length) {
         rc = (int)byteq_get(&c->rcvq, buffer, length);
         c->app_read = true;
         conn_wake(c, APP_READ);
         if (c->app_send_blocked)
             pthread_cond_broadcast(&s->cv);
-    } else if (c->error && !c->fin_received) {
+    } else if (c->error && !c->fin_received && !c->shut_rd) {
         errno = c->error;
-    } else if (c->fin_received || c->transport_done) {
-        rc = 0; /* end of the peer's data */
+    } else if (c->fin_received || c->transport_done || c->shut_rd) {
+        rc = 0; /* end of the peer's data, or shut down for reading */
     } else if (timed_out) {
         errno = EAGAIN;
     } else {

@@ -111,11 +111,11 @@ static void addr_text(const struct sockaddr_in *a, char *buf, size_t len)
  * the commands that act on sockets leave it alone (ls still shows it). */
 enum kind { KIND_NONE, KIND_LISTENER, KIND_CONN };
 struct entry {
-    enum kind kind;
+    pthread_t thread;  /* a listener's accepting thread */
     const char *owner; /* "sf", "rf" or NULL (the user's) */
-    bool acceptor;     /* a listener whose thread accepts (a) */
-    pthread_t thread;
-    char cc[16]; /* congestion control chosen with sc */
+    enum kind kind;
+    bool acceptor; /* thread runs (a) */
+    char cc[16];   /* congestion control chosen with sc */
 };
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct entry table[MAX_NUM_CONNECTIONS];
@@ -307,7 +307,7 @@ static bool cc_known(const char *name)
 
 static void *acceptor(void *arg)
 {
-    mysocket_t lsd = (mysocket_t)(intptr_t)arg;
+    mysocket_t lsd = (mysocket_t)((struct entry *)arg - table);
     for (;;) {
         struct sockaddr_in peer;
         int plen = sizeof peer;
@@ -325,13 +325,13 @@ static void *acceptor(void *arg)
 /* ============================= File transfers ============================= */
 
 struct transfer {
-    bool used, done;
     pthread_t thread;
-    bool receive;   /* rf, else sf */
-    mysocket_t lsd; /* rf: the listener while it waits, else -1 */
     FILE *file;
-    char name[256];
     struct sockaddr_in peer; /* sf: where to */
+    mysocket_t lsd;          /* rf: the listener while it waits, else -1 */
+    bool used, done;
+    bool receive; /* rf, else sf */
+    char name[256];
 };
 static struct transfer transfers[MAX_TRANSFERS];
 
@@ -499,7 +499,7 @@ static void cmd_a(int argc, char **argv, const char *rest)
     char l[32];
     local_text(sd, l, sizeof l);
     pthread_mutex_lock(&table_lock);
-    int rc = pthread_create(&table[sd].thread, NULL, acceptor, (void *)(intptr_t)sd);
+    int rc = pthread_create(&table[sd].thread, NULL, acceptor, &table[sd]);
     table[sd].acceptor = rc == 0;
     pthread_mutex_unlock(&table_lock);
     if (rc) {
@@ -563,9 +563,9 @@ static void cmd_r(int argc, char **argv, const char *rest)
     char *end;
     errno = 0;
     long want = strtol(argv[2], &end, 10);
-    bool all = argc == 4 && !strcmp(argv[3], "y");
+    bool all = argc == 4 && strcmp(argv[3], "y") == 0;
     if (errno || *end || want < 1 || want > READ_MAX ||
-        (argc == 4 && strcmp(argv[3], "y") && strcmp(argv[3], "n"))) {
+        (argc == 4 && strcmp(argv[3], "y") != 0 && strcmp(argv[3], "n") != 0)) {
         say("usage: r SOCKET N [y|n]   (1 <= N <= %ld)", READ_MAX);
         return;
     }
@@ -991,6 +991,8 @@ static void run_line(char *line)
     for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
         if (argc < MAX_WORDS + 1)
             argv[argc++] = w;
+    if (!argc)
+        return;
     const char *rest = start + strcspn(start, " \t");
     for (const struct command *c = commands; c->name; c++) {
         if (strcmp(c->name, argv[0]) != 0)

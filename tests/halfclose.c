@@ -268,7 +268,9 @@ static void case_errors(void)
         mysocket_t c, s;
         if (open_pair(&c, &s) < 0)
             why = "no connection";
-        else if (myshutdown(c, SHUT_WR) < 0 || myshutdown(c, SHUT_WR) < 0)
+        else if (myshutdown(c, SHUT_WR) < 0)
+            why = "SHUT_WR failed";
+        else if (myshutdown(c, SHUT_WR) < 0)
             why = "a second SHUT_WR failed";
         else if (myclose(c) < 0 || myshutdown(c, SHUT_RD) != -1 || errno != EBADF)
             why = "shutdown after close";
