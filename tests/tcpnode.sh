@@ -124,6 +124,18 @@ check "misuse: an argument: usage, exit 2" misuse extra
 check "misuse: bad window: usage, exit 2" misuse -w 0
 check "misuse: bad address: usage, exit 2" misuse -a 1.2.3
 
+# ---- Terminal or pipe ----
+t_terminal() { # script(1) gives it a terminal: readline echoes after a "> " prompt
+    printf 'lc\nq\n' | TERM=dumb timeout 20 script -qfec "$BIN/tcpnode" /dev/null |
+        tr -d '\r' > "$WORK/tty.out"
+    grep -q '^> lc$' "$WORK/tty.out" && grep -q '^none ' "$WORK/tty.out"
+}
+check "on a terminal: a '> ' prompt (readline)" t_terminal
+t_pipe() { # from a pipe: no prompt, only the output
+    [ "$(printf 'lc\n' | timeout 20 "$BIN/tcpnode")" = "none  (the congestion window is the window)" ]
+}
+check "from a pipe: silent, no prompt" t_pipe
+
 # ---- Two nodes: strings both ways ----
 node_start A
 node_start B
