@@ -410,17 +410,14 @@ static bool challenge_allowed(struct tcb *t, stcp_usec_t now)
 }
 
 /* A segment without data: an ACK and window update.  Its sequence number
- * is snd_nxt, unless a zero-window probe byte has taken snd_nxt beyond
- * the peer's window: a receiver whose window is zero accepts only
+ * is snd_nxt, unless the peer's window is zero and a probe byte has taken
+ * snd_nxt beyond it: a receiver whose window is zero accepts only
  * seq == rcv_nxt and would ignore the ACK field (RFC 9293 3.10.7.4), so
- * the ACK carries the window's right edge instead (as Linux does). */
+ * the ACK carries the window's edge, snd_una, instead (as Linux does). */
 static void emit_ack(struct tcb *t)
 {
-    uint32_t seq = t->snd_nxt;
-    uint32_t edge = t->snd_una + t->snd_wnd;
-    if (t->syn_acked && seq_lt(edge, seq))
-        seq = edge;
-    emit(t, seq, 0, NULL, 0);
+    bool beyond_zero_window = t->syn_acked && t->snd_wnd == 0 && t->snd_nxt != t->snd_una;
+    emit(t, beyond_zero_window ? t->snd_una : t->snd_nxt, 0, NULL, 0);
 }
 
 /* An ACK now, out of turn (duplicate, out of order, unacceptable). */

@@ -19,7 +19,7 @@
  *            relative to rcv_nxt, rcv_adv, snd_una, snd_nxt; or raw), window,
  *            payload length (0..600)
  *   write    N bytes (tcp_write)        read     N bytes, or all (tcp_app_read)
- *   close    (tcp_close)                advance  time, or up to the next timer,
+ *   close    (tcp_close, tcp_shutdown)  advance  time, or up to the next timer,
  *   raw      header bytes as given               then tcp_timer + tcp_output
  *   special  peer unreachable, abort, read all
  *
@@ -84,7 +84,7 @@ struct fz {
     uint32_t peer_next;  /* sequence number after the furthest the peer sent */
     uint64_t written;    /* bytes tcp_write took: stream offsets [0, written) */
     uint64_t ndelivered; /* bytes delivered, in order */
-    bool app_closed;     /* tcp_close was called */
+    bool app_closed;     /* tcp_close or tcp_shutdown was called */
     bool synced;         /* the TCB has been synchronized (irs is fixed) */
     enum tcp_state last_state;
     /* events seen */
@@ -307,9 +307,10 @@ static void cb_output(void *ctx, const STCPHeader *hdr, const void *payload, siz
         F.have_edge = true;
         F.edge = edge;
     }
+    /* snd_nxt, a keepalive's snd_nxt - 1, or snd_una inside a zero window. */
     if (!len && !(flags & (TH_SYN | TH_FIN)))
-        CHECK(seq == t->snd_nxt || seq == t->snd_nxt - 1, "bare ACK with seq %u (snd_nxt %u)", seq,
-              t->snd_nxt);
+        CHECK(seq == t->snd_nxt || seq == t->snd_nxt - 1 || (seq == t->snd_una && !t->snd_wnd),
+              "bare ACK with seq %u (snd_nxt %u)", seq, t->snd_nxt);
 }
 
 static void cb_deliver(void *ctx, const void *data, size_t len)
@@ -818,11 +819,15 @@ static void op_read(struct rd *r)
     settle(false);
 }
 
-static void op_close(void)
+/* A close, or (half) a half-close: either way our FIN is due. */
+static void op_close(bool half)
 {
-    F.op = "close";
+    F.op = half ? "shutdown" : "close";
     F.app_closed = true;
-    tcp_close(&F.tcb, F.now);
+    if (half)
+        tcp_shutdown(&F.tcb, F.now);
+    else
+        tcp_close(&F.tcb, F.now);
     settle(false);
 }
 
@@ -993,10 +998,10 @@ static bool setup(struct rd *r)
     const struct tcb *t = &F.tcb;
     switch ((start / 7) % 7) {
     case 1: /* FIN_WAIT_1 */
-        op_close();
+        op_close(false);
         break;
     case 2: /* FIN_WAIT_2 */
-        op_close();
+        op_close(false);
         peer(t->rcv_nxt, t->snd_nxt, TH_ACK, peer_win);
         break;
     case 3: /* CLOSE_WAIT */
@@ -1004,14 +1009,14 @@ static bool setup(struct rd *r)
         break;
     case 4: /* LAST_ACK */
         peer(t->rcv_nxt, t->snd_nxt, TH_FIN | TH_ACK, peer_win);
-        op_close();
+        op_close(false);
         break;
     case 5: /* CLOSING: their FIN crosses ours */
-        op_close();
+        op_close(false);
         peer(t->rcv_nxt, t->snd_nxt - 1, TH_FIN | TH_ACK, peer_win);
         break;
     case 6: /* TIME_WAIT */
-        op_close();
+        op_close(false);
         peer(t->rcv_nxt, t->snd_nxt, TH_FIN | TH_ACK, peer_win);
         break;
     default:
@@ -1049,7 +1054,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 op_read(&r);
                 break;
             case 10:
-                op_close();
+                op_close(op & 0x10); /* bit 4: tcp_shutdown instead */
                 break;
             case 11:
             case 12:
