@@ -81,7 +81,7 @@ demo: all
 # Everything; the last line is "N passed, M failed".
 test: tools
 	@$(MAKE) --no-print-directory O=build/asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" CFLAGS="-std=c11 -Wall -Wextra -Werror -O1 -g" tools
-	@$(MAKE) --no-print-directory O=build/tsan SAN="-fsanitize=thread" CFLAGS="-std=c11 -Wall -Wextra -Werror -O1 -g" build/tsan/client build/tsan/server build/tsan/tests/duplex
+	@$(MAKE) --no-print-directory O=build/tsan SAN="-fsanitize=thread" CFLAGS="-std=c11 -Wall -Wextra -Werror -O1 -g" build/tsan/client build/tsan/server build/tsan/tests/duplex build/tsan/tests/halfclose
 	@bash tests/run.sh
 
 lint: $(DEPS_OK)
