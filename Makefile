@@ -1,6 +1,6 @@
 # STCP -- build, demo, tests.
 #
-#   make          build libstcp.a, client and server
+#   make          build libstcp.a, client, server and tcpnode
 #   make demo     fetch a generated file from a local server over an unreliable path
 #   make test     every test suite; ends with "N passed, M failed"
 #   make lint     clang-tidy and cppcheck
@@ -27,6 +27,7 @@ CRYPTO_CFLAGS = $(shell pkg-config --cflags libcrypto 2>/dev/null)
 CRYPTO_LIBS   = $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 CUNIT_CFLAGS  = $(shell pkg-config --cflags cunit 2>/dev/null)
 CUNIT_LIBS    = $(shell pkg-config --libs cunit 2>/dev/null || echo -lcunit)
+READLINE_LIBS = $(shell pkg-config --libs readline 2>/dev/null || echo -lreadline)
 
 ALL_CFLAGS = $(CFLAGS) $(SAN) $(CRYPTO_CFLAGS) -I. -pthread
 LDLIBS     = $(CRYPTO_LIBS) -pthread
@@ -64,11 +65,11 @@ HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h carrier.h transport.h pca
 
 TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/test_carriers.c tests/test_cc.c tests/harness.c
 TEST_TOOLS = $(P)tests/unit $(P)tests/duplex $(P)tests/synflood $(P)tests/peer $(P)tests/garbage \
-             $(P)tests/carrier_ports $(P)tests/kpeer $(P)tests/mfetch
+             $(P)tests/carrier_ports $(P)tests/kpeer $(P)tests/mfetch $(P)tests/halfclose
 
 .PHONY: all deps demo test lint sweep bench fuzz clean format tools
 
-all: $(P)libstcp.a $(P)client $(P)server
+all: $(P)libstcp.a $(P)client $(P)server $(P)tcpnode
 
 $(DEPS_OK): deps.sh
 	@bash deps.sh
@@ -100,6 +101,9 @@ $(P)client: $(P)obj/client.o $(P)libstcp.a
 $(P)server: $(P)obj/server.o $(P)libstcp.a
 	$(LINK_CC) $(LINK_FLAGS) -o $@ $^ $(LDLIBS)
 
+$(P)tcpnode: $(P)obj/tcpnode.o $(P)libstcp.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(READLINE_LIBS) $(LDLIBS)
+
 $(P)tests/unit: $(TEST_SRCS:%.c=$(P)obj/%.o) $(P)libstcp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUNIT_LIBS) $(LDLIBS)
@@ -121,13 +125,13 @@ demo: all
 # Everything; the last line is "N passed, M failed".
 test: tools
 	@$(MAKE) --no-print-directory O=build/asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" CFLAGS="-std=c11 -Wall -Wextra -Werror -O1 -g" tools
-	@$(MAKE) --no-print-directory O=build/tsan SAN="-fsanitize=thread" CFLAGS="-std=c11 -Wall -Wextra -Werror -O1 -g" build/tsan/client build/tsan/server build/tsan/tests/duplex
+	@$(MAKE) --no-print-directory O=build/tsan SAN="-fsanitize=thread" CFLAGS="-std=c11 -Wall -Wextra -Werror -O1 -g" build/tsan/client build/tsan/server build/tsan/tests/duplex build/tsan/tests/halfclose
 	@bash tests/run.sh
 
 lint: $(DEPS_OK)
-	clang-tidy --quiet $(LIB_SRCS) client.c server.c tests/*.c -- -std=c11 -I. $(CRYPTO_CFLAGS)
+	clang-tidy --quiet $(LIB_SRCS) client.c server.c tcpnode.c tests/*.c -- -std=c11 -I. $(CRYPTO_CFLAGS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --inline-suppr --suppress=missingIncludeSystem -I. $(LIB_SRCS) client.c server.c tests/*.c
+	  --inline-suppr --suppress=missingIncludeSystem -I. $(LIB_SRCS) client.c server.c tcpnode.c tests/*.c
 
 format:
 	clang-format -i *.c *.h tests/*.c tests/*.h
@@ -145,4 +149,4 @@ bench: tools
 	@bash bench/run.sh
 
 clean:
-	rm -rf obj build libstcp.a client server tests/unit tests/duplex tests/synflood .deps-ok
+	rm -rf obj build libstcp.a client server tcpnode tests/unit tests/duplex tests/synflood .deps-ok

@@ -4,6 +4,7 @@ set -euo pipefail
 need=()
 pkg-config --exists libcrypto 2>/dev/null || need+=(libssl-dev)
 pkg-config --exists cunit 2>/dev/null || need+=(libcunit1-dev)
+[ -f /usr/include/readline/readline.h ] || need+=(libreadline-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v gcc >/dev/null || need+=(gcc)
 command -v g++ >/dev/null || need+=(g++) # tests/classic.sh: a transport built as C++

@@ -1068,7 +1068,7 @@ int myread(mysocket_t sd, void *buffer, size_t length)
     }
     bool timed_out = false;
     while (!c->rcvq.len && length && !c->fin_received && !c->error && !c->transport_done &&
-           s->app_open && !timed_out) {
+           s->app_open && !c->shut_rd && !timed_out) {
         if (timeout_ms)
             timed_out = pthread_cond_timedwait(&c->rd_cv, &s->lock, &deadline) == ETIMEDOUT;
         else
@@ -1080,10 +1080,10 @@ int myread(mysocket_t sd, void *buffer, size_t length)
         conn_wake(c, APP_READ);
         if (c->app_send_blocked)
             pthread_cond_broadcast(&s->cv);
-    } else if (c->error && !c->fin_received) {
+    } else if (c->error && !c->fin_received && !c->shut_rd) {
         errno = c->error;
-    } else if (c->fin_received || c->transport_done) {
-        rc = 0; /* end of the peer's data */
+    } else if (c->fin_received || c->transport_done || c->shut_rd) {
+        rc = 0; /* end of the peer's data, or shut down for reading */
     } else if (timed_out) {
         errno = EAGAIN;
     } else {
@@ -1112,7 +1112,7 @@ int mywrite(mysocket_t sd, const void *buffer, size_t length)
     while (c && !err && done < length) {
         if (c->error)
             err = c->error;
-        else if (c->transport_done || c->close_requested)
+        else if (c->transport_done || c->close_requested || c->shut_wr)
             err = EPIPE;
         else if (!s->app_open)
             err = EBADF;
@@ -1173,7 +1173,7 @@ static int conn_close(struct mysock *s)
     c->close_requested = true;
     c->discarded = c->rcvq.len; /* the transport aborts if this is not 0 */
     c->rcvq.len = 0;            /* nobody will read it now */
-    conn_wake(c, APP_CLOSE_REQUESTED);
+    conn_wake(c, APP_CLOSE_REQUESTED | APP_CLOSED);
     pthread_cond_broadcast(&s->cv); /* a transport blocked in stcp_app_send */
     pthread_cond_broadcast(&c->rd_cv);
     pthread_cond_broadcast(&c->wr_cv);
@@ -1224,6 +1224,47 @@ int myclose(mysocket_t sd)
         sock_put(s); /* the application's reference */
     }
     /* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): reference counted (sock_put) */
+    sock_put(s);
+    return rc;
+}
+
+/* Half-close.  The transport learns of SHUT_WR as APP_CLOSE_REQUESTED once
+ * the data written before it is taken; SHUT_RD stays here: the receive
+ * queue is emptied and whatever arrives later is discarded (stcp_app_space
+ * then reports the whole queue free, so the peer is never stalled). */
+static void conn_shutdown(struct mysock *s, struct conn *c, int how)
+{
+    if (how == SHUT_WR || how == SHUT_RDWR) {
+        c->shut_wr = true;
+        conn_wake(c, APP_CLOSE_REQUESTED);
+        pthread_cond_broadcast(&c->wr_cv); /* a blocked mywrite fails with EPIPE */
+    }
+    if (how == SHUT_RD || how == SHUT_RDWR) {
+        c->shut_rd = true;
+        c->rcvq.len = 0;
+        c->app_read = true; /* the window opens: tell the transport */
+        conn_wake(c, APP_READ);
+        pthread_cond_broadcast(&s->cv); /* a transport blocked in stcp_app_send */
+        pthread_cond_broadcast(&c->rd_cv);
+    }
+}
+
+int myshutdown(mysocket_t sd, int how)
+{
+    struct mysock *s = sock_get(sd);
+    if (!s)
+        return -1;
+    int rc = -1;
+    pthread_mutex_lock(&s->lock);
+    if (how != SHUT_RD && how != SHUT_WR && how != SHUT_RDWR)
+        errno = EINVAL;
+    else if (s->kind != SOCK_CONN || s->conn->transport_done || s->conn->error)
+        errno = ENOTCONN;
+    else {
+        conn_shutdown(s, s->conn, how);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&s->lock);
     sock_put(s);
     return rc;
 }

@@ -156,6 +156,15 @@ extern int mygetstats(mysocket_t sd, struct mystats *stats);
  * which mygetstats before myclose would take too early. */
 extern int myclose_stats(mysocket_t sd, struct mystats *stats);
 
+/* Half-close, as POSIX shutdown() (how: SHUT_RD, SHUT_WR or SHUT_RDWR from
+ * <sys/socket.h>).  SHUT_WR: our FIN follows the data already written;
+ * myread keeps returning the peer's data until its FIN, and later mywrite
+ * calls fail with EPIPE (no signal is raised).  SHUT_RD: later myread calls
+ * return 0, and data still arriving is acknowledged and discarded.  myclose
+ * is still needed to release the socket.  Errors: EBADF (not a socket),
+ * EINVAL (bad how), ENOTCONN (not a connection, or the connection is over). */
+extern int myshutdown(mysocket_t sd, int how);
+
 #endif /* !STCP_CLASSIC_ONLY */
 
 #ifdef __cplusplus

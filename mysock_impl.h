@@ -93,6 +93,9 @@ struct conn {
     bool close_requested; /* myclose was called */
     size_t discarded;     /* bytes of rcvq myclose threw away unread */
     bool close_reported;  /* APP_CLOSE_REQUESTED was reported */
+    bool shut_wr;         /* myshutdown SHUT_WR: no more writes, FIN after the data */
+    bool shut_rd;         /* myshutdown SHUT_RD: myread returns 0, arrivals discarded */
+    bool closed_reported; /* APP_CLOSED was reported */
     bool fin_received;    /* the peer's FIN: myread returns 0 when drained */
     int error;            /* stcp_set_error */
 

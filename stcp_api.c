@@ -50,8 +50,10 @@ static int parse_level(void)
         for (int i = 0; i < 5; i++)
             if (!strcmp(v, names[i]))
                 return i;
-        fprintf(stderr, "stcp: STCP_LOG=%s is not one of error|warn|info|debug|trace; "
-                        "using warn\n", v);
+        fprintf(stderr,
+                "stcp: STCP_LOG=%s is not one of error|warn|info|debug|trace; "
+                "using warn\n",
+                v);
     }
     return STCP_LOG_WARN;
 }
@@ -142,11 +144,12 @@ static struct conn *transport_conn(mysocket_t sd, struct mysock **out)
 
 /* ============================ Waiting for events ========================== */
 
-/* The close is pending: reported once, after the application's data is
- * all taken.  Socket lock held. */
+/* The close (myclose, or myshutdown SHUT_WR: no more data) is pending:
+ * reported once, after the application's data is all taken.  Socket lock
+ * held. */
 static bool close_pending(const struct conn *c)
 {
-    return c->close_requested && !c->close_reported && !c->sndq.len;
+    return (c->close_requested || c->shut_wr) && !c->close_reported && !c->sndq.len;
 }
 
 /* Events of flags that are ready now.  APP_CLOSE_REQUESTED counts whatever
@@ -158,8 +161,11 @@ static unsigned ready_events(const struct conn *c, unsigned flags)
         ev |= APP_DATA;
     if (close_pending(c))
         ev |= APP_CLOSE_REQUESTED;
-    if ((flags & NETWORK_DATA) &&
-        (c->stage_len || (c->inbox && c->inbox->count) || c->net_error))
+    /* The full close never overtakes the FIN's APP_CLOSE_REQUESTED. */
+    if ((flags & APP_CLOSED) && c->close_requested && !c->closed_reported &&
+        (c->close_reported || (ev & APP_CLOSE_REQUESTED)))
+        ev |= APP_CLOSED;
+    if ((flags & NETWORK_DATA) && (c->stage_len || (c->inbox && c->inbox->count) || c->net_error))
         ev |= NETWORK_DATA;
     if ((flags & APP_READ) && c->app_read)
         ev |= APP_READ;
@@ -236,6 +242,8 @@ unsigned int stcp_wait_for_event(mysocket_t sd, unsigned int wait_flags,
         if (ev) {
             if (ev & APP_CLOSE_REQUESTED)
                 c->close_reported = true;
+            if (ev & APP_CLOSED)
+                c->closed_reported = true;
             if (ev & APP_READ)
                 c->app_read = false;
             pthread_mutex_unlock(&s->lock);
@@ -395,7 +403,7 @@ void stcp_app_send(mysocket_t sd, const void *src, size_t src_len)
         return;
     const uint8_t *p = src;
     pthread_mutex_lock(&s->lock);
-    while (src_len && s->app_open && !c->close_requested) {
+    while (src_len && s->app_open && !c->close_requested && !c->shut_rd) {
         size_t n = byteq_put(&c->rcvq, p, src_len);
         p += n;
         src_len -= n;
@@ -419,9 +427,10 @@ size_t stcp_app_space(mysocket_t sd)
     if (!c)
         return 0;
     pthread_mutex_lock(&s->lock);
-    /* After myclose nothing is read: incoming data is discarded, and the
-     * window stays open so the peer is not stalled. */
-    size_t n = (s->app_open && !c->close_requested) ? byteq_space(&c->rcvq) : c->rcvq.cap;
+    /* After myclose (or myshutdown SHUT_RD) nothing is read: incoming data
+     * is discarded, and the window stays open so the peer is not stalled. */
+    bool reading = s->app_open && !c->close_requested && !c->shut_rd;
+    size_t n = reading ? byteq_space(&c->rcvq) : c->rcvq.cap;
     pthread_mutex_unlock(&s->lock);
     return n;
 }
@@ -518,6 +527,18 @@ void *stcp_get_context(mysocket_t sd)
     return c ? c->context : NULL;
 }
 
+int stcp_app_closed(mysocket_t sd)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    int closed = c->close_requested;
+    pthread_mutex_unlock(&s->lock);
+    return closed;
+}
+
 long stcp_get_option(mysocket_t sd, int option)
 {
     struct mysock *s = sock_transport(sd);
@@ -582,8 +603,8 @@ ssize_t stcp_listen_reply(mysocket_t listen_sd, const struct sockaddr_in *local,
 }
 
 mysocket_t stcp_listen_open(mysocket_t listen_sd, const struct sockaddr_in *local,
-                            const struct sockaddr_in *peer, void *context,
-                            const void *segment, size_t len)
+                            const struct sockaddr_in *peer, void *context, const void *segment,
+                            size_t len)
 {
     struct mysock *s = sock_transport(listen_sd);
     if (!s || !s->lst) {

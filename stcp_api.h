@@ -48,7 +48,13 @@ typedef enum {
     /* Addition, only reported when asked for: the application has read data
      * from the receive queue since this event was last reported, so the
      * window may have opened (stcp_app_space() says by how much). */
-    APP_READ = 8
+    APP_READ = 8,
+    /* Addition, only reported when asked for, once: the application has
+     * closed the socket (myclose).  It comes with or after
+     * APP_CLOSE_REQUESTED: after a half-close (myshutdown SHUT_WR), which
+     * is reported as APP_CLOSE_REQUESTED alone, it says the application
+     * has now closed as well. */
+    APP_CLOSED = 16
 #endif
 } stcp_event_type_t;
 
@@ -143,6 +149,13 @@ void stcp_set_error(mysocket_t sd, int err);
  * call myclose() waits for transport_init() to return. */
 void stcp_unblock_close(mysocket_t sd, int err);
 
+/* Has the application closed the socket (myclose), rather than only shut
+ * down writing (myshutdown SHUT_WR)?  1 or 0.  Both are reported as
+ * APP_CLOSE_REQUESTED; a transport that keeps a half-closed connection
+ * receiving (delivering data to myread) asks this, and learns of a later
+ * myclose from APP_CLOSED. */
+int stcp_app_closed(mysocket_t sd);
+
 /* An option of the socket (mysock.h's MYSO_*), with its default applied. */
 long stcp_get_option(mysocket_t sd, int option);
 
@@ -202,8 +215,8 @@ ssize_t stcp_listen_reply(mysocket_t listen_sd, const struct sockaddr_in *local,
  * already set (see stcp_get_context) and segment queued as its first input.
  * Returns the new descriptor, or -1 with errno (EAGAIN: backlog full). */
 mysocket_t stcp_listen_open(mysocket_t listen_sd, const struct sockaddr_in *local,
-                            const struct sockaddr_in *peer, void *context,
-                            const void *segment, size_t len);
+                            const struct sockaddr_in *peer, void *context, const void *segment,
+                            size_t len);
 
 #endif /* !STCP_CLASSIC_ONLY */
 

@@ -544,11 +544,22 @@ static void reset_peer(struct tcb *t, stcp_usec_t now)
     }
 }
 
+/* A segment without data: an ACK and window update.  Its sequence number
+ * is snd_max, unless the peer's window is zero and a probe byte has taken
+ * snd_max beyond it: a receiver whose window is zero accepts only
+ * seq == rcv_nxt and would ignore the ACK field (RFC 9293 3.10.7.4), so
+ * the ACK carries the window's edge, snd_una, instead (as Linux does). */
+static void emit_ack(struct tcb *t)
+{
+    bool beyond_zero_window = t->syn_acked && t->snd_wnd == 0 && t->snd_max != t->snd_una;
+    emit(t, beyond_zero_window ? t->snd_una : t->snd_max, 0, NULL, 0);
+}
+
 /* An ACK now, out of turn (duplicate, out of order, unacceptable). */
 static void send_ack_now(struct tcb *t, stcp_usec_t now)
 {
     if (t->state != TCPS_SYN_RECEIVED)
-        emit(t, t->snd_max, 0, NULL, 0);
+        emit_ack(t);
     else if (t->snd_nxt == t->iss)
         t->ack_now = true; /* our SYN has not gone out yet: tcp_output sends it */
     else
@@ -685,7 +696,7 @@ void tcp_output(struct tcb *t, stcp_usec_t now)
     if (may_send_data(t) && t->snd_nxt == t->snd_max)
         send_new_data(t, now);
     if (t->ack_now)
-        emit(t, t->snd_max, 0, NULL, 0);
+        emit_ack(t);
     arm_timers(t, now);
 }
 
@@ -1065,7 +1076,7 @@ static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
     /* ACK at least every second segment (RFC 5681 4.2), and at once when
      * a gap was filled, so one lost ACK does not stall the sender. */
     if (++t->unacked_segs >= 2 || filled_gap)
-        emit(t, t->snd_max, 0, NULL, 0);
+        emit_ack(t);
 }
 
 static void input_syn_sent(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
@@ -1305,17 +1316,16 @@ size_t tcp_write(struct tcb *t, const void *data, size_t len)
     return sndbuf_put(&t->sndbuf, data, (uint32_t)MIN(len, (size_t)UINT32_MAX));
 }
 
-void tcp_close(struct tcb *t, stcp_usec_t now)
+void tcp_shutdown(struct tcb *t, stcp_usec_t now)
 {
     (void)now;
-    t->app_closed = true;
     switch (t->state) {
     case TCPS_CLOSED:
         break; /* already over, and already reported */
     case TCPS_LISTEN:
-    case TCPS_SYN_SENT:
-        enter_closed(t);
+        enter_closed(t); /* nothing to shut down */
         break;
+    case TCPS_SYN_SENT:
     case TCPS_SYN_RECEIVED:
         t->fin_queued = true; /* FIN_WAIT_1 once established */
         break;
@@ -1344,6 +1354,21 @@ void tcp_user_abort(struct tcb *t, stcp_usec_t now)
         send_new_data(t, now);
     reset_peer(t, now);
     enter_closed(t);
+}
+
+void tcp_close(struct tcb *t, stcp_usec_t now)
+{
+    bool was_closed = t->app_closed;
+    t->app_closed = true;
+    if (t->state == TCPS_SYN_SENT) {
+        enter_closed(t); /* RFC 9293 3.10.4: a CLOSE in SYN_SENT ends it */
+        return;
+    }
+    tcp_shutdown(t, now);
+    /* Closed after a half-close whose FIN is already acknowledged: from now
+     * on nobody reads, so a silent peer must not hold the connection. */
+    if (!was_closed && t->state == TCPS_FIN_WAIT_2 && t->close_at == STCP_NO_TIMER)
+        t->close_at = now + t->cfg.orphan_timeout;
 }
 
 void tcp_app_read(struct tcb *t, stcp_usec_t now)
@@ -1759,11 +1784,23 @@ static unsigned wanted_events(const struct driver *d)
     unsigned flags = NETWORK_DATA;
     if (tcp_send_space(t))
         flags |= APP_DATA;
-    if (!t->app_closed)
+    if (!t->fin_queued)
         flags |= APP_CLOSE_REQUESTED;
+    if (!t->app_closed)
+        flags |= APP_CLOSED;
     if (t->rcv_wnd < t->cfg.window && t->state != TCPS_SYN_SENT)
         flags |= APP_READ; /* the reader is behind: watch for the window opening */
     return flags;
+}
+
+/* The application closed the socket.  With received data unread, abort,
+ * as Linux does, so the peer learns its data was not taken. */
+static void app_closed(struct driver *d, stcp_usec_t now)
+{
+    if (stcp_app_discarded(d->sd))
+        tcp_user_abort(&d->tcb, now);
+    else
+        tcp_close(&d->tcb, now);
 }
 
 static void handle_events(struct driver *d, unsigned ev)
@@ -1786,14 +1823,13 @@ static void handle_events(struct driver *d, unsigned ev)
         size_t n = stcp_app_recv(d->sd, buf, room);
         tcp_write(t, buf, n);
     }
-    if (ev & APP_CLOSE_REQUESTED) {
-        /* Closed with received data unread: abort, as Linux does, so the
-         * peer learns its data was not taken. */
-        if (stcp_app_discarded(d->sd))
-            tcp_user_abort(t, now);
-        else
-            tcp_close(t, now);
-    }
+    /* A myclose arrives as APP_CLOSE_REQUESTED with stcp_app_closed() true;
+     * a half-close (myshutdown SHUT_WR) with it false, and a later myclose
+     * as APP_CLOSED.  Only a full close orphans the connection. */
+    if ((ev & APP_CLOSE_REQUESTED) && !stcp_app_closed(d->sd))
+        tcp_shutdown(t, now);
+    else if (ev & (APP_CLOSE_REQUESTED | APP_CLOSED))
+        app_closed(d, now);
     if (ev & APP_READ)
         tcp_app_read(t, now);
 }

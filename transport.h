@@ -334,7 +334,7 @@ struct tcb {
     bool passive;   /* opened by tcp_listen: a reset SYN_RECEIVED ends quietly */
 
     /* Closing. */
-    bool fin_queued; /* the application closed: FIN follows the data */
+    bool fin_queued; /* the application closed or shut down writing: FIN follows */
     bool fin_sent;   /* our FIN has sequence number snd_max - 1 */
     bool app_closed; /* the application has called close (orphaned) */
 
@@ -408,7 +408,12 @@ void tcp_input(struct tcb *tcb, stcp_usec_t now, const void *buf, size_t len);
 size_t tcp_send_space(const struct tcb *tcb);
 size_t tcp_write(struct tcb *tcb, const void *data, size_t len);
 
-/* The application closed: send a FIN after the queued data. */
+/* The application shut down writing (half-close): send a FIN after the
+ * queued data, and keep delivering what the peer sends until its FIN. */
+void tcp_shutdown(struct tcb *tcb, stcp_usec_t now);
+/* The application closed (after a half-close, or at once): as
+ * tcp_shutdown, and the connection is orphaned -- nobody reads, so
+ * FIN_WAIT_2 ends after orphan_timeout of silence. */
 void tcp_close(struct tcb *tcb, stcp_usec_t now);
 /* The application closed leaving received data unread (RFC 9293 3.10.5
  * ABORT, as Linux does): send a RST and end at once, without an error. */

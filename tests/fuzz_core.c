@@ -19,7 +19,7 @@
  *            relative to rcv_nxt, rcv_adv, snd_una, snd_nxt; or raw), window,
  *            payload length (0..600)
  *   write    N bytes (tcp_write)        read     N bytes, or all (tcp_app_read)
- *   close    (tcp_close)                advance  time, or up to the next timer,
+ *   close    (tcp_close, tcp_shutdown)  advance  time, or up to the next timer,
  *   raw      header bytes as given               then tcp_timer + tcp_output
  *   special  peer unreachable, abort, read all, abort by the application
  *            (tcp_user_abort)
@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_OPS     1000
 #define MAX_PAYLOAD 1600 /* payload bytes of a peer segment (more than our MSS) */
-#define MAX_FINS    64  /* FIN positions the peer used, remembered */
+#define MAX_FINS    64   /* FIN positions the peer used, remembered */
 #define MAX_WRITE   70000
 
 /* ---------------------------------------------------------------- State */
@@ -94,7 +94,7 @@ struct fz {
     uint32_t peer_next;  /* sequence number after the furthest the peer sent */
     uint64_t written;    /* bytes tcp_write took: stream offsets [0, written) */
     uint64_t ndelivered; /* bytes delivered, in order */
-    bool app_closed;     /* tcp_close was called */
+    bool app_closed;     /* tcp_close or tcp_shutdown was called */
     bool synced;         /* the TCB has been synchronized (irs is fixed) */
     enum tcp_state last_state;
     /* events seen */
@@ -106,7 +106,7 @@ struct fz {
     bool have_edge; /* a segment with ACK went out ... */
     uint32_t edge;  /* ... offering the peer up to here (ack + window) */
     unsigned nops;
-    const char *op; /* what is being done, for messages */
+    const char *op;    /* what is being done, for messages */
     uint32_t our_mss;  /* cfg.mss */
     bool in_segment;   /* tcp_input is running on ... */
     bool in_rst;       /* ... a segment with RST set ... */
@@ -348,9 +348,10 @@ static void cb_output(void *ctx, const STCPHeader *hdr, const void *payload, siz
         F.have_edge = true;
         F.edge = edge;
     }
+    /* snd_nxt, a keepalive's snd_nxt - 1, or snd_una inside a zero window. */
     if (!len && !(flags & (TH_SYN | TH_FIN)))
-        CHECK(seq == t->snd_max || seq == t->snd_max - 1, "bare ACK with seq %u (snd_max %u)", seq,
-              t->snd_max);
+        CHECK(seq == t->snd_max || seq == t->snd_max - 1 || (seq == t->snd_una && !t->snd_wnd),
+              "bare ACK with seq %u (snd_max %u)", seq, t->snd_max);
 }
 
 static void cb_deliver(void *ctx, const void *data, size_t len)
@@ -896,11 +897,15 @@ static void op_read(struct rd *r)
     settle(false);
 }
 
-static void op_close(void)
+/* A close, or (half) a half-close: either way our FIN is due. */
+static void op_close(bool half)
 {
-    F.op = "close";
+    F.op = half ? "shutdown" : "close";
     F.app_closed = true;
-    tcp_close(&F.tcb, F.now);
+    if (half)
+        tcp_shutdown(&F.tcb, F.now);
+    else
+        tcp_close(&F.tcb, F.now);
     settle(false);
 }
 
@@ -1085,10 +1090,10 @@ static bool setup(struct rd *r)
     const struct tcb *t = &F.tcb;
     switch ((start / 7) % 7) {
     case 1: /* FIN_WAIT_1 */
-        op_close();
+        op_close(false);
         break;
     case 2: /* FIN_WAIT_2 */
-        op_close();
+        op_close(false);
         peer(t->rcv_nxt, t->snd_max, TH_ACK, peer_win);
         break;
     case 3: /* CLOSE_WAIT */
@@ -1096,14 +1101,14 @@ static bool setup(struct rd *r)
         break;
     case 4: /* LAST_ACK */
         peer(t->rcv_nxt, t->snd_max, TH_FIN | TH_ACK, peer_win);
-        op_close();
+        op_close(false);
         break;
     case 5: /* CLOSING: their FIN crosses ours */
-        op_close();
+        op_close(false);
         peer(t->rcv_nxt, t->snd_max - 1, TH_FIN | TH_ACK, peer_win);
         break;
     case 6: /* TIME_WAIT */
-        op_close();
+        op_close(false);
         peer(t->rcv_nxt, t->snd_max, TH_FIN | TH_ACK, peer_win);
         break;
     default:
@@ -1141,7 +1146,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 op_read(&r);
                 break;
             case 10:
-                op_close();
+                op_close(op & 0x10); /* bit 4: tcp_shutdown instead */
                 break;
             case 11:
             case 12:

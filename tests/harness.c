@@ -257,6 +257,12 @@ void h_close(struct harness *h)
     tcp_output(&h->tcb, h->now);
 }
 
+void h_shutdown(struct harness *h)
+{
+    tcp_shutdown(&h->tcb, h->now);
+    tcp_output(&h->tcb, h->now);
+}
+
 void h_read(struct harness *h, size_t n)
 {
     if (n > h->unread)

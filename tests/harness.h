@@ -103,6 +103,8 @@ size_t h_write(struct harness *h, const char *bytes);
 size_t h_write_n(struct harness *h, size_t n); /* n bytes of a known pattern */
 /* The application closes. */
 void h_close(struct harness *h);
+/* The application shuts down writing (half-close). */
+void h_shutdown(struct harness *h);
 /* The application reads n bytes from its receive queue. */
 void h_read(struct harness *h, size_t n);
 /* Time passes: timers run, then output. */

@@ -34,6 +34,7 @@ suite flood bash tests/flood.sh
 suite capture bash tests/capture.sh
 suite carriers bash tests/carriers.sh
 suite robust bash tests/robust.sh
+suite tcpnode bash tests/tcpnode.sh
 suite garbage bash tests/garbage.sh
 suite sanitize bash tests/sanitize.sh
 suite fuzz bash tests/fuzz.sh 30

@@ -695,6 +695,25 @@ static void test_data_zero_window_persist_probe(void)
     h_free(&h);
 }
 
+/* With our probe byte beyond the peer's zero window, an ACK we send
+ * carries the window's edge as its sequence number, not snd_nxt: a
+ * receiver with a zero window ignores the ACK of anything else, and both
+ * sides would then stall, each waiting for the other's window. */
+static void test_data_ack_seq_within_zero_window(void)
+{
+    struct harness h;
+    est(&h, 0);
+    h_write(&h, "hello");
+    h_advance(&h, RTO0); /* the probe: byte 1001 */
+    CU_ASSERT_EQUAL(h.tcb.snd_nxt, 1002);
+    h_clear(&h);
+    h_input(&h, datan(5001, 1001, 0, stream(), 100));
+    expect_stream(&h, 100);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5101, H_WINDOW - 100, 0);
+    h_free(&h);
+}
+
 /* The probe's ACK opens the window: the rest follows at once. */
 static void test_data_probe_acked_window_opens(void)
 {
@@ -1971,6 +1990,148 @@ static void test_timer_orphan_fin_wait_2(void)
     h_free(&h);
 }
 
+/* ===================== Half-close (myshutdown SHUT_WR) ===================== */
+
+/* Our side half-closes; the peer keeps sending for as long as it likes
+ * (no orphan timeout: the application still reads), then closes. */
+static void test_half_close_peer_keeps_sending(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_shutdown(&h);
+    EXPECT_STATE(&h, TCPS_FIN_WAIT_1);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_FIN | TH_ACK, 1001, 5001, H_WINDOW, 0);
+    CU_ASSERT_FALSE(h.tcb.app_closed);
+    h_clear(&h);
+    h_input(&h, datan(5001, 1002, H_WINDOW, stream(), 100)); /* acks our FIN */
+    EXPECT_STATE(&h, TCPS_FIN_WAIT_2);
+    CU_ASSERT_EQUAL(h.close_done, 1);
+    CU_ASSERT_EQUAL(h.tcb.close_at, STCP_NO_TIMER);
+    expect_stream(&h, 100);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1002, 5101, H_WINDOW - 100, 0);
+    /* Well past the orphan timeout, the connection still takes data. */
+    h_advance(&h, h.tcb.cfg.orphan_timeout + 1);
+    EXPECT_STATE(&h, TCPS_FIN_WAIT_2);
+    h_clear(&h);
+    h_input(&h, datan(5101, 1002, H_WINDOW, stream() + 100, 100));
+    expect_stream(&h, 200);
+    EXPECT_SEG(&h, 0, TH_ACK, 1002, 5201, H_WINDOW - 200, 0);
+    h_clear(&h);
+    h_input(&h, fin(5201, 1002, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_TIME_WAIT);
+    EXPECT_SEG(&h, 0, TH_ACK, 1002, 5202, H_WINDOW - 201, 0);
+    CU_ASSERT_EQUAL(h.peer_fin, 1);
+    CU_ASSERT_EQUAL(h.errors, 0);
+    CU_ASSERT_EQUAL(h.close_done, 1);
+    h_free(&h);
+}
+
+/* The FIN follows the data written before the half-close; nothing can be
+ * written after it, and a second half-close sends nothing more. */
+static void test_half_close_fin_after_data_once(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_write(&h, "hello");
+    h_shutdown(&h);
+    EXPECT_NOUT(&h, 2);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 5);
+    expect_payload(&h, 0, "hello");
+    EXPECT_SEG(&h, 1, TH_FIN | TH_ACK, 1006, 5001, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(tcp_send_space(&h.tcb), 0);
+    CU_ASSERT_EQUAL(h_write(&h, "more"), 0);
+    h_shutdown(&h);
+    EXPECT_NOUT(&h, 2);
+    CU_ASSERT_EQUAL(h.tcb.snd_nxt, 1007);
+    h_free(&h);
+}
+
+/* Both sides half-close at once: CLOSING, then TIME_WAIT; what the peer
+ * sent with its FIN is delivered. */
+static void test_half_close_both_sides(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_shutdown(&h);
+    h_clear(&h);
+    h_input(&h, with_flags(datan(5001, 1001, H_WINDOW, stream(), 50), TH_FIN));
+    EXPECT_STATE(&h, TCPS_CLOSING);
+    expect_stream(&h, 50);
+    CU_ASSERT_EQUAL(h.peer_fin, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1002, 5052, H_WINDOW - 51, 0);
+    h_input(&h, ack(5052, 1002, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_TIME_WAIT);
+    CU_ASSERT_EQUAL(h.close_done, 1);
+    CU_ASSERT_FALSE(h.tcb.app_closed);
+    h_free(&h);
+}
+
+/* The peer closed first; our half-close is the second FIN (LAST_ACK). */
+static void test_half_close_in_close_wait(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_input(&h, fin(5001, 1001, H_WINDOW));
+    h_clear(&h);
+    h_shutdown(&h);
+    EXPECT_STATE(&h, TCPS_LAST_ACK);
+    EXPECT_SEG(&h, 0, TH_FIN | TH_ACK, 1001, 5002, H_WINDOW - 1, 0);
+    h_input(&h, ack(5002, 1002, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.close_done, 1);
+    CU_ASSERT_EQUAL(h.closed, 1);
+    h_free(&h);
+}
+
+/* Close after a half-close whose FIN is acknowledged: nothing is sent,
+ * CLOSE_DONE is not reported again, and FIN_WAIT_2 now has the orphan
+ * timeout (nobody reads any more). */
+static void test_close_after_half_close(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_shutdown(&h);
+    h_input(&h, ack(5001, 1002, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_FIN_WAIT_2);
+    CU_ASSERT_EQUAL(h.tcb.close_at, STCP_NO_TIMER);
+    h.now += 300 * STCP_MSEC;
+    h_clear(&h);
+    h_close(&h);
+    EXPECT_NOUT(&h, 0);
+    EXPECT_STATE(&h, TCPS_FIN_WAIT_2);
+    CU_ASSERT(h.tcb.app_closed);
+    stcp_usec_t t0 = h.now;
+    CU_ASSERT_EQUAL(h.tcb.close_at, t0 + h.tcb.cfg.orphan_timeout);
+    CU_ASSERT_EQUAL(h.close_done, 1);
+    for (int i = 0; i < 1000 && h.tcb.state != TCPS_CLOSED; i++)
+        h_advance(&h, tcp_next_timer(&h.tcb) - h.now);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT(h.now - t0 <= h.tcb.cfg.orphan_timeout);
+    CU_ASSERT_EQUAL(h.close_done, 1);
+    CU_ASSERT_EQUAL(h.closed, 1);
+    h_free(&h);
+}
+
+/* Close after a half-close, before the FIN is acknowledged: the ACK then
+ * leads to an orphaned FIN_WAIT_2, as after a plain close. */
+static void test_close_after_half_close_in_fin_wait_1(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_shutdown(&h);
+    h_clear(&h);
+    h_close(&h);
+    EXPECT_NOUT(&h, 0);
+    EXPECT_STATE(&h, TCPS_FIN_WAIT_1);
+    h_input(&h, ack(5001, 1002, H_WINDOW));
+    EXPECT_STATE(&h, TCPS_FIN_WAIT_2);
+    CU_ASSERT_EQUAL(h.tcb.close_at, h.now + h.tcb.cfg.orphan_timeout);
+    CU_ASSERT_EQUAL(h.close_done, 1);
+    h_free(&h);
+}
+
 /* ICMP port unreachable while connecting: ECONNREFUSED. */
 static void test_timer_unreachable_while_connecting(void)
 {
@@ -2584,6 +2745,7 @@ void register_core_suites(void)
         {"window update when reader frees an MSS", test_data_window_update_when_reader_frees_mss},
         {"peer zero window: persist probe, backoff", test_data_zero_window_persist_probe},
         {"probe acked, window opens", test_data_probe_acked_window_opens},
+        {"ACK within the peer's zero window", test_data_ack_seq_within_zero_window},
         {"window update opens sender", test_data_window_update_opens_sender},
         {"flight limited by peer window", test_data_flight_limited_by_peer_window},
         {"flight limited by configured window", test_data_flight_limited_by_configured_window},
@@ -2628,6 +2790,12 @@ void register_core_suites(void)
         {"data after our FIN: FIN_WAIT_2", test_data_after_our_fin_in_fin_wait_2},
         {"close events fire once", test_close_events_fire_once},
         {"CLOSE_WAIT: resent FIN acked", test_close_wait_resent_fin_acked},
+        {"half-close: the peer keeps sending", test_half_close_peer_keeps_sending},
+        {"half-close: FIN after the data, once", test_half_close_fin_after_data_once},
+        {"half-close on both sides at once", test_half_close_both_sides},
+        {"half-close in CLOSE_WAIT", test_half_close_in_close_wait},
+        {"close after a half-close", test_close_after_half_close},
+        {"close after a half-close, FIN unacknowledged", test_close_after_half_close_in_fin_wait_1},
     };
     static const struct core_case wrap_cases[] = {
         {"handshake with ISS 0xffffffff", test_wrap_handshake_iss_max},
