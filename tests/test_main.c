@@ -9,6 +9,7 @@
 
 void register_unit_suites(void);
 void register_core_suites(void);
+void register_linkem_suites(void);
 
 int main(int argc, char **argv)
 {
@@ -16,6 +17,7 @@ int main(int argc, char **argv)
         return 2;
     register_unit_suites();
     register_core_suites();
+    register_linkem_suites();
     CU_basic_set_mode(CU_BRM_VERBOSE);
     if (argc > 1) {
         CU_pSuite suite = CU_get_suite(argv[1]);
