@@ -29,6 +29,7 @@ suite() { # suite NAME COMMAND...
 
 suite unit ./tests/unit
 suite e2e bash tests/e2e.sh full
+suite linkem bash tests/linkem.sh
 suite flood bash tests/flood.sh
 suite capture bash tests/capture.sh
 suite robust bash tests/robust.sh
