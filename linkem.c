@@ -43,6 +43,7 @@ struct dir_stats {
     uint64_t in_pkts, in_bytes;   /* arrived at the emulator */
     uint64_t out_pkts, out_bytes; /* delivered to the other end */
     uint64_t drop_loss, drop_queue, drop_cap, drop_send;
+    uint64_t held; /* in the link now: arrived, not yet delivered or dropped */
 };
 
 struct flow {
@@ -51,7 +52,6 @@ struct flow {
     int fd; /* towards the server */
     struct sockaddr_in client, upstream;
     uint64_t last_ns;   /* last datagram either way */
-    uint64_t inflight;  /* packets of this flow held by either link */
     uint32_t ovfl_seen; /* the kernel's drop count on fd, last seen */
     struct dir_stats up, down;
 };
@@ -159,7 +159,6 @@ static struct flow *flow_new(const struct sockaddr_in *client, uint64_t now)
     f->fd = fd;
     f->client = *client;
     f->last_ns = now;
-    f->inflight = 0;
     f->ovfl_seen = 0;
     lk.nflows++;
     if (lk.next_sweep_ns > now + lk.idle_ns)
@@ -179,6 +178,7 @@ static void add_stats(struct dir_stats *sum, const struct dir_stats *s)
     sum->drop_queue += s->drop_queue;
     sum->drop_cap += s->drop_cap;
     sum->drop_send += s->drop_send;
+    sum->held += s->held;
 }
 
 /* Flows idle for longer than the idle time go, once nothing of theirs is
@@ -194,7 +194,7 @@ static void flows_sweep(uint64_t now)
         if (!f->used)
             continue;
         uint64_t due = f->last_ns + lk.idle_ns;
-        if (due <= now && !f->inflight) {
+        if (due <= now && !f->up.held && !f->down.held) {
             print_flow(stdout, f, "expired");
             fflush(stdout);
             add_stats(&lk.expired_up, &f->up);
@@ -236,7 +236,7 @@ static void link_offer(enum dir d, struct flow *f, const uint8_t *buf, size_t le
     memcpy(copy, buf, len);
     switch (lk_link_offer(&lk.link[d], now, copy, f, (uint32_t)len)) {
     case LK_ACCEPT:
-        f->inflight++;
+        s->held++;
         return;
     case LK_DROP_LOSS:
         s->drop_loss++;
@@ -271,7 +271,7 @@ static void links_deliver(uint64_t now)
             } else {
                 s->drop_send++; /* socket buffer full, or the peer is gone */
             }
-            f->inflight--;
+            s->held--;
             free(p->data);
             lk_link_pop(&lk.link[d]);
         }
@@ -285,9 +285,10 @@ static void print_dir(FILE *out, const char *name, const struct dir_stats *s)
     fprintf(out,
             " %s_in_pkts=%" PRIu64 " %s_in_bytes=%" PRIu64 " %s_pkts=%" PRIu64 " %s_bytes=%" PRIu64
             " %s_drop_loss=%" PRIu64 " %s_drop_queue=%" PRIu64 " %s_drop_cap=%" PRIu64
-            " %s_drop_send=%" PRIu64,
+            " %s_drop_send=%" PRIu64 " %s_held=%" PRIu64,
             name, s->in_pkts, name, s->in_bytes, name, s->out_pkts, name, s->out_bytes, name,
-            s->drop_loss, name, s->drop_queue, name, s->drop_cap, name, s->drop_send);
+            s->drop_loss, name, s->drop_queue, name, s->drop_cap, name, s->drop_send, name,
+            s->held);
 }
 
 static void print_flow(FILE *out, const struct flow *f, const char *state)
