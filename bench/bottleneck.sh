@@ -123,16 +123,16 @@ finish() {
         "$WORK/srv.err" | awk '{ s += $1 + $2 } END { print s + 0 }')
 }
 
-# fetch FILE ALGO TAG: one client; writes "rc start end" to $WORK/$TAG.
+# fetch FILE ALGO I: client number I; writes "rc start end" to $WORK/res.I.
 fetch() {
     local s e rc
     s=$EPOCHREALTIME
     # shellcheck disable=SC2046
     timeout "$LIMIT" "$ROOT/client" -q -w "$WINDOW" $(cc_args "$2") -f "$1" "$LINK_ADDR" \
-        >/dev/null 2>"$WORK/$3.err"
+        >/dev/null 2>"$WORK/err.$3"
     rc=$?
     e=$EPOCHREALTIME
-    echo "$rc $s $e" >"$WORK/$3"
+    echo "$rc $s $e" >"$WORK/res.$3"
 }
 
 # flows KEY ALGO RATE QUEUE FILE BYTES N RUN: N clients at once through one
@@ -141,21 +141,22 @@ flows() {
     local key=$1 algo=$2 rate=$3 queue=$4 file=$5 bytes=$6 n=$7 run=$8 i
     start "$algo" "$rate" "$queue" "$n" "$run" || { note_fail "$key run $run: start"; return; }
     for i in $(seq "$n"); do
-        fetch "$file" "$algo" "c$i" &
+        fetch "$file" "$algo" "$i" &
     done
     wait_clients "$n"
     finish
     local ok=1
     for i in $(seq "$n"); do
-        read -r rc _ _ <"$WORK/c$i"
-        [ "$rc" = 0 ] || { ok=0; note_fail "$key run $run: client $i exit $rc: $(tail -1 "$WORK/c$i.err")"; }
+        read -r rc _ _ <"$WORK/res.$i"
+        [ "$rc" = 0 ] || { ok=0; note_fail "$key run $run: client $i exit $rc: $(tail -1 "$WORK/err.$i")"; }
+        [ -s "$WORK/err.$i" ] && log "$key run $run: client $i said: $(tail -1 "$WORK/err.$i")"
     done
     [ "$ok" = 1 ] || return
     local link agg jain
     link=$(bps "$rate")
     # Aggregate: all the bytes over first start to last end; Jain's index
     # over each flow's own goodput.
-    read -r agg jain < <(cat "$WORK"/c[0-9]* | awk -v b="$bytes" '{
+    read -r agg jain < <(cat "$WORK"/res.* | awk -v b="$bytes" '{
         r = b * 8 / ($3 - $2); s += r; q += r * r; n++
         if (n == 1 || $2 < first) first = $2
         if (n == 1 || $3 > last) last = $3 }
@@ -173,7 +174,7 @@ flows() {
 wait_clients() {
     for _ in $(seq $((LIMIT * 10 + 100))); do
         local done=0 i
-        for i in $(seq "$1"); do [ -s "$WORK/c$i" ] && done=$((done + 1)); done
+        for i in $(seq "$1"); do [ -s "$WORK/res.$i" ] && done=$((done + 1)); done
         [ "$done" -eq "$1" ] && return
         sleep 0.1
     done
@@ -185,23 +186,24 @@ SLOW_Q=$(bdp "$SLOW_RATE")
 for run in $(seq "$RUNS"); do
     for algo in $CC_LIST; do
         k=$(tr -c 'a-z0-9\n' '_' <<<"$algo")
-        rm -f "$WORK"/c[0-9]*
+        rm -f "$WORK"/res.* "$WORK"/err.*
         flows "${k}_one" "$algo" "$RATE" "$FAST_Q" big "$BYTES" 1 "$run"
-        rm -f "$WORK"/c[0-9]*
+        rm -f "$WORK"/res.* "$WORK"/err.*
         flows "${k}_many" "$algo" "$RATE" "$FAST_Q" big "$BYTES" "$FLOWS" "$run"
-        rm -f "$WORK"/c[0-9]*
+        rm -f "$WORK"/res.* "$WORK"/err.*
         flows "${k}_slow" "$algo" "$SLOW_RATE" "$SLOW_Q" small "$SLOW_BYTES" 1 "$run"
     done
 done
 
-# med KEY: "median (min–max)" of the runs, or n/a.
+# med KEY [pct|frac]: "median (min–max)" of the runs, or n/a; as a
+# percentage, a fraction with three decimals, or a whole number.
 med() {
     [ -s "$WORK/m/$1" ] || { echo "n/a"; return; }
-    sort -g "$WORK/m/$1" | awk -v pct="${2:-}" '{ v[NR] = $1 } END {
+    sort -g "$WORK/m/$1" | awk -v how="${2:-}" '{ v[NR] = $1 } END {
         m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-        if (pct) printf "%.1f%% (%.1f–%.1f)", 100 * m, 100 * v[1], 100 * v[NR];
-        else if (m == int(m)) printf "%d (%d–%d)", m, v[1], v[NR];
-        else printf "%.3f (%.3f–%.3f)", m, v[1], v[NR] }'
+        if (how == "pct") printf "%.1f%% (%.1f–%.1f)", 100 * m, 100 * v[1], 100 * v[NR];
+        else if (how == "frac") printf "%.3f (%.3f–%.3f)", m, v[1], v[NR];
+        else printf "%.0f (%.0f–%.0f)", m, v[1], v[NR] }'
 }
 
 echo
@@ -215,9 +217,9 @@ echo "| Algorithm | Path | Flows x bytes | Goodput, % of link (min–max) | Jain
 echo "|---|---|---|---|---|---|---|---|"
 for algo in $CC_LIST; do
     k=$(tr -c 'a-z0-9\n' '_' <<<"$algo")
-    echo "| $algo | $RATE, queue $FAST_Q B | 1 x $BYTES | $(med "${k}_one_share" 1) | — | $(med "${k}_one_drops") | $(med "${k}_one_rexmit") | $(med "${k}_one_qmean") |"
-    echo "| $algo | $RATE, queue $FAST_Q B | $FLOWS x $BYTES | $(med "${k}_many_share" 1) aggregate | $(med "${k}_many_jain") | $(med "${k}_many_drops") | $(med "${k}_many_rexmit") | $(med "${k}_many_qmean") |"
-    echo "| $algo | $SLOW_RATE, queue $SLOW_Q B | 1 x $SLOW_BYTES | $(med "${k}_slow_share" 1) | — | $(med "${k}_slow_drops") | $(med "${k}_slow_rexmit") | $(med "${k}_slow_qmean") |"
+    echo "| $algo | $RATE, queue $FAST_Q B | 1 x $BYTES | $(med "${k}_one_share" pct) | — | $(med "${k}_one_drops") | $(med "${k}_one_rexmit") | $(med "${k}_one_qmean") |"
+    echo "| $algo | $RATE, queue $FAST_Q B | $FLOWS x $BYTES | $(med "${k}_many_share" pct) aggregate | $(med "${k}_many_jain" frac) | $(med "${k}_many_drops") | $(med "${k}_many_rexmit") | $(med "${k}_many_qmean") |"
+    echo "| $algo | $SLOW_RATE, queue $SLOW_Q B | 1 x $SLOW_BYTES | $(med "${k}_slow_share" pct) | — | $(med "${k}_slow_drops") | $(med "${k}_slow_rexmit") | $(med "${k}_slow_qmean") |"
 done
 echo
 echo "Goodput counts file bytes only; the link also carries each segment's 20-byte"
