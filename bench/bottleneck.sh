@@ -119,6 +119,7 @@ finish() {
     line=$(grep '^link dir=down ' "$WORK/link.out" | tail -1)
     DROPS=$(tr ' ' '\n' <<<"$line" | awk -F= '$1 == "drop_queue" || $1 == "drop_cap" { s += $2 } END { print s + 0 }')
     QMEAN=$(tr ' ' '\n' <<<"$line" | sed -n 's/^queue_mean_bytes=//p')
+    KDROPS=$(grep '^linkem report=' "$WORK/link.out" | tail -1 | tr ' ' '\n' | sed -n 's/^kernel_drops=//p')
     REXMIT=$(sed -n 's/.*resent \([0-9]*\) on timeout, \([0-9]*\) on duplicate ACKs.*/\1 \2/p' \
         "$WORK/srv.err" | awk '{ s += $1 + $2 } END { print s + 0 }')
 }
@@ -166,7 +167,8 @@ flows() {
     rec "${key}_drops" "$DROPS"
     rec "${key}_rexmit" "$REXMIT"
     rec "${key}_qmean" "$QMEAN"
-    log "$key run $run: $(calc "$agg / 1e6") Mbit/s ($(calc "100 * $agg / $link")% of the link), jain $jain, drops $DROPS, resent $REXMIT"
+    rec "${key}_kdrops" "$KDROPS"
+    log "$key run $run: $(calc "$agg / 1e6") Mbit/s ($(calc "100 * $agg / $link")% of the link), jain $jain, drops $DROPS (kernel $KDROPS), resent $REXMIT"
 }
 
 # wait_clients N: the background fetches (and nothing else: the server and
@@ -213,15 +215,17 @@ echo "- $RUNS runs of each; $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$
 echo "- window $WINDOW on both ends; delay ${DELAY_MS} ms each way; drop-tail queue of one bandwidth-delay product (rate x ${DELAY_MS}x2 ms); no random loss"
 [ "$HAVE_CC" = 1 ] || echo "- the client has no -c: the transport's only behaviour (no congestion control; the window is the window)"
 echo
-echo "| Algorithm | Path | Flows x bytes | Goodput, % of link (min–max) | Jain | Drops at the bottleneck | Server retransmissions | Mean queue, bytes |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| Algorithm | Path | Flows x bytes | Goodput, % of link (min–max) | Jain | Drops at the bottleneck | Server retransmissions | Mean queue, bytes | linkem's kernel drops |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for algo in $CC_LIST; do
     k=$(tr -c 'a-z0-9\n' '_' <<<"$algo")
-    echo "| $algo | $RATE, queue $FAST_Q B | 1 x $BYTES | $(med "${k}_one_share" pct) | — | $(med "${k}_one_drops") | $(med "${k}_one_rexmit") | $(med "${k}_one_qmean") |"
-    echo "| $algo | $RATE, queue $FAST_Q B | $FLOWS x $BYTES | $(med "${k}_many_share" pct) aggregate | $(med "${k}_many_jain" frac) | $(med "${k}_many_drops") | $(med "${k}_many_rexmit") | $(med "${k}_many_qmean") |"
-    echo "| $algo | $SLOW_RATE, queue $SLOW_Q B | 1 x $SLOW_BYTES | $(med "${k}_slow_share" pct) | — | $(med "${k}_slow_drops") | $(med "${k}_slow_rexmit") | $(med "${k}_slow_qmean") |"
+    echo "| $algo | $RATE, queue $FAST_Q B | 1 x $BYTES | $(med "${k}_one_share" pct) | — | $(med "${k}_one_drops") | $(med "${k}_one_rexmit") | $(med "${k}_one_qmean") | $(med "${k}_one_kdrops") |"
+    echo "| $algo | $RATE, queue $FAST_Q B | $FLOWS x $BYTES | $(med "${k}_many_share" pct) aggregate | $(med "${k}_many_jain" frac) | $(med "${k}_many_drops") | $(med "${k}_many_rexmit") | $(med "${k}_many_qmean") | $(med "${k}_many_kdrops") |"
+    echo "| $algo | $SLOW_RATE, queue $SLOW_Q B | 1 x $SLOW_BYTES | $(med "${k}_slow_share" pct) | — | $(med "${k}_slow_drops") | $(med "${k}_slow_rexmit") | $(med "${k}_slow_qmean") | $(med "${k}_slow_kdrops") |"
 done
 echo
+echo "Kernel drops are datagrams the kernel dropped on linkem's own sockets (receive"
+echo "buffer full, SO_RXQ_OVFL): losses that are not the emulated link's."
 echo "Goodput counts file bytes only; the link also carries each segment's 20-byte"
 echo "header (linkem's rate applies to the whole datagram), so with 536-byte segments"
 echo "the most a flow can get is 536/556 = 96.4% of the link."
