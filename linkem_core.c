@@ -3,6 +3,7 @@
  * Sections: parsing; the bottleneck (queue, serialisation, delay line);
  * the NAT rewrite.
  */
+#define _GNU_SOURCE
 #include "linkem.h"
 
 #include <arpa/inet.h>
@@ -44,7 +45,7 @@ int lk_parse_rate(const char *s, uint64_t *bps)
     if (parse_number(s, &d, &end) < 0)
         return -1;
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcasecmp(end, units[i].suffix))
+        if (strcasecmp(end, units[i].suffix) != 0)
             continue;
         double v = d * units[i].scale;
         if (v != 0 && (v < (double)LK_RATE_MIN || v > (double)LK_RATE_MAX))
@@ -66,7 +67,7 @@ int lk_parse_delay(const char *s, uint64_t *ns)
     if (parse_number(s, &d, &end) < 0)
         return -1;
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcasecmp(end, units[i].suffix))
+        if (strcasecmp(end, units[i].suffix) != 0)
             continue;
         double v = d * units[i].scale;
         if (v > (double)LK_DELAY_MAX_NS)
@@ -393,8 +394,8 @@ int lk_rewrite(uint8_t *seg, size_t len, const struct sockaddr_in *from_src,
                const struct sockaddr_in *from_dst, const struct sockaddr_in *to_src,
                const struct sockaddr_in *to_dst)
 {
-    if (len < LK_TH_LEN || memcmp(seg + LK_TH_SPORT, &from_src->sin_port, 2) ||
-        memcmp(seg + LK_TH_DPORT, &from_dst->sin_port, 2))
+    if (len < LK_TH_LEN || memcmp(seg + LK_TH_SPORT, &from_src->sin_port, 2) != 0 ||
+        memcmp(seg + LK_TH_DPORT, &from_dst->sin_port, 2) != 0)
         return -1;
     uint8_t old_words[12], new_words[12];
     nat_words(old_words, from_src, from_dst);
