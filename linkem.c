@@ -1,12 +1,12 @@
 /* linkem.c -- a link emulator: a shared bottleneck between STCP clients and
  * one server, on loopback, without root.
  *
- *     linkem -s SERVER:PORT [-l ADDR:PORT] [-r RATE] [-d DELAY] [-q LIMIT]
- *            [-L LOSS] [-S SEED] [-R SPEC] [-m MAXFLOWS] [-i IDLE]
+ *     linkem -s SERVER:PORT [-s ...] [-l ADDR:PORT] [-r RATE] [-d DELAY]
+ *            [-q LIMIT] [-L LOSS] [-S SEED] [-R SPEC] [-m MAXFLOWS] [-i IDLE]
  *
  * Clients send their datagrams (one STCP segment each) to the emulator as if
- * it were the server.  Each client flow gets its own UDP socket towards the
- * server, so the server sees distinct peers; ports and checksums are
+ * it were the server (with several -s, each server has its own port).  Each client flow gets its
+ * own UDP socket towards the server, so the server sees distinct peers; ports and checksums are
  * rewritten as a NAT would.  Both directions pass a bottleneck (linkem.h):
  * a rate, a drop-tail queue shared by every flow, a one-way delay and
  * random loss.  One thread, one epoll loop; the only timer is a timerfd set
@@ -37,6 +37,7 @@
 #define MAX_DATAGRAM     65535
 #define READS_PER_WAKEUP 64 /* per socket, so one busy socket cannot starve the rest */
 #define SOCKET_BUF       (4 << 20)
+#define MAX_SERVERS      8
 
 /* What one direction of one flow did. */
 struct dir_stats {
@@ -46,9 +47,18 @@ struct dir_stats {
     uint64_t held; /* in the link now: arrived, not yet delivered or dropped */
 };
 
+/* A server and the port its clients use; every server's flows share the
+ * same two links. */
+struct server {
+    struct sockaddr_in addr, listen_addr;
+    int listen_fd;
+    uint32_t ovfl_seen; /* the kernel's drop count on listen_fd, last seen */
+};
+
 struct flow {
     bool used;
     unsigned id;
+    struct server *via;
     int fd; /* towards the server */
     struct sockaddr_in client, upstream;
     uint64_t last_ns;   /* last datagram either way */
@@ -59,8 +69,10 @@ struct flow {
 enum dir { UP, DOWN }; /* UP: client -> server; DOWN: server -> client (the data) */
 
 static struct {
-    struct sockaddr_in listen_addr, server;
-    int listen_fd, epoll_fd, timer_fd, signal_fd;
+    struct server servers[MAX_SERVERS];
+    unsigned nservers;
+    struct sockaddr_in listen_addr; /* the first server's; the others' ports follow */
+    int epoll_fd, timer_fd, signal_fd;
     uint64_t timer_armed_ns;
     struct lk_link link[2];
     struct flow *flows;
@@ -72,8 +84,16 @@ static struct {
     struct dir_stats expired_up, expired_down; /* sums over expired flows */
 } lk;
 
-/* Markers for the epoll events that are not flows. */
-static char tag_listen, tag_timer, tag_signal;
+/* Markers for the epoll events that are neither flows nor servers. */
+static char tag_timer, tag_signal;
+
+static struct server *server_of_tag(void *tag)
+{
+    for (unsigned i = 0; i < lk.nservers; i++)
+        if (tag == &lk.servers[i])
+            return &lk.servers[i];
+    return NULL;
+}
 
 static uint64_t now_ns(void)
 {
@@ -112,11 +132,11 @@ static int udp_socket(const struct sockaddr_in *bind_to)
 
 /* ================================= Flows =================================== */
 
-static struct flow *flow_find(const struct sockaddr_in *client)
+static struct flow *flow_find(const struct server *via, const struct sockaddr_in *client)
 {
     for (unsigned i = 0; i < lk.max_flows; i++) {
         struct flow *f = &lk.flows[i];
-        if (f->used && f->client.sin_port == client->sin_port &&
+        if (f->used && f->via == via && f->client.sin_port == client->sin_port &&
             f->client.sin_addr.s_addr == client->sin_addr.s_addr)
             return f;
     }
@@ -125,7 +145,7 @@ static struct flow *flow_find(const struct sockaddr_in *client)
 
 /* A new flow with its own socket connected to the server; NULL (counted)
  * if the table is full or the socket cannot be made. */
-static struct flow *flow_new(const struct sockaddr_in *client, uint64_t now)
+static struct flow *flow_new(struct server *via, const struct sockaddr_in *client, uint64_t now)
 {
     struct flow *f = NULL;
     for (unsigned i = 0; i < lk.max_flows && !f; i++)
@@ -135,11 +155,11 @@ static struct flow *flow_new(const struct sockaddr_in *client, uint64_t now)
         lk.refused++;
         return NULL;
     }
-    struct sockaddr_in local = lk.listen_addr;
+    struct sockaddr_in local = via->listen_addr;
     local.sin_port = 0;
     int fd = udp_socket(&local);
     socklen_t alen = sizeof f->upstream;
-    if (fd < 0 || connect(fd, (const struct sockaddr *)&lk.server, sizeof lk.server) < 0 ||
+    if (fd < 0 || connect(fd, (const struct sockaddr *)&via->addr, sizeof via->addr) < 0 ||
         getsockname(fd, (struct sockaddr *)&f->upstream, &alen) < 0) {
         if (fd >= 0)
             close(fd);
@@ -156,6 +176,7 @@ static struct flow *flow_new(const struct sockaddr_in *client, uint64_t now)
     memset(&f->down, 0, sizeof f->down);
     f->used = true;
     f->id = ++lk.next_id;
+    f->via = via;
     f->fd = fd;
     f->client = *client;
     f->last_ns = now;
@@ -263,7 +284,7 @@ static void links_deliver(uint64_t now)
             if (d == UP)
                 n = send(f->fd, p->data, p->len, MSG_DONTWAIT);
             else
-                n = sendto(lk.listen_fd, p->data, p->len, MSG_DONTWAIT,
+                n = sendto(f->via->listen_fd, p->data, p->len, MSG_DONTWAIT,
                            (const struct sockaddr *)&f->client, sizeof f->client);
             if (n == (ssize_t)p->len) {
                 s->out_pkts++;
@@ -293,9 +314,10 @@ static void print_dir(FILE *out, const char *name, const struct dir_stats *s)
 
 static void print_flow(FILE *out, const struct flow *f, const char *state)
 {
-    char c[32], u[32];
-    fprintf(out, "flow id=%u state=%s client=%s upstream=%s", f->id, state,
-            addr_str(&f->client, c, sizeof c), addr_str(&f->upstream, u, sizeof u));
+    char c[32], u[32], v[32];
+    fprintf(out, "flow id=%u state=%s client=%s upstream=%s server=%s", f->id, state,
+            addr_str(&f->client, c, sizeof c), addr_str(&f->upstream, u, sizeof u),
+            addr_str(&f->via->addr, v, sizeof v));
     print_dir(out, "down", &f->down);
     print_dir(out, "up", &f->up);
     fprintf(out, "\n");
@@ -384,14 +406,13 @@ static void note_kernel_drops(uint32_t *seen, uint32_t now_count)
 static uint8_t rx_buf[MAX_DATAGRAM];
 
 /* From a client: find or make its flow, rewrite, into the up link. */
-static void read_clients(uint64_t now)
+static void read_clients(struct server *via, uint64_t now)
 {
-    static uint32_t ovfl_seen;
     for (int i = 0; i < READS_PER_WAKEUP; i++) {
         struct sockaddr_in src;
-        uint32_t ovfl = ovfl_seen;
-        ssize_t n = read_datagram(lk.listen_fd, rx_buf, sizeof rx_buf, &src, &ovfl);
-        note_kernel_drops(&ovfl_seen, ovfl);
+        uint32_t ovfl = via->ovfl_seen;
+        ssize_t n = read_datagram(via->listen_fd, rx_buf, sizeof rx_buf, &src, &ovfl);
+        note_kernel_drops(&via->ovfl_seen, ovfl);
         if (n == 0)
             return;
         if (n < 0) {
@@ -400,12 +421,12 @@ static void read_clients(uint64_t now)
             lk.malformed++;
             continue;
         }
-        struct flow *f = flow_find(&src);
+        struct flow *f = flow_find(via, &src);
         if (!f && (size_t)n >= LK_TH_LEN)
-            f = flow_new(&src, now);
+            f = flow_new(via, &src, now);
         if (!f)
             continue;
-        if (lk_rewrite(rx_buf, (size_t)n, &src, &lk.listen_addr, &f->upstream, &lk.server) < 0) {
+        if (lk_rewrite(rx_buf, (size_t)n, &src, &via->listen_addr, &f->upstream, &via->addr) < 0) {
             lk.malformed++;
             continue;
         }
@@ -428,8 +449,8 @@ static void read_server(struct flow *f, uint64_t now)
                 lk.malformed++;
             continue;
         }
-        if (lk_rewrite(rx_buf, (size_t)n, &lk.server, &f->upstream, &lk.listen_addr, &f->client) <
-            0) {
+        if (lk_rewrite(rx_buf, (size_t)n, &f->via->addr, &f->upstream, &f->via->listen_addr,
+                       &f->client) < 0) {
             lk.malformed++;
             continue;
         }
@@ -497,8 +518,8 @@ static int run(void)
                 uint64_t expirations;
                 (void)!read(lk.timer_fd, &expirations, sizeof expirations);
                 lk.timer_armed_ns = UINT64_MAX; /* one-shot: it has fired */
-            } else if (tag == &tag_listen) {
-                read_clients(now);
+            } else if (server_of_tag(tag)) {
+                read_clients(tag, now);
             } else {
                 read_server(tag, now);
             }
@@ -513,25 +534,28 @@ static int run(void)
 
 static void usage(const char *prog)
 {
-    fprintf(stderr,
-            "usage: %s -s SERVER:PORT [-l ADDR:PORT] [-r RATE] [-d DELAY] [-q LIMIT]\n"
-            "          [-L LOSS] [-S SEED] [-R SPEC] [-m MAXFLOWS] [-i IDLE]\n"
-            "  -s SERVER:PORT  the server to relay to (127.0.0.0/8 only)\n"
-            "  -l ADDR:PORT    where clients connect (default 127.0.0.1:0, any free port)\n"
-            "  -r RATE         bottleneck rate towards the clients: 100mbit, 800kbit,\n"
-            "                  1gbit, or bit/s; 0 = unlimited (default)\n"
-            "  -d DELAY        one-way delay towards the clients: 10ms, 500us (default 0)\n"
-            "  -q LIMIT        drop-tail queue: 100p (packets) or 150000b (bytes)\n"
-            "                  (default %up)\n"
-            "  -L LOSS         random loss towards the clients: 0.01 or 1%% (default 0)\n"
-            "  -S SEED         seed of the random loss (default: random, printed)\n"
-            "  -R SPEC         the path towards the server, as rate=R,delay=D,queue=Q,loss=P;\n"
-            "                  keys not given are as towards the clients (default: the same)\n"
-            "  -m MAXFLOWS     flows at once; datagrams of more are dropped (default 64)\n"
-            "  -i IDLE         seconds after which an idle flow is forgotten (default 60)\n"
-            "At exit (SIGINT, SIGTERM) and on SIGUSR1 it prints per-link and per-flow\n"
-            "counters on stdout.\n",
-            prog, LK_QUEUE_DEFAULT);
+    fprintf(
+        stderr,
+        "usage: %s -s SERVER:PORT [-s SERVER:PORT ...] [-l ADDR:PORT] [-r RATE]\n"
+        "          [-d DELAY] [-q LIMIT] [-L LOSS] [-S SEED] [-R SPEC] [-m MAXFLOWS] [-i IDLE]\n"
+        "  -s SERVER:PORT  the server to relay to (127.0.0.0/8 only); up to %d, each\n"
+        "                  with its own listening port, all through the same links\n"
+        "  -l ADDR:PORT    where clients connect (default 127.0.0.1:0, any free port);\n"
+        "                  server N listens on PORT + N - 1 (any free port if PORT is 0)\n"
+        "  -r RATE         bottleneck rate towards the clients: 100mbit, 800kbit,\n"
+        "                  1gbit, or bit/s; 0 = unlimited (default)\n"
+        "  -d DELAY        one-way delay towards the clients: 10ms, 500us (default 0)\n"
+        "  -q LIMIT        drop-tail queue: 100p (packets) or 150000b (bytes)\n"
+        "                  (default %up)\n"
+        "  -L LOSS         random loss towards the clients: 0.01 or 1%% (default 0)\n"
+        "  -S SEED         seed of the random loss (default: random, printed)\n"
+        "  -R SPEC         the path towards the server, as rate=R,delay=D,queue=Q,loss=P;\n"
+        "                  keys not given are as towards the clients (default: the same)\n"
+        "  -m MAXFLOWS     flows at once; datagrams of more are dropped (default 64)\n"
+        "  -i IDLE         seconds after which an idle flow is forgotten (default 60)\n"
+        "At exit (SIGINT, SIGTERM) and on SIGUSR1 it prints per-link and per-flow\n"
+        "counters on stdout.\n",
+        prog, MAX_SERVERS, LK_QUEUE_DEFAULT);
     exit(2);
 }
 
@@ -555,7 +579,6 @@ struct options {
 static void parse_args(int argc, char **argv, struct options *o)
 {
     const char *prog = argv[0];
-    bool have_server = false;
     lk_spec_default(&o->down);
     lk_parse_addr("127.0.0.1:0", &lk.listen_addr);
     lk.max_flows = 64;
@@ -565,8 +588,9 @@ static void parse_args(int argc, char **argv, struct options *o)
         int rc = 0;
         switch (c) {
         case 's':
-            rc = lk_parse_addr(optarg, &lk.server);
-            have_server = true;
+            if (lk.nservers == MAX_SERVERS)
+                usage(prog);
+            rc = lk_parse_addr(optarg, &lk.servers[lk.nservers++].addr);
             break;
         case 'l':
             rc = lk_parse_addr(optarg, &lk.listen_addr);
@@ -608,8 +632,11 @@ static void parse_args(int argc, char **argv, struct options *o)
             usage(prog);
         }
     }
-    if (optind != argc || !have_server || !lk.server.sin_port)
+    if (optind != argc || !lk.nservers)
         usage(prog);
+    for (unsigned i = 0; i < lk.nservers; i++)
+        if (!lk.servers[i].addr.sin_port)
+            usage(prog);
 }
 
 /* The project's rule: traffic to loopback only. */
@@ -621,6 +648,28 @@ static void require_loopback(const char *prog, const char *what, const struct so
     fprintf(stderr, "%s: %s %s is not a loopback address (127.0.0.0/8); refused\n", prog, what,
             addr_str(a, s, sizeof s));
     exit(2);
+}
+
+/* Server i's listening socket: the -l address, its port + i (or any free
+ * port if -l gave none). */
+static int listen_for(struct server *srv, unsigned i)
+{
+    srv->listen_addr = lk.listen_addr;
+    if (srv->listen_addr.sin_port) {
+        unsigned port = ntohs(lk.listen_addr.sin_port) + i;
+        if (port > 65535) {
+            errno = EADDRNOTAVAIL;
+            return -1;
+        }
+        srv->listen_addr.sin_port = htons((uint16_t)port);
+    }
+    srv->listen_fd = udp_socket(&srv->listen_addr);
+    socklen_t alen = sizeof srv->listen_addr;
+    if (srv->listen_fd < 0 ||
+        getsockname(srv->listen_fd, (struct sockaddr *)&srv->listen_addr, &alen) < 0)
+        return -1;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = srv};
+    return epoll_ctl(lk.epoll_fd, EPOLL_CTL_ADD, srv->listen_fd, &ev);
 }
 
 static int setup(const char *prog, const struct options *o)
@@ -650,26 +699,30 @@ static int setup(const char *prog, const struct options *o)
     lk.signal_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     lk.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     lk.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    lk.listen_fd = udp_socket(&lk.listen_addr);
-    socklen_t alen = sizeof lk.listen_addr;
-    if (lk.signal_fd < 0 || lk.timer_fd < 0 || lk.epoll_fd < 0 || lk.listen_fd < 0 ||
-        getsockname(lk.listen_fd, (struct sockaddr *)&lk.listen_addr, &alen) < 0)
+    if (lk.signal_fd < 0 || lk.timer_fd < 0 || lk.epoll_fd < 0)
         return -1;
     struct epoll_event ev = {.events = EPOLLIN};
+    for (unsigned i = 0; i < lk.nservers; i++)
+        if (listen_for(&lk.servers[i], i) < 0)
+            return -1;
     ev.data.ptr = &tag_signal;
     if (epoll_ctl(lk.epoll_fd, EPOLL_CTL_ADD, lk.signal_fd, &ev) < 0)
         return -1;
     ev.data.ptr = &tag_timer;
     if (epoll_ctl(lk.epoll_fd, EPOLL_CTL_ADD, lk.timer_fd, &ev) < 0)
         return -1;
-    ev.data.ptr = &tag_listen;
-    if (epoll_ctl(lk.epoll_fd, EPOLL_CTL_ADD, lk.listen_fd, &ev) < 0)
-        return -1;
     lk.timer_armed_ns = lk.next_sweep_ns = UINT64_MAX;
     lk.start_ns = now_ns();
-    char a[32], s[32];
-    printf("Link's address is %s\n", addr_str(&lk.listen_addr, a, sizeof a));
-    printf("linkem server=%s seed=%" PRIu64 "\n", addr_str(&lk.server, s, sizeof s), seed);
+    for (unsigned i = 0; i < lk.nservers; i++) {
+        char a[32], s[32];
+        addr_str(&lk.servers[i].listen_addr, a, sizeof a);
+        if (i == 0)
+            printf("Link's address is %s\n", a);
+        else
+            printf("Link's address for server %u is %s\n", i + 1, a);
+        printf("linkem server=%s listen=%s\n", addr_str(&lk.servers[i].addr, s, sizeof s), a);
+    }
+    printf("linkem seed=%" PRIu64 "\n", seed);
     fflush(stdout);
     return 0;
 }
@@ -678,7 +731,8 @@ int main(int argc, char **argv)
 {
     struct options o = {0};
     parse_args(argc, argv, &o);
-    require_loopback(argv[0], "server address", &lk.server);
+    for (unsigned i = 0; i < lk.nservers; i++)
+        require_loopback(argv[0], "server address", &lk.servers[i].addr);
     require_loopback(argv[0], "listening address", &lk.listen_addr);
     if (setup(argv[0], &o) < 0) {
         perror("linkem");
@@ -697,6 +751,8 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < lk.max_flows; i++)
         if (lk.flows[i].used)
             close(lk.flows[i].fd);
+    for (unsigned i = 0; i < lk.nservers; i++)
+        close(lk.servers[i].listen_fd);
     free(lk.flows);
     return rc;
 }

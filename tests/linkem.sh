@@ -168,6 +168,35 @@ check "two flows: distinct upstream ports" \
     [ "$(report | grep '^flow ' | tr ' ' '\n' | sed -n 's/^upstream=//p' | sort -u | wc -l)" -eq 2 ]
 check "two flows: counters consistent" counters_consistent
 
+# ---- Two servers behind one bottleneck (e.g. two algorithms competing) ----
+PORT1=$PORT
+SERVER1_PID=$SERVER_PID
+start_server -w 65535 || exit 1
+PORT2=$PORT
+PORT=$PORT1
+start_link -s "127.0.0.1:$PORT2" -r 50mbit -d 2ms -S 9 || exit 1
+LPORT2=$(sed -n "s/^Link's address for server 2 is .*:\([0-9]*\)$/\1/p" "$LINK_OUT")
+fetch_via f1m > "$WORK/srv.1" 2>&1 &
+p1=$!
+LPORT_SAVED=$LPORT
+LPORT=$LPORT2
+fetch_via g1m > "$WORK/srv.2" 2>&1 &
+p2=$!
+LPORT=$LPORT_SAVED
+wait $p1
+r1=$?
+wait $p2
+r2=$?
+cat "$WORK/srv.1" "$WORK/srv.2"
+check "two servers, one link: both byte-exact" [ -n "$LPORT2" ] && [ $r1 -eq 0 ] && [ $r2 -eq 0 ]
+stop_link
+kill "$SERVER_PID" 2>/dev/null
+wait "$SERVER_PID" 2>/dev/null
+SERVER_PID=$SERVER1_PID
+check "two servers: one flow to each" \
+    [ "$(tr ' ' '\n' < "$LINK_OUT.report" | sed -n 's/^server=//p' | sort -u | wc -l)" -eq 2 ]
+check "two servers: counters consistent" counters_consistent
+
 # ---- Flow limit, junk, idle expiry ----
 start_link -m 2 -i 1 || exit 1
 for _ in 1 2 3; do # three datagrams from three source ports: three would-be flows
