@@ -15,7 +15,11 @@
 #     window, so a sender without congestion control overflows the queue.
 # Each for every algorithm in BN_CC, passed as -c ALGO to server and client
 # when the client has -c; without it the transport's only behaviour is
-# measured once, labelled "default".  The window is BN_WINDOW (65535) on both
+# measured once, labelled "default".  And, when the client has -c (or
+# BN_MIX_FORCE=1, which runs it without -c, to test the script), the flows
+# of BN_MIX ("cubic cubic none none") at once through the fast path: one
+# server per algorithm (congestion control is the sender's), all behind one
+# linkem, each flow's share of the link.  The window is BN_WINDOW (65535) on both
 # ends.  Goodput is file bytes over the client process's wall time (connect
 # to end of file), as a share of the link rate; drops are the emulator's
 # (queue overflow, data direction); retransmissions are the server's
@@ -37,6 +41,7 @@ SLOW_RATE=${BN_SLOW_RATE:-10mbit}
 SLOW_BYTES=${BN_SLOW_BYTES:-$((1 << 20))}
 WINDOW=${BN_WINDOW:-65535}
 CC_LIST=${BN_CC:-cubic newreno none}
+MIX=${BN_MIX:-cubic cubic none none} # flows of different algorithms at once
 LIMIT=${BN_LIMIT:-120} # seconds, per client
 
 log() { echo "[bottleneck] $*" >&2; }
@@ -182,6 +187,55 @@ wait_clients() {
     done
 }
 
+# mix RUN: the flows of $MIX at once; one server per algorithm (the sender
+# chooses the algorithm), all behind one linkem (-s per server).
+mix() {
+    local run=$1 algos a n k=0 i=0 addr sargs=() spids=()
+    algos=$(tr ' ' '\n' <<<"$MIX" | awk 'NF && !seen[$1]++')
+    for a in $algos; do
+        k=$((k + 1))
+        n=$(tr ' ' '\n' <<<"$MIX" | grep -cx -- "$a")
+        # shellcheck disable=SC2046
+        timeout $((LIMIT + 30)) "$ROOT/server" -v -a 127.0.0.1 -d "$WORK/files" -n "$n" \
+            -w "$WINDOW" $(cc_args "$a") >"$WORK/srv$k.out" 2>"$WORK/srv$k.err" &
+        spids+=($!)
+        PIDS+=($!)
+        wait_line "$WORK/srv$k.out" "Server's address is" || { note_fail "mix run $run: server $a"; return; }
+        sargs+=(-s "$(sed -n "s/^Server's address is //p" "$WORK/srv$k.out")")
+    done
+    "$ROOT/linkem" "${sargs[@]}" -r "$RATE" -d "${DELAY_MS}ms" -q "${FAST_Q}b" -S "$run" \
+        >"$WORK/link.out" 2>"$WORK/link.err" &
+    LINK_PID=$!
+    PIDS+=("$LINK_PID")
+    wait_line "$WORK/link.out" "Link's address is" || { note_fail "mix run $run: linkem"; return; }
+    rm -f "$WORK"/res.* "$WORK"/err.*
+    for a in $MIX; do
+        i=$((i + 1))
+        k=$(awk -v a="$a" '$0 == a { print NR; exit }' <<<"$algos")
+        if [ "$k" = 1 ]; then
+            addr=$(sed -n "s/^Link's address is //p" "$WORK/link.out")
+        else
+            addr=$(sed -n "s/^Link's address for server $k is //p" "$WORK/link.out")
+        fi
+        LINK_ADDR=$addr fetch big "$a" "$i" &
+    done
+    wait_clients "$i"
+    for p in "${spids[@]}"; do wait "$p" 2>/dev/null; done
+    kill -TERM "$LINK_PID" 2>/dev/null
+    wait "$LINK_PID" 2>/dev/null
+    local link shares jain
+    link=$(bps "$RATE")
+    for i in $(seq "$i"); do
+        read -r rc st en <"$WORK/res.$i"
+        [ "$rc" = 0 ] || { note_fail "mix run $run: client $i exit $rc: $(tail -1 "$WORK/err.$i")"; return; }
+        rec "mix_${i}_share" "$(calc "$BYTES * 8 / ($en - $st) / $link")"
+        shares+="$(calc "$BYTES * 8 / ($en - $st) / $link") "
+    done
+    jain=$(tr ' ' '\n' <<<"$shares" | awk 'NF { s += $1; q += $1 * $1; n++ } END { printf "%.4f", s * s / (n * q) }')
+    rec mix_jain "$jain"
+    log "mix run $run: shares $shares jain $jain"
+}
+
 START=$(date +%s)
 FAST_Q=$(bdp "$RATE")
 SLOW_Q=$(bdp "$SLOW_RATE")
@@ -195,6 +249,9 @@ for run in $(seq "$RUNS"); do
         rm -f "$WORK"/res.* "$WORK"/err.*
         flows "${k}_slow" "$algo" "$SLOW_RATE" "$SLOW_Q" small "$SLOW_BYTES" 1 "$run"
     done
+    if [ "$HAVE_CC" = 1 ] || [ "${BN_MIX_FORCE:-0}" = 1 ]; then
+        mix "$run"
+    fi
 done
 
 # med KEY [pct|frac]: "median (min–max)" of the runs, or n/a; as a
@@ -223,6 +280,15 @@ for algo in $CC_LIST; do
     echo "| $algo | $RATE, queue $FAST_Q B | $FLOWS x $BYTES | $(med "${k}_many_share" pct) aggregate | $(med "${k}_many_jain" frac) | $(med "${k}_many_drops") | $(med "${k}_many_rexmit") | $(med "${k}_many_qmean") | $(med "${k}_many_kdrops") |"
     echo "| $algo | $SLOW_RATE, queue $SLOW_Q B | 1 x $SLOW_BYTES | $(med "${k}_slow_share" pct) | — | $(med "${k}_slow_drops") | $(med "${k}_slow_rexmit") | $(med "${k}_slow_qmean") | $(med "${k}_slow_kdrops") |"
 done
+if [ -s "$WORK/m/mix_jain" ]; then
+    i=0
+    for a in $MIX; do
+        i=$((i + 1))
+        echo "| mix: flow $i of \"$MIX\" | $RATE, queue $FAST_Q B | its share of the link, 1 x $BYTES | $(med "mix_${i}_share" pct) | $([ $i = 1 ] && med mix_jain frac) | | | | |"
+    done
+elif [ "$HAVE_CC" != 1 ]; then
+    echo "| mix \"$MIX\" | — | not run: the client has no -c | | | | | | |"
+fi
 echo
 echo "Kernel drops are datagrams the kernel dropped on linkem's own sockets (receive"
 echo "buffer full, SO_RXQ_OVFL): losses that are not the emulated link's."
