@@ -1,6 +1,6 @@
 # STCP -- build, demo, tests.
 #
-#   make          build libstcp.a, client, server and tcpnode
+#   make          build libstcp.a, client, server, tcpnode and linkem (the link emulator)
 #   make demo     fetch a generated file from a local server over an unreliable path
 #   make test     every test suite; ends with "N passed, M failed"
 #   make lint     clang-tidy and cppcheck
@@ -61,15 +61,16 @@ LINK_CC := $(TRANSPORT_CC)
 LINK_FLAGS := $(filter-out -std=%,$(ALL_CFLAGS))
 endif
 endif
-HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h carrier.h transport.h pcap.h cc.h
+HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h carrier.h transport.h pcap.h cc.h linkem.h
 
-TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/test_carriers.c tests/test_cc.c tests/harness.c
+TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/test_carriers.c tests/test_cc.c tests/harness.c \
+            tests/test_linkem.c
 TEST_TOOLS = $(P)tests/unit $(P)tests/duplex $(P)tests/synflood $(P)tests/peer $(P)tests/garbage \
              $(P)tests/carrier_ports $(P)tests/kpeer $(P)tests/mfetch $(P)tests/halfclose
 
 .PHONY: all deps demo test lint sweep bench fuzz clean format tools
 
-all: $(P)libstcp.a $(P)client $(P)server $(P)tcpnode
+all: $(P)libstcp.a $(P)client $(P)server $(P)tcpnode $(P)linkem
 
 $(DEPS_OK): deps.sh
 	@bash deps.sh
@@ -104,7 +105,11 @@ $(P)server: $(P)obj/server.o $(P)libstcp.a
 $(P)tcpnode: $(P)obj/tcpnode.o $(P)libstcp.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(READLINE_LIBS) $(LDLIBS)
 
-$(P)tests/unit: $(TEST_SRCS:%.c=$(P)obj/%.o) $(P)libstcp.a
+# The link emulator: its own program, not part of the library.
+$(P)linkem: $(P)obj/linkem.o $(P)obj/linkem_core.o
+	$(CC) $(ALL_CFLAGS) -o $@ $^
+
+$(P)tests/unit: $(TEST_SRCS:%.c=$(P)obj/%.o) $(P)obj/linkem_core.o $(P)libstcp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUNIT_LIBS) $(LDLIBS)
 
@@ -129,9 +134,9 @@ test: tools
 	@bash tests/run.sh
 
 lint: $(DEPS_OK)
-	clang-tidy --quiet $(LIB_SRCS) client.c server.c tcpnode.c tests/*.c -- -std=c11 -I. $(CRYPTO_CFLAGS)
+	clang-tidy --quiet $(LIB_SRCS) client.c server.c tcpnode.c linkem.c linkem_core.c tests/*.c -- -std=c11 -I. $(CRYPTO_CFLAGS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --inline-suppr --suppress=missingIncludeSystem -I. $(LIB_SRCS) client.c server.c tcpnode.c tests/*.c
+	  --inline-suppr --suppress=missingIncludeSystem -I. $(LIB_SRCS) client.c server.c tcpnode.c linkem.c linkem_core.c tests/*.c
 
 format:
 	clang-format -i *.c *.h tests/*.c tests/*.h
@@ -149,4 +154,4 @@ bench: tools
 	@bash bench/run.sh
 
 clean:
-	rm -rf obj build libstcp.a client server tcpnode tests/unit tests/duplex tests/synflood .deps-ok
+	rm -rf obj build libstcp.a client server tcpnode linkem tests/unit tests/duplex tests/synflood .deps-ok

@@ -481,6 +481,14 @@ row "stcp_xfer, 100 threads each side, aggregate" conc_x "MB/s" \
     "$(pct "$(ratio "$(med conc_x)" "$X3")") of one stcp_xfer stream; $(pct "$(ratio "$(med conc_x)" "$RAW")") of raw" \
     "byte-exact: $(med conc_x_exact)/100 (median)"
 
+# The bottleneck section (linkem), its own script (runnable alone).
+log "bottleneck: STCP through linkem (bench/bottleneck.sh)"
+if [ "$QUICK" = 1 ]; then
+    BN_RUNS=1 BN_BYTES=$((1 << 20)) BN_SLOW_BYTES=$((256 << 10)) bash "$ROOT/bench/bottleneck.sh" >"$WORK/bottleneck.md"
+else
+    bash "$ROOT/bench/bottleneck.sh" >"$WORK/bottleneck.md"
+fi || note_fail "bench/bottleneck.sh"
+
 ELAPSED=$(($(date +%s) - START))
 CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -516,6 +524,7 @@ fi
         echo "Failures and skipped rounds:"
         sed 's/^/- /' "$WORK/failures"
     fi
+    cat "$WORK/bottleneck.md" 2>/dev/null
 } >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 cat "$OUT"

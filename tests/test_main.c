@@ -11,6 +11,7 @@ void register_unit_suites(void);
 void register_core_suites(void);
 void register_carrier_suites(void);
 void register_cc_suites(void);
+void register_linkem_suites(void);
 
 int main(int argc, char **argv)
 {
@@ -20,6 +21,7 @@ int main(int argc, char **argv)
     register_core_suites();
     register_carrier_suites();
     register_cc_suites();
+    register_linkem_suites();
     CU_basic_set_mode(CU_BRM_VERBOSE);
     if (argc > 1) {
         CU_pSuite suite = CU_get_suite(argv[1]);

@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# bench/bottleneck.sh -- STCP through a shared bottleneck (linkem), the
+# evidence section of make bench; also runnable on its own:
+#
+#     bash bench/bottleneck.sh          (about two minutes per algorithm)
+#
+# Through the link emulator, between the real server and client, on
+# 127.0.0.1 only:
+#   * one flow of BN_BYTES (16 MiB) at BN_RATE (100 Mbit/s), BN_DELAY (10 ms)
+#     each way, a drop-tail queue of one bandwidth-delay product;
+#   * BN_FLOWS (4) such flows at once: aggregate goodput and Jain's fairness
+#     index over the flows' goodputs;
+#   * one flow of BN_SLOW_BYTES (1 MiB) at BN_SLOW_RATE (10 Mbit/s), same
+#     delay and a one-BDP queue: a path whose BDP + queue is smaller than the
+#     window, so a sender without congestion control overflows the queue.
+# Each for every algorithm in BN_CC, passed as -c ALGO to server and client
+# when the client has -c; without it the transport's only behaviour is
+# measured once, labelled "default".  And, when the client has -c (or
+# BN_MIX_FORCE=1, which runs it without -c, to test the script), the flows
+# of BN_MIX ("cubic cubic none none") at once through the fast path: one
+# server per algorithm (congestion control is the sender's), all behind one
+# linkem, each flow's share of the link.  The window is BN_WINDOW (65535) on both
+# ends.  Goodput is file bytes over the client process's wall time (connect
+# to end of file), as a share of the link rate; drops are the emulator's
+# (queue overflow, data direction); retransmissions are the server's
+# (-v: on timeout + on duplicate ACKs).  Medians of BN_RUNS (3) runs, with
+# the min-max.
+#
+# Prints a Markdown section on stdout (make bench appends it to
+# bench/results.md).  Every process has a time limit; nothing is left running.
+set -u
+export LC_ALL=C
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUNS=${BN_RUNS:-3}
+RATE=${BN_RATE:-100mbit}
+DELAY_MS=${BN_DELAY_MS:-10}
+BYTES=${BN_BYTES:-$((16 << 20))}
+FLOWS=${BN_FLOWS:-4}
+SLOW_RATE=${BN_SLOW_RATE:-10mbit}
+SLOW_BYTES=${BN_SLOW_BYTES:-$((1 << 20))}
+WINDOW=${BN_WINDOW:-65535}
+CC_LIST=${BN_CC:-cubic newreno none}
+MIX=${BN_MIX:-cubic cubic none none} # flows of different algorithms at once
+LIMIT=${BN_LIMIT:-120} # seconds, per client
+
+log() { echo "[bottleneck] $*" >&2; }
+calc() { awk "BEGIN { printf \"%.9g\", $* }"; }
+# bps RATE: "100mbit" -> bit/s.
+bps() {
+    awk -v r="$1" 'BEGIN { n = r + 0; u = tolower(r); sub(/^[0-9.]+/, "", u);
+        m = u == "gbit" ? 1e9 : u == "mbit" ? 1e6 : u == "kbit" ? 1e3 : 1; printf "%.0f", n * m }'
+}
+# bdp RATE: bytes in flight over one round trip (2 x DELAY_MS).
+bdp() { calc "int($(bps "$1") * 2 * $DELAY_MS / 1000 / 8)"; }
+
+make -s -C "$ROOT" all >&2 || { echo "bottleneck: make failed" >&2; exit 1; }
+
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    WORK=$(mktemp -d /dev/shm/stcp-bn.XXXXXX)
+else
+    WORK=$(mktemp -d /tmp/stcp-bn.XXXXXX)
+fi
+mkdir -p "$WORK/files" "$WORK/m"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+head -c "$BYTES" /dev/urandom >"$WORK/files/big"
+head -c "$SLOW_BYTES" /dev/urandom >"$WORK/files/small"
+
+# Does this client take -c ALGO?
+if "$ROOT/client" -h 2>&1 | grep -q -- '-c '; then
+    HAVE_CC=1
+else
+    HAVE_CC=0
+    CC_LIST="default" # one word: the transport's only behaviour
+fi
+cc_args() { [ "$HAVE_CC" = 1 ] && echo "-c $1"; }
+
+rec() { [ -n "$2" ] && echo "$2" >>"$WORK/m/$1"; }
+note_fail() { echo "$1" >>"$WORK/failures"; log "FAILED: $1"; }
+
+# wait_line FILE PATTERN: until FILE has PATTERN (bounded: 5 s).
+wait_line() {
+    for _ in $(seq 250); do
+        grep -q "$2" "$1" 2>/dev/null && return 0
+        sleep 0.02
+    done
+    return 1
+}
+
+# start ALGO RATE QUEUE-BYTES CONNECTIONS SEED: a server (-n CONNECTIONS) and
+# linkem in front of it; sets SRV_PID, LINK_PID, LINK_ADDR.
+start() {
+    local algo=$1 rate=$2 queue=$3 n=$4 seed=$5
+    # shellcheck disable=SC2046
+    timeout $((LIMIT + 30)) "$ROOT/server" -v -a 127.0.0.1 -d "$WORK/files" -n "$n" \
+        -w "$WINDOW" $(cc_args "$algo") >"$WORK/srv.out" 2>"$WORK/srv.err" &
+    SRV_PID=$!
+    PIDS+=("$SRV_PID")
+    wait_line "$WORK/srv.out" "Server's address is" || return 1
+    local srv
+    srv=$(sed -n "s/^Server's address is //p" "$WORK/srv.out")
+    "$ROOT/linkem" -s "$srv" -r "$rate" -d "${DELAY_MS}ms" -q "${queue}b" -S "$seed" \
+        >"$WORK/link.out" 2>"$WORK/link.err" &
+    LINK_PID=$!
+    PIDS+=("$LINK_PID")
+    wait_line "$WORK/link.out" "Link's address is" || return 1
+    LINK_ADDR=$(sed -n "s/^Link's address is //p" "$WORK/link.out")
+}
+
+# finish: wait for the server, stop linkem (its final report); sets DROPS
+# (data direction, queue + cap) and REXMIT (the server's, all connections).
+finish() {
+    wait "$SRV_PID" 2>/dev/null
+    kill -TERM "$LINK_PID" 2>/dev/null
+    wait "$LINK_PID" 2>/dev/null
+    local line
+    line=$(grep '^link dir=down ' "$WORK/link.out" | tail -1)
+    DROPS=$(tr ' ' '\n' <<<"$line" | awk -F= '$1 == "drop_queue" || $1 == "drop_cap" { s += $2 } END { print s + 0 }')
+    QMEAN=$(tr ' ' '\n' <<<"$line" | sed -n 's/^queue_mean_bytes=//p')
+    KDROPS=$(grep '^linkem report=' "$WORK/link.out" | tail -1 | tr ' ' '\n' | sed -n 's/^kernel_drops=//p')
+    REXMIT=$(sed -n 's/.*resent \([0-9]*\) on timeout, \([0-9]*\) on duplicate ACKs.*/\1 \2/p' \
+        "$WORK/srv.err" | awk '{ s += $1 + $2 } END { print s + 0 }')
+}
+
+# fetch FILE ALGO I: client number I; writes "rc start end" to $WORK/res.I.
+fetch() {
+    local s e rc
+    s=$EPOCHREALTIME
+    # shellcheck disable=SC2046
+    timeout "$LIMIT" "$ROOT/client" -q -w "$WINDOW" $(cc_args "$2") -f "$1" "$LINK_ADDR" \
+        >/dev/null 2>"$WORK/err.$3"
+    rc=$?
+    e=$EPOCHREALTIME
+    echo "$rc $s $e" >"$WORK/res.$3"
+}
+
+# flows KEY ALGO RATE QUEUE FILE BYTES N RUN: N clients at once through one
+# bottleneck; records goodput shares, Jain's index, drops, retransmissions.
+flows() {
+    local key=$1 algo=$2 rate=$3 queue=$4 file=$5 bytes=$6 n=$7 run=$8 i
+    start "$algo" "$rate" "$queue" "$n" "$run" || { note_fail "$key run $run: start"; return; }
+    for i in $(seq "$n"); do
+        fetch "$file" "$algo" "$i" &
+    done
+    wait_clients "$n"
+    finish
+    local ok=1
+    for i in $(seq "$n"); do
+        read -r rc _ _ <"$WORK/res.$i"
+        [ "$rc" = 0 ] || { ok=0; note_fail "$key run $run: client $i exit $rc: $(tail -1 "$WORK/err.$i")"; }
+        [ -s "$WORK/err.$i" ] && log "$key run $run: client $i said: $(tail -1 "$WORK/err.$i")"
+    done
+    [ "$ok" = 1 ] || return
+    local link agg jain
+    link=$(bps "$rate")
+    # Aggregate: all the bytes over first start to last end; Jain's index
+    # over each flow's own goodput.
+    read -r agg jain < <(cat "$WORK"/res.* | awk -v b="$bytes" '{
+        r = b * 8 / ($3 - $2); s += r; q += r * r; n++
+        if (n == 1 || $2 < first) first = $2
+        if (n == 1 || $3 > last) last = $3 }
+        END { printf "%.0f %.4f\n", n * b * 8 / (last - first), s * s / (n * q) }')
+    rec "${key}_share" "$(calc "$agg / $link")"
+    rec "${key}_jain" "$jain"
+    rec "${key}_drops" "$DROPS"
+    rec "${key}_rexmit" "$REXMIT"
+    rec "${key}_qmean" "$QMEAN"
+    rec "${key}_kdrops" "$KDROPS"
+    log "$key run $run: $(calc "$agg / 1e6") Mbit/s ($(calc "100 * $agg / $link")% of the link), jain $jain, drops $DROPS (kernel $KDROPS), resent $REXMIT"
+}
+
+# wait_clients N: the background fetches (and nothing else: the server and
+# linkem are waited for by finish).
+wait_clients() {
+    for _ in $(seq $((LIMIT * 10 + 100))); do
+        local done=0 i
+        for i in $(seq "$1"); do [ -s "$WORK/res.$i" ] && done=$((done + 1)); done
+        [ "$done" -eq "$1" ] && return
+        sleep 0.1
+    done
+}
+
+# mix RUN: the flows of $MIX at once; one server per algorithm (the sender
+# chooses the algorithm), all behind one linkem (-s per server).
+mix() {
+    local run=$1 algos a n k=0 i=0 addr sargs=() spids=()
+    algos=$(tr ' ' '\n' <<<"$MIX" | awk 'NF && !seen[$1]++')
+    for a in $algos; do
+        k=$((k + 1))
+        n=$(tr ' ' '\n' <<<"$MIX" | grep -cx -- "$a")
+        # shellcheck disable=SC2046
+        timeout $((LIMIT + 30)) "$ROOT/server" -v -a 127.0.0.1 -d "$WORK/files" -n "$n" \
+            -w "$WINDOW" $(cc_args "$a") >"$WORK/srv$k.out" 2>"$WORK/srv$k.err" &
+        spids+=($!)
+        PIDS+=($!)
+        wait_line "$WORK/srv$k.out" "Server's address is" || { note_fail "mix run $run: server $a"; return; }
+        sargs+=(-s "$(sed -n "s/^Server's address is //p" "$WORK/srv$k.out")")
+    done
+    "$ROOT/linkem" "${sargs[@]}" -r "$RATE" -d "${DELAY_MS}ms" -q "${FAST_Q}b" -S "$run" \
+        >"$WORK/link.out" 2>"$WORK/link.err" &
+    LINK_PID=$!
+    PIDS+=("$LINK_PID")
+    wait_line "$WORK/link.out" "Link's address is" || { note_fail "mix run $run: linkem"; return; }
+    rm -f "$WORK"/res.* "$WORK"/err.*
+    for a in $MIX; do
+        i=$((i + 1))
+        k=$(awk -v a="$a" '$0 == a { print NR; exit }' <<<"$algos")
+        if [ "$k" = 1 ]; then
+            addr=$(sed -n "s/^Link's address is //p" "$WORK/link.out")
+        else
+            addr=$(sed -n "s/^Link's address for server $k is //p" "$WORK/link.out")
+        fi
+        LINK_ADDR=$addr fetch big "$a" "$i" &
+    done
+    wait_clients "$i"
+    for p in "${spids[@]}"; do wait "$p" 2>/dev/null; done
+    kill -TERM "$LINK_PID" 2>/dev/null
+    wait "$LINK_PID" 2>/dev/null
+    local link shares jain
+    link=$(bps "$RATE")
+    for i in $(seq "$i"); do
+        read -r rc st en <"$WORK/res.$i"
+        [ "$rc" = 0 ] || { note_fail "mix run $run: client $i exit $rc: $(tail -1 "$WORK/err.$i")"; return; }
+        rec "mix_${i}_share" "$(calc "$BYTES * 8 / ($en - $st) / $link")"
+        shares+="$(calc "$BYTES * 8 / ($en - $st) / $link") "
+    done
+    jain=$(tr ' ' '\n' <<<"$shares" | awk 'NF { s += $1; q += $1 * $1; n++ } END { printf "%.4f", s * s / (n * q) }')
+    rec mix_jain "$jain"
+    log "mix run $run: shares $shares jain $jain"
+}
+
+START=$(date +%s)
+FAST_Q=$(bdp "$RATE")
+SLOW_Q=$(bdp "$SLOW_RATE")
+for run in $(seq "$RUNS"); do
+    for algo in $CC_LIST; do
+        k=$(tr -c 'a-z0-9\n' '_' <<<"$algo")
+        rm -f "$WORK"/res.* "$WORK"/err.*
+        flows "${k}_one" "$algo" "$RATE" "$FAST_Q" big "$BYTES" 1 "$run"
+        rm -f "$WORK"/res.* "$WORK"/err.*
+        flows "${k}_many" "$algo" "$RATE" "$FAST_Q" big "$BYTES" "$FLOWS" "$run"
+        rm -f "$WORK"/res.* "$WORK"/err.*
+        flows "${k}_slow" "$algo" "$SLOW_RATE" "$SLOW_Q" small "$SLOW_BYTES" 1 "$run"
+    done
+    if [ "$HAVE_CC" = 1 ] || [ "${BN_MIX_FORCE:-0}" = 1 ]; then
+        mix "$run"
+    fi
+done
+
+# med KEY [pct|frac]: "median (min–max)" of the runs, or n/a; as a
+# percentage, a fraction with three decimals, or a whole number.
+med() {
+    [ -s "$WORK/m/$1" ] || { echo "n/a"; return; }
+    sort -g "$WORK/m/$1" | awk -v how="${2:-}" '{ v[NR] = $1 } END {
+        m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
+        if (how == "pct") printf "%.1f%% (%.1f–%.1f)", 100 * m, 100 * v[1], 100 * v[NR];
+        else if (how == "frac") printf "%.3f (%.3f–%.3f)", m, v[1], v[NR];
+        else printf "%.0f (%.0f–%.0f)", m, v[1], v[NR] }'
+}
+
+echo
+echo "## Bottleneck: STCP through linkem"
+echo
+echo "- $RUNS runs of each; $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null); load at the end $(cut -d' ' -f1-3 /proc/loadavg); $(($(date +%s) - START)) s"
+echo "- window $WINDOW on both ends; delay ${DELAY_MS} ms each way; drop-tail queue of one bandwidth-delay product (rate x ${DELAY_MS}x2 ms); no random loss"
+[ "$HAVE_CC" = 1 ] || echo "- the client has no -c: the transport's only behaviour (no congestion control; the window is the window)"
+echo
+echo "| Algorithm | Path | Flows x bytes | Goodput, % of link (min–max) | Jain | Drops at the bottleneck | Server retransmissions | Mean queue, bytes | linkem's kernel drops |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for algo in $CC_LIST; do
+    k=$(tr -c 'a-z0-9\n' '_' <<<"$algo")
+    echo "| $algo | $RATE, queue $FAST_Q B | 1 x $BYTES | $(med "${k}_one_share" pct) | — | $(med "${k}_one_drops") | $(med "${k}_one_rexmit") | $(med "${k}_one_qmean") | $(med "${k}_one_kdrops") |"
+    echo "| $algo | $RATE, queue $FAST_Q B | $FLOWS x $BYTES | $(med "${k}_many_share" pct) aggregate | $(med "${k}_many_jain" frac) | $(med "${k}_many_drops") | $(med "${k}_many_rexmit") | $(med "${k}_many_qmean") | $(med "${k}_many_kdrops") |"
+    echo "| $algo | $SLOW_RATE, queue $SLOW_Q B | 1 x $SLOW_BYTES | $(med "${k}_slow_share" pct) | — | $(med "${k}_slow_drops") | $(med "${k}_slow_rexmit") | $(med "${k}_slow_qmean") | $(med "${k}_slow_kdrops") |"
+done
+if [ -s "$WORK/m/mix_jain" ]; then
+    i=0
+    for a in $MIX; do
+        i=$((i + 1))
+        echo "| mix: flow $i of \"$MIX\" | $RATE, queue $FAST_Q B | its share of the link, 1 x $BYTES | $(med "mix_${i}_share" pct) | $([ $i = 1 ] && med mix_jain frac) | | | | |"
+    done
+elif [ "$HAVE_CC" != 1 ]; then
+    echo "| mix \"$MIX\" | — | not run: the client has no -c | | | | | | |"
+fi
+echo
+echo "Kernel drops are datagrams the kernel dropped on linkem's own sockets (receive"
+echo "buffer full, SO_RXQ_OVFL): losses that are not the emulated link's."
+echo "Goodput counts file bytes only; the link also carries each segment's 20-byte"
+echo "header (linkem's rate applies to the whole datagram), so with 536-byte segments"
+echo "the most a flow can get is 536/556 = 96.4% of the link."
+if [ -s "$WORK/failures" ]; then
+    echo
+    echo "Failures:"
+    sed 's/^/- /' "$WORK/failures"
+fi
