@@ -34,6 +34,7 @@ suite linkem bash tests/linkem.sh
 suite flood bash tests/flood.sh
 suite capture bash tests/capture.sh
 suite carriers bash tests/carriers.sh
+suite kernel bash tests/kernel.sh full
 suite robust bash tests/robust.sh
 suite tcpnode bash tests/tcpnode.sh
 suite garbage bash tests/garbage.sh
