@@ -284,9 +284,9 @@ static void cb_output(void *ctx, const STCPHeader *hdr, const void *payload, siz
         CHECK((flags & ~TH_ACK) == TH_RST && len == 0 && win == 0 && hdr->th_off == 5,
               "RST with flags %#x, %zu bytes, window %u, th_off %u", flags, len, win, hdr->th_off);
         if (flags & TH_ACK)
-            CHECK(seq == t->snd_nxt && ntohl(hdr->th_ack) == t->rcv_nxt,
-                  "abort RST seq %u ack %u, snd_nxt %u rcv_nxt %u", seq, ntohl(hdr->th_ack),
-                  t->snd_nxt, t->rcv_nxt);
+            CHECK(seq == t->snd_max && ntohl(hdr->th_ack) == t->rcv_nxt,
+                  "abort RST seq %u ack %u, snd_max %u rcv_nxt %u", seq, ntohl(hdr->th_ack),
+                  t->snd_max, t->rcv_nxt);
         else
             CHECK(F.in_segment && seq == F.in_ack, "RST <SEQ=%u> answers no segment's ACK (%u)",
                   seq, F.in_ack);
