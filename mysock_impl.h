@@ -15,8 +15,8 @@
 /* ---- Clocks ----------------------------------------------------------------- */
 
 uint64_t clock_mono_ns(void);
-/* Convert an absolute CLOCK_REALTIME time to nanoseconds from now (>= 0). */
-int64_t realtime_ns_until(const struct timespec *abstime);
+/* Nanoseconds from now (>= 0) until the absolute time abstime on clock. */
+int64_t ns_until(clockid_t clock, const struct timespec *abstime);
 
 /* ---- Logging (STCP_LOG) ----------------------------------------------------- */
 
@@ -59,9 +59,9 @@ struct mysock;
 struct listener {
     struct net_ep *ep;
     pthread_t thread;
-    int wake_fd;     /* eventfd: tells the listener thread to stop */
+    int wake_fd; /* eventfd: tells the listener thread to stop */
     int backlog;
-    int pending;     /* connections opened and not yet accepted */
+    int pending;       /* connections opened and not yet accepted */
     mysocket_t *ready; /* established, waiting for myaccept: a ring of backlog */
     int ready_head, ready_count;
     struct listener_child *children; /* connections it opened, by peer */
@@ -73,15 +73,15 @@ struct listener {
 struct conn {
     struct net_ep *ep; /* its own endpoint, connected to the peer */
     struct sockaddr_in local, peer;
-    char name[48];     /* "local>peer" for log lines */
-    int wake_fd;       /* eventfd: wakes the transport thread */
-    unsigned waiting;  /* events the transport is blocked on, 0 if running */
+    char name[48];    /* "local>peer" for log lines */
+    int wake_fd;      /* eventfd: wakes the transport thread */
+    unsigned waiting; /* events the transport is blocked on, 0 if running */
 
-    struct byteq sndq; /* mywrite -> transport */
-    struct byteq rcvq; /* transport -> myread */
-    pthread_cond_t rd_cv, wr_cv; /* myread / mywrite wait here */
+    struct byteq sndq;             /* mywrite -> transport */
+    struct byteq rcvq;             /* transport -> myread */
+    pthread_cond_t rd_cv, wr_cv;   /* myread / mywrite wait here */
     bool wake_reader, wake_writer; /* signals owed, sent when the transport waits */
-    bool app_send_blocked; /* the transport waits in stcp_app_send for room */
+    bool app_send_blocked;         /* the transport waits in stcp_app_send for room */
 
     uint8_t *stage; /* one received segment, checked: net_carrier_max_segment()
                        bytes, allocated at the first receive */
@@ -100,15 +100,15 @@ struct conn {
     int error;            /* stcp_set_error */
 
     bool is_active;
-    bool unblocked;       /* stcp_unblock_application was called */
+    bool unblocked; /* stcp_unblock_application was called */
     int connect_errno;
-    bool close_done;      /* stcp_unblock_close was called */
+    bool close_done; /* stcp_unblock_close was called */
     int close_err;
-    bool transport_done;  /* transport_init returned */
-    bool accepted;        /* handed to the application by myaccept */
-    bool lingering;       /* counted by the exit linger (see mysock.c) */
+    bool transport_done; /* transport_init returned */
+    bool accepted;       /* handed to the application by myaccept */
+    bool lingering;      /* counted by the exit linger (see mysock.c) */
 
-    void *context; /* stcp_set_context */
+    void *context;         /* stcp_set_context */
     struct mysock *parent; /* the listener that opened it (a reference), or NULL */
 };
 
@@ -118,8 +118,8 @@ struct mysock {
     pthread_mutex_t lock;
     pthread_cond_t cv; /* application threads wait here */
     mysocket_t sd;
-    int refs;          /* guarded by the table lock */
-    bool app_open;     /* the application may use the descriptor */
+    int refs;      /* guarded by the table lock */
+    bool app_open; /* the application may use the descriptor */
     bool reliable;
     enum sock_kind kind;
     long opt[MYSO_COUNT]; /* -1: default */
@@ -146,8 +146,8 @@ void sock_cc(const struct mysock *s, char *buf, size_t len);
 
 /* Listener side (mysock.c), used by stcp_api.c. */
 mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local,
-                              const struct sockaddr_in *peer, void *context,
-                              const void *segment, size_t len);
+                              const struct sockaddr_in *peer, void *context, const void *segment,
+                              size_t len);
 void conn_established(struct mysock *s);
 /* Wake the transport thread if it waits for any of events. */
 void conn_wake(struct conn *c, unsigned events);

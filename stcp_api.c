@@ -29,10 +29,10 @@ uint64_t clock_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-int64_t realtime_ns_until(const struct timespec *abstime)
+int64_t ns_until(clockid_t clock, const struct timespec *abstime)
 {
     struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
+    clock_gettime(clock, &now);
     int64_t d = ((int64_t)abstime->tv_sec - (int64_t)now.tv_sec) * 1000000000LL +
                 ((int64_t)abstime->tv_nsec - (int64_t)now.tv_nsec);
     return d > 0 ? d : 0;
@@ -225,8 +225,9 @@ static void sleep_for_events(struct mysock *s, struct conn *c, unsigned waiting,
     }
 }
 
-unsigned int stcp_wait_for_event(mysocket_t sd, unsigned int wait_flags,
-                                 const struct timespec *abstime)
+/* Both waits: abstime (NULL: none) is on clock. */
+static unsigned wait_for_event(mysocket_t sd, unsigned wait_flags, const struct timespec *abstime,
+                               clockid_t clock)
 {
     struct mysock *s;
     struct conn *c = transport_conn(sd, &s);
@@ -250,7 +251,7 @@ unsigned int stcp_wait_for_event(mysocket_t sd, unsigned int wait_flags,
             break;
         }
         flush_app_wakes(c);
-        int64_t wait_ns = abstime ? realtime_ns_until(abstime) : -1;
+        int64_t wait_ns = abstime ? ns_until(clock, abstime) : -1;
         if (wait_ns == 0) {
             pthread_mutex_unlock(&s->lock);
             break;
@@ -260,6 +261,18 @@ unsigned int stcp_wait_for_event(mysocket_t sd, unsigned int wait_flags,
     }
     errno = saved_errno;
     return ev;
+}
+
+unsigned int stcp_wait_for_event(mysocket_t sd, unsigned int wait_flags,
+                                 const struct timespec *abstime)
+{
+    return wait_for_event(sd, wait_flags, abstime, CLOCK_REALTIME);
+}
+
+unsigned int stcp_wait_for_event_mono(mysocket_t sd, unsigned int wait_flags,
+                                      const struct timespec *abstime)
+{
+    return wait_for_event(sd, wait_flags, abstime, CLOCK_MONOTONIC);
 }
 
 /* The classic stcp_network_recv and stcp_app_recv block until there is

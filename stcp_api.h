@@ -132,6 +132,13 @@ void stcp_fin_received(mysocket_t sd);
  * this large never has a segment cut short, whatever the carrier. */
 #define STCP_MAX_SEGMENT_LEN 65515
 
+/* stcp_wait_for_event with abstime on CLOCK_MONOTONIC instead of
+ * CLOCK_REALTIME: a transport that keeps time on the monotonic clock (ours
+ * does) passes its deadlines as they are, and a change of the wall clock
+ * cannot stretch or cut its timers. */
+unsigned int stcp_wait_for_event_mono(mysocket_t sd, unsigned int wait_flags,
+                                      const struct timespec *abstime);
+
 /* Free space in the receive queue: the most the receive window may offer. */
 size_t stcp_app_space(mysocket_t sd);
 

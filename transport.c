@@ -1642,15 +1642,12 @@ static stcp_usec_t now_usec(void)
     return (stcp_usec_t)ts.tv_sec * STCP_SEC + (stcp_usec_t)ts.tv_nsec / 1000;
 }
 
-/* stcp_wait_for_event takes CLOCK_REALTIME deadlines. */
-static void deadline_to_abstime(stcp_usec_t deadline, stcp_usec_t now, struct timespec *abs)
+/* The core's deadlines are on CLOCK_MONOTONIC, as stcp_wait_for_event_mono
+ * takes them: one clock, no conversion. */
+static struct timespec deadline_timespec(stcp_usec_t deadline)
 {
-    struct timespec rt;
-    clock_gettime(CLOCK_REALTIME, &rt);
-    stcp_usec_t wait = deadline > now ? deadline - now : 0;
-    uint64_t ns = (uint64_t)rt.tv_nsec + (wait % STCP_SEC) * 1000;
-    abs->tv_sec = rt.tv_sec + (time_t)(wait / STCP_SEC) + (time_t)(ns / 1000000000ULL);
-    abs->tv_nsec = (long)(ns % 1000000000ULL);
+    struct timespec ts = {(time_t)(deadline / STCP_SEC), (long)(deadline % STCP_SEC) * 1000};
+    return ts;
 }
 
 static void flags_str(uint8_t f, char *buf)
@@ -1878,16 +1875,14 @@ static void control_loop(struct driver *d)
         if (d->done)
             break;
         stcp_usec_t deadline = tcp_next_timer(t);
-        struct timespec abs;
-        if (deadline != STCP_NO_TIMER)
-            deadline_to_abstime(deadline, now, &abs);
-        unsigned ev =
-            stcp_wait_for_event(d->sd, wanted_events(d), deadline == STCP_NO_TIMER ? NULL : &abs);
+        struct timespec abs = deadline_timespec(deadline);
+        unsigned ev = stcp_wait_for_event_mono(d->sd, wanted_events(d),
+                                               deadline == STCP_NO_TIMER ? NULL : &abs);
         for (int i = 0; ev && !d->done; i++) {
             handle_events(d, ev);
             if (i + 1 == EVENT_BATCH)
                 break;
-            ev = stcp_wait_for_event(d->sd, wanted_events(d), &past);
+            ev = stcp_wait_for_event_mono(d->sd, wanted_events(d), &past);
         }
     }
 }
