@@ -132,7 +132,8 @@ static long long send_file(int fd, const char *name)
 
 static void *serve_conn(void *arg)
 {
-    int fd = (int)(intptr_t)arg;
+    int fd = *(int *)arg;
+    free(arg);
     char name[1024];
     long long sent = 0;
     char why[128];
@@ -213,7 +214,11 @@ static int serve(int argc, char **argv)
         pthread_attr_init(&attr);
         if (conns < 0)
             pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, serve_conn, (void *)(intptr_t)fd) != 0) {
+        int *arg = malloc(sizeof *arg);
+        if (arg)
+            *arg = fd;
+        if (!arg || pthread_create(&t, &attr, serve_conn, arg) != 0) {
+            free(arg);
             close(fd);
             continue;
         }
