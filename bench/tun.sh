@@ -11,7 +11,11 @@
 #                    times the request to the last byte)
 #   kernel <-> kernel over veth: tests/kpeer serve in one namespace, kpeer
 #                    fetch in another, linked by a veth pair (same timing)
-# Prints a Markdown table of medians (MB/s = 10^6 bytes/s) on stdout.
+# Then the refusal time: tests/cprobe connects 20 times to a kernel port with
+# no listener (198.18.0.1:9) and times each connect inside the process, with
+# our myconnect over TUN and with the kernel's own connect() in the same
+# namespace.
+# Prints Markdown tables of medians (MB/s = 10^6 bytes/s) on stdout.
 # Everything lives in namespaces created here and deleted on exit.
 set -u
 export LC_ALL=C
@@ -31,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 [ "$(id -u)" -eq 0 ] || { echo "bench/tun.sh: needs root" >&2; exit 1; }
-make -s -C "$ROOT" all tests/kpeer >&2 || exit 1
+make -s -C "$ROOT" all tests/kpeer tests/cprobe >&2 || exit 1
 mkdir -p "$WORK/files"
 head -c "$BYTES" /dev/urandom > "$WORK/files/f"
 
@@ -93,3 +97,13 @@ echo "|---|---|---|"
 echo "| kernel -> ours (our client, STCP_CARRIER=tun) | $(med "$WORK/k2o") | $(ratio "$(med "$WORK/k2o")") |"
 echo "| ours -> kernel (our server, STCP_CARRIER=tun) | $(med "$WORK/o2k") | $(ratio "$(med "$WORK/o2k")") |"
 echo "| kernel <-> kernel over a veth pair | $K2K | 100% |"
+
+# field NAME LINE: the number after "NAME " in a cprobe line.
+field() { echo "$2" | sed -n "s/.*$1 \([0-9]*\) us.*/\1/p"; }
+ours=$(STCP_CARRIER=tun:tun0,198.18.0.2 ip netns exec "$NS" "$ROOT/tests/cprobe" 198.18.0.1:9)
+kern=$(ip netns exec "$NS" "$ROOT/tests/cprobe" -k 198.18.0.1:9)
+echo
+echo "| connect to a kernel port with no listener (ECONNREFUSED), 20 tries, timed in the process | median | min | max | first try |"
+echo "|---|---|---|---|---|"
+echo "| ours: myconnect over TUN | $(field median "$ours") us | $(field min "$ours") us | $(field max "$ours") us | $(field first "$ours") us (starts the carrier) |"
+echo "| the kernel's connect() in the same namespace | $(field median "$kern") us | $(field min "$kern") us | $(field max "$kern") us | $(field first "$kern") us |"
