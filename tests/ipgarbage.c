@@ -147,7 +147,7 @@ static int parse_mix(const char *arg, struct options *o)
     char copy[256];
     if (strlen(arg) >= sizeof copy)
         return -1;
-    strcpy(copy, arg);
+    memcpy(copy, arg, strlen(arg) + 1);
     char *save = NULL;
     for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
         bool found = false;
