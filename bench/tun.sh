@@ -91,7 +91,7 @@ for _ in $(seq "$RUNS"); do
 done
 med() { [ -s "$1" ] && sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}' || echo "n/a"; }
 K2K=$(med "$WORK/k2k")
-ratio() { awk -v a="$1" -v b="$K2K" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
+ratio() { awk -v a="$1" -v b="$K2K" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.1f%%", 100 * a / b; else print "n/a" }'; }
 echo "| 16 MiB over TUN, median of $RUNS | MB/s | of kernel <-> kernel |"
 echo "|---|---|---|"
 echo "| kernel -> ours (our client, STCP_CARRIER=tun) | $(med "$WORK/k2o") | $(ratio "$(med "$WORK/k2o")") |"
