@@ -14,6 +14,8 @@ command -v cmp >/dev/null || need+=(diffutils)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v python3 >/dev/null || need+=(python3)   # tests/carriers.sh: the peers
 command -v ip >/dev/null || need+=(iproute2)       # tests/carriers.sh: netns, TUN
+command -v nc >/dev/null || need+=(netcat-openbsd) # tools/tun-tryout.sh: a kernel client
+command -v tshark >/dev/null || need+=(tshark)     # tests/kernel.sh, tools/tun-tryout.sh
 if [ "${#need[@]}" -eq 0 ]; then
     exit 0
 fi

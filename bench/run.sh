@@ -4,7 +4,10 @@
 # Builds the library and programs (make all), the benchmark programs in
 # bench/ (cc -O2, into build/bench), runs every measurement several times on
 # 127.0.0.1 only, and prints one Markdown table, also written to
-# bench/results.md with the machine and the date.
+# bench/results.md with the machine and the date.  Then two sections of their
+# own scripts: the bottleneck (bench/bottleneck.sh) and, as root, our stack
+# against the kernel's TCP over TUN beside kernel <-> kernel over veth, in
+# private namespaces (bench/tun.sh; skipped with a note when not root).
 #
 # Every figure is judged as a ratio against something measured in the same
 # run on the same machine: the rounds below interleave the yardsticks (UDP
@@ -489,6 +492,22 @@ else
     bash "$ROOT/bench/bottleneck.sh" >"$WORK/bottleneck.md"
 fi || note_fail "bench/bottleneck.sh"
 
+# STCP against the kernel's TCP over a TUN device, beside kernel <-> kernel
+# over a veth pair (bench/tun.sh, runnable alone; needs root for namespaces).
+log "tun: 16 MiB kernel <-> ours over TUN (bench/tun.sh)"
+{
+    echo
+    echo "## Against the kernel's TCP over TUN"
+    echo
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "Skipped: bench/tun.sh needs root (a network namespace and a TUN device)."
+    else
+        echo "- $(date -u '+%Y-%m-%d %H:%M UTC'); bash bench/tun.sh $([ "$QUICK" = 1 ] && echo 1 || echo 3)"
+        echo
+        bash "$ROOT/bench/tun.sh" "$([ "$QUICK" = 1 ] && echo 1 || echo 3)" 2>/dev/null || note_fail "bench/tun.sh"
+    fi
+} >"$WORK/tun.md"
+
 ELAPSED=$(($(date +%s) - START))
 CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -525,6 +544,7 @@ fi
         sed 's/^/- /' "$WORK/failures"
     fi
     cat "$WORK/bottleneck.md" 2>/dev/null
+    cat "$WORK/tun.md" 2>/dev/null
 } >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 cat "$OUT"

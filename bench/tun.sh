@@ -11,7 +11,11 @@
 #                    times the request to the last byte)
 #   kernel <-> kernel over veth: tests/kpeer serve in one namespace, kpeer
 #                    fetch in another, linked by a veth pair (same timing)
-# Prints a Markdown table of medians (MB/s = 10^6 bytes/s) on stdout.
+# Then the refusal time: tests/cprobe connects 20 times to a kernel port with
+# no listener (198.18.0.1:9) and times each connect inside the process, with
+# our myconnect over TUN and with the kernel's own connect() in the same
+# namespace.
+# Prints Markdown tables of medians (MB/s = 10^6 bytes/s) on stdout.
 # Everything lives in namespaces created here and deleted on exit.
 set -u
 export LC_ALL=C
@@ -31,7 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 [ "$(id -u)" -eq 0 ] || { echo "bench/tun.sh: needs root" >&2; exit 1; }
-make -s -C "$ROOT" all tests/kpeer >&2 || exit 1
+make -s -C "$ROOT" all tests/kpeer tests/cprobe >&2 || exit 1
 mkdir -p "$WORK/files"
 head -c "$BYTES" /dev/urandom > "$WORK/files/f"
 
@@ -57,27 +61,49 @@ wait_line() {
 }
 ip netns exec "$NS" "$ROOT/tests/kpeer" serve -a 198.18.0.1 -p 8000 -d "$WORK/files" > "$WORK/k1" 2>&1 &
 ip netns exec "$NB" "$ROOT/tests/kpeer" serve -a 198.18.1.2 -p 8000 -d "$WORK/files" > "$WORK/k2" 2>&1 &
-STCP_CARRIER=tun:tun0,198.18.0.2 ip netns exec "$NS" "$ROOT/server" -a 198.18.0.2 -d "$WORK/files" \
-    > "$WORK/s" 2>&1 &
-wait_line "$WORK/k1" "Kernel server" && wait_line "$WORK/k2" "Kernel server" &&
-    wait_line "$WORK/s" "Server's address" || { echo "bench/tun.sh: a server did not start" >&2; exit 1; }
-OPORT=$(sed -n "s/^Server's address is .*:\([0-9]*\)$/\1/p" "$WORK/s")
+wait_line "$WORK/k1" "Kernel server" && wait_line "$WORK/k2" "Kernel server" ||
+    { echo "bench/tun.sh: a kernel server did not start" >&2; exit 1; }
 
-mbps() { awk -v b="$BYTES" -v u="$1" 'BEGIN { printf "%.1f", b / u }'; }
+# A TUN device is attached by one process at a time: our server runs only
+# while the kernel fetches from it, our client only while it is gone.
+ours_to_kernel() {
+    STCP_CARRIER=tun:tun0,198.18.0.2 ip netns exec "$NS" "$ROOT/server" -a 198.18.0.2 \
+        -d "$WORK/files" > "$WORK/s" 2>&1 &
+    local spid=$!
+    if wait_line "$WORK/s" "Server's address"; then
+        local port
+        port=$(sed -n "s/^Server's address is .*:\([0-9]*\)$/\1/p" "$WORK/s")
+        ip netns exec "$NS" "$ROOT/tests/kpeer" fetch 198.18.0.2 "$port" f | sed -n 's/.*usec=//p'
+    fi
+    kill "$spid" 2> /dev/null
+    wait "$spid" 2> /dev/null
+}
+
+mbps() { awk -v b="$BYTES" -v u="$1" 'BEGIN { printf "%.1f\n", b / u }'; }
 for _ in $(seq "$RUNS"); do
     t0=$(date +%s%N)
     STCP_CARRIER=tun:tun0,198.18.0.2 ip netns exec "$NS" "$ROOT/client" -q -f f 198.18.0.1:8000 \
         2> /dev/null && t1=$(date +%s%N) && mbps $(((t1 - t0) / 1000)) >> "$WORK/k2o"
-    u=$(ip netns exec "$NS" "$ROOT/tests/kpeer" fetch 198.18.0.2 "$OPORT" f | sed -n 's/.*usec=//p')
+    u=$(ours_to_kernel)
     [ -n "$u" ] && mbps "$u" >> "$WORK/o2k"
     u=$(ip netns exec "$NA" "$ROOT/tests/kpeer" fetch 198.18.1.2 8000 f | sed -n 's/.*usec=//p')
     [ -n "$u" ] && mbps "$u" >> "$WORK/k2k"
 done
 med() { [ -s "$1" ] && sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}' || echo "n/a"; }
 K2K=$(med "$WORK/k2k")
-ratio() { awk -v a="$1" -v b="$K2K" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }'; }
+ratio() { awk -v a="$1" -v b="$K2K" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.1f%%", 100 * a / b; else print "n/a" }'; }
 echo "| 16 MiB over TUN, median of $RUNS | MB/s | of kernel <-> kernel |"
 echo "|---|---|---|"
 echo "| kernel -> ours (our client, STCP_CARRIER=tun) | $(med "$WORK/k2o") | $(ratio "$(med "$WORK/k2o")") |"
 echo "| ours -> kernel (our server, STCP_CARRIER=tun) | $(med "$WORK/o2k") | $(ratio "$(med "$WORK/o2k")") |"
 echo "| kernel <-> kernel over a veth pair | $K2K | 100% |"
+
+# field NAME LINE: the number after "NAME " in a cprobe line.
+field() { echo "$2" | sed -n "s/.*$1 \([0-9]*\) us.*/\1/p"; }
+ours=$(STCP_CARRIER=tun:tun0,198.18.0.2 ip netns exec "$NS" "$ROOT/tests/cprobe" 198.18.0.1:9)
+kern=$(ip netns exec "$NS" "$ROOT/tests/cprobe" -k 198.18.0.1:9)
+echo
+echo "| connect to a kernel port with no listener (ECONNREFUSED), 20 tries, timed in the process | median | min | max | first try |"
+echo "|---|---|---|---|---|"
+echo "| ours: myconnect over TUN | $(field median "$ours") us | $(field min "$ours") us | $(field max "$ours") us | $(field first "$ours") us (starts the carrier) |"
+echo "| the kernel's connect() in the same namespace | $(field median "$kern") us | $(field min "$kern") us | $(field max "$kern") us | $(field first "$kern") us |"

@@ -172,6 +172,16 @@ refused() {
     [ $rc -ne 0 ] && grep -q "Connection refused" "$err"
 }
 check "connect to a kernel port with no listener: Connection refused" refused
+# The same timed inside one process (no start-up in it): 20 tries each, our
+# myconnect and the kernel's connect(); every one must be refused.
+refused_probe() {
+    local ours kern
+    ours=$(timeout 60 ip netns exec "$NS" "$BIN/tests/cprobe" "$KADDR:9") || { echo "# $ours"; return 1; }
+    kern=$(timeout 60 ip netns exec "$NS" "$BIN/tests/cprobe" -k "$KADDR:9") || { echo "# $kern"; return 1; }
+    echo "# $ours"
+    echo "# $kern"
+}
+check "20 connects in one process to a kernel port with no listener: all Connection refused" refused_probe
 
 start_kernel_server 8001 -A 200000 || exit 1
 kernel_aborts() {

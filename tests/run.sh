@@ -38,6 +38,7 @@ suite kernel bash tests/kernel.sh full
 suite robust bash tests/robust.sh
 suite tcpnode bash tests/tcpnode.sh
 suite garbage bash tests/garbage.sh
+suite kgarbage bash tests/kgarbage.sh
 suite sanitize bash tests/sanitize.sh
 suite fuzz bash tests/fuzz.sh 30
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
