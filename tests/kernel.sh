@@ -209,6 +209,14 @@ ip netns exec "$NS" tshark -i tun0 -w "$cap" > "$WORK/tshark.out" 2>&1 &
 TSHARK=$!
 PIDS+=($TSHARK)
 wait_line "$WORK/tshark.out" "Capturing on" || echo "# tshark did not start"
+# "Capturing on" can come before packets are really recorded (a loaded
+# machine): a ping from the kernel's side goes out through tun0, and the
+# capture has begun once the file holds it.
+capturing() {
+    ip netns exec "$NS" ping -c 1 -W 1 "$OURS" > /dev/null 2>&1
+    [ "$(tshark -r "$cap" 2> /dev/null | wc -l)" -gt 0 ]
+}
+for _ in $(seq 30); do capturing && break; done # each try takes up to 1 s
 ours_fetch f1048576 > /dev/null 2>&1
 start_our_server || exit 1
 kernel_fetch f1048576 > /dev/null 2>&1
