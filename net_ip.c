@@ -487,9 +487,9 @@ static void ip_close(struct net_ep *ep)
 
 void net_text_add(char *buf, size_t len, size_t *used, const char *fmt, ...)
 {
+    size_t at = *used < len ? *used : len;
     va_list ap;
     va_start(ap, fmt);
-    size_t at = *used < len ? *used : len;
     int n = vsnprintf(buf + at, len - at, fmt, ap);
     va_end(ap);
     if (n > 0)
