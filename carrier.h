@@ -43,7 +43,16 @@ struct net_link {
      * it (vnet's route requests), false to count it as unknown. */
     bool (*other_protocol)(struct net_link *l, uint8_t proto, uint32_t src, const uint8_t *data,
                            size_t len);
+    /* Describe the link for people (tcpnode's li and lr): its interfaces,
+     * or with routes its routes, as lines ending in '\n'.  snprintf's
+     * contract: the full length, buf truncated to len. */
+    int (*describe)(const struct net_link *l, bool routes, char *buf, size_t len);
 };
+
+/* Append printf-style text to buf at *used (describe's helper): buf stays
+ * NUL-terminated and truncated to len, *used counts the full length. */
+void net_text_add(char *buf, size_t len, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 /* Open a link from the text after "tun:" / "vnet:" in STCP_CARRIER.
  * NULL with a message in err on failure. */

@@ -20,6 +20,7 @@
 struct tun_link {
     struct net_link link; /* first: a struct net_link * is a struct tun_link * */
     int fd;
+    char dev[IFNAMSIZ + 1];
 };
 
 static int tun_send(struct net_link *l, uint32_t dst, const struct iovec *iov, int iovcnt)
@@ -44,6 +45,17 @@ static uint32_t tun_source_for(const struct net_link *l, uint32_t dst)
 {
     (void)dst;
     return l->addr;
+}
+
+static int tun_describe(const struct net_link *l, bool routes, char *buf, size_t len)
+{
+    const struct tun_link *t = (const struct tun_link *)l;
+    char a[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &l->addr, a, sizeof a);
+    if (routes)
+        return snprintf(buf, len, "tun %s: every destination, through the kernel's routing\n",
+                        t->dev);
+    return snprintf(buf, len, "tun %s: our address %s, MTU %zu\n", t->dev, a, l->mtu);
 }
 
 /* The device's MTU, or -1. */
@@ -112,6 +124,7 @@ struct net_link *carrier_tun_open(const char *spec, char *err, size_t errlen)
         return NULL;
     }
     t->fd = fd;
+    memcpy(t->dev, dev, dlen + 1);
     t->link = (struct net_link){.kind = "tun",
                                 .addr = addr.s_addr,
                                 .mtu = mtu > 0 ? (size_t)mtu : 1500,
@@ -119,7 +132,8 @@ struct net_link *carrier_tun_open(const char *spec, char *err, size_t errlen)
                                 .send = tun_send,
                                 .recv = tun_recv,
                                 .is_local = tun_is_local,
-                                .source_for = tun_source_for};
+                                .source_for = tun_source_for,
+                                .describe = tun_describe};
     if (t->link.mtu > 65535)
         t->link.mtu = 65535;
     return &t->link;

@@ -40,6 +40,7 @@ struct vnet_neighbour {
 struct vnet_link {
     struct net_link link; /* first: a struct net_link * is a struct vnet_link * */
     int fd;
+    struct sockaddr_in self; /* our UDP endpoint */
     int n;
     struct vnet_neighbour nb[VNET_MAX_LINKS];
 };
@@ -110,6 +111,34 @@ static uint32_t vnet_source_for(const struct net_link *l, uint32_t dst)
     const struct vnet_link *v = (const struct vnet_link *)l;
     const struct vnet_neighbour *nb = by_peer(v, dst);
     return nb ? nb->ours : v->nb[0].ours;
+}
+
+/* Interfaces: our UDP endpoint and each link; routes: each neighbour, the
+ * /32 it announces to us (cost 0: directly linked). */
+static int vnet_describe(const struct net_link *l, bool routes, char *buf, size_t len)
+{
+    const struct vnet_link *v = (const struct vnet_link *)l;
+    size_t used = 0;
+    char udp[24], ours[INET_ADDRSTRLEN], peer[INET_ADDRSTRLEN];
+    if (len)
+        buf[0] = '\0';
+    if (!routes) {
+        addr_str(&v->self, udp, sizeof udp);
+        net_text_add(buf, len, &used, "vnet: UDP %s, MTU %zu, %d link%s\n", udp, l->mtu, v->n,
+                     v->n == 1 ? "" : "s");
+    }
+    for (int i = 0; i < v->n; i++) {
+        addr_str(&v->nb[i].udp, udp, sizeof udp);
+        inet_ntop(AF_INET, &v->nb[i].ours, ours, sizeof ours);
+        inet_ntop(AF_INET, &v->nb[i].peer, peer, sizeof peer);
+        if (routes)
+            net_text_add(buf, len, &used, "%s/32 via link %d (from %s), neighbour at UDP %s\n",
+                         peer, i, ours, udp);
+        else
+            net_text_add(buf, len, &used, "link %d: %s <-> %s, neighbour at UDP %s\n", i, ours,
+                         peer, udp);
+    }
+    return (int)used;
 }
 
 /* ============================ Announcements =============================== */
@@ -277,7 +306,9 @@ struct net_link *carrier_vnet_open(const char *path, char *err, size_t errlen)
                                 .recv = vnet_recv,
                                 .is_local = vnet_is_local,
                                 .source_for = vnet_source_for,
-                                .other_protocol = vnet_other_protocol};
+                                .other_protocol = vnet_other_protocol,
+                                .describe = vnet_describe};
+    v->self = self;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

@@ -165,6 +165,16 @@ extern int myclose_stats(mysocket_t sd, struct mystats *stats);
  * EINVAL (bad how), ENOTCONN (not a connection, or the connection is over). */
 extern int myshutdown(mysocket_t sd, int how);
 
+/* The process's carrier (STCP_CARRIER) described for people, as lines
+ * ending in '\n': MYCARRIER_INTERFACES (udp: the host's addresses; tun: the
+ * device and our address; vnet: each link, our and the neighbour's virtual
+ * address and its UDP endpoint) or MYCARRIER_ROUTES (udp, tun: the host's
+ * routing; vnet: the neighbours, the only hosts an end host reaches).  Like
+ * snprintf: returns the full length and truncates buf to len; -1 with
+ * errno EINVAL for another what, or when the carrier cannot be opened. */
+enum mycarrier_what { MYCARRIER_INTERFACES = 1, MYCARRIER_ROUTES = 2 };
+extern int mycarrier_info(int what, char *buf, size_t len);
+
 #endif /* !STCP_CLASSIC_ONLY */
 
 #ifdef __cplusplus

@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -480,6 +481,19 @@ static void ip_close(struct net_ep *ep)
     close(ep->fd);
     ep->fd = -1;
     pthread_mutex_destroy(&ep->rx_lock);
+}
+
+/* ---- Describing a link (mycarrier_info) ---- */
+
+void net_text_add(char *buf, size_t len, size_t *used, const char *fmt, ...)
+{
+    size_t at = *used < len ? *used : len;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + at, len - at, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *used += (size_t)n;
 }
 
 const struct net_carrier net_ip_carrier = {

@@ -141,6 +141,23 @@ uint32_t net_carrier_local_ip(uint32_t peer)
     return carrier_link->source_for(carrier_link, peer);
 }
 
+int mycarrier_info(int what, char *buf, size_t len)
+{
+    if ((what != MYCARRIER_INTERFACES && what != MYCARRIER_ROUTES) || (!buf && len)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (net_carrier_init() < 0)
+        return -1;
+    if (carrier_link)
+        return carrier_link->describe(carrier_link, what == MYCARRIER_ROUTES, buf, len);
+    /* udp: each socket is a UDP socket of the host; the kernel does the rest. */
+    return snprintf(buf, len, "%s\n",
+                    what == MYCARRIER_ROUTES
+                        ? "udp: no routes of its own: the host's IP routing reaches a peer IP:PORT"
+                        : "udp: the host's addresses, one UDP datagram per segment");
+}
+
 static struct net_counters stack_ctr;
 
 struct net_counters *net_stack_counters(void)

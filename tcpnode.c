@@ -28,6 +28,7 @@
 #include <readline/history.h>
 #include <readline/readline.h>
 
+#include "cc.h" /* the registry of congestion-control algorithms, for lc */
 #include "mysock.h"
 
 /* ================================ Options ================================= */
@@ -115,7 +116,6 @@ struct entry {
     const char *owner; /* "sf", "rf" or NULL (the user's) */
     enum kind kind;
     bool acceptor; /* thread runs (a) */
-    char cc[16];   /* congestion control chosen with sc */
 };
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct entry table[MAX_NUM_CONNECTIONS];
@@ -124,7 +124,6 @@ static void entry_add(mysocket_t sd, enum kind kind, const char *owner)
 {
     pthread_mutex_lock(&table_lock);
     table[sd] = (struct entry){.kind = kind, .owner = owner};
-    snprintf(table[sd].cc, sizeof table[sd].cc, "none");
     pthread_mutex_unlock(&table_lock);
 }
 
@@ -187,10 +186,20 @@ static bool parse_addr(const char *ip, const char *port, struct sockaddr_in *out
     return true;
 }
 
-static mysocket_t new_socket(void)
+/* The algorithm new sockets get ("sc default ALGO"); "": the framework's
+ * default (STCP_CC, else cubic).  Only the main thread touches it. */
+static char default_cc[MYSO_STR_MAX];
+
+/* A new socket with the node's options, and congestion control cc (NULL
+ * or "": the node's default).  The algorithm is read when the connection
+ * starts, so it must be set here, before mylisten or myconnect. */
+static mysocket_t new_socket(const char *cc)
 {
+    if (!cc || !*cc)
+        cc = default_cc;
     mysocket_t sd = mysocket(opt.reliable);
-    if (sd >= 0 && opt.window && mysetsockopt(sd, MYSO_WINDOW, opt.window) < 0) {
+    if (sd >= 0 && ((opt.window && mysetsockopt(sd, MYSO_WINDOW, opt.window) < 0) ||
+                    (*cc && mysetsockopt_str(sd, MYSO_CC, cc) < 0))) {
         int err = errno;
         myclose(sd);
         errno = err;
@@ -202,7 +211,7 @@ static mysocket_t new_socket(void)
 /* A listening socket on port (0: any), or -1 with errno. */
 static mysocket_t open_listener(uint16_t port)
 {
-    mysocket_t sd = new_socket();
+    mysocket_t sd = new_socket(NULL);
     if (sd < 0)
         return -1;
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -216,10 +225,11 @@ static mysocket_t open_listener(uint16_t port)
     return sd;
 }
 
-/* A connected socket, or -1 with errno. */
-static mysocket_t open_connection(const struct sockaddr_in *peer)
+/* A socket connected with congestion control cc (see new_socket), or -1
+ * with errno. */
+static mysocket_t open_connection(const struct sockaddr_in *peer, const char *cc)
 {
-    mysocket_t sd = new_socket();
+    mysocket_t sd = new_socket(cc);
     if (sd < 0)
         return -1;
     if (myconnect(sd, (struct sockaddr *)peer, sizeof *peer) < 0) {
@@ -291,16 +301,29 @@ static char *escape(const uint8_t *p, size_t n)
     return out;
 }
 
-/* Congestion-control algorithms a socket may use.  Only "none" exists
- * today (the congestion window is the window, as classic STCP). */
-static const char *const cc_algorithms[] = {"none"};
-
-static bool cc_known(const char *name)
+/* A socket's congestion control: what its transport reports once the
+ * connection runs, else the option (what a listener's connections or a
+ * connection yet to start will use). */
+static void cc_text(mysocket_t sd, const struct mystats *st, char *buf, size_t len)
 {
-    for (size_t i = 0; i < sizeof cc_algorithms / sizeof cc_algorithms[0]; i++)
-        if (!strcmp(name, cc_algorithms[i]))
-            return true;
-    return false;
+    if (st && st->cc[0])
+        snprintf(buf, len, "%s", st->cc);
+    else if (mygetsockopt_str(sd, MYSO_CC, buf, len) < 0)
+        snprintf(buf, len, "-");
+}
+
+/* The framework's default algorithm (STCP_CC, else cubic), read once at
+ * start from a socket made for the purpose: STCP_CC is the framework's to
+ * read.  (So the user's first socket is number 1.) */
+static char framework_cc[MYSO_STR_MAX] = "-";
+
+static void read_framework_cc(void)
+{
+    mysocket_t sd = mysocket(TRUE);
+    if (sd >= 0) {
+        cc_text(sd, NULL, framework_cc, sizeof framework_cc);
+        myclose(sd);
+    }
 }
 
 /* ============================== Accepting (a) ============================= */
@@ -330,7 +353,8 @@ struct transfer {
     struct sockaddr_in peer; /* sf: where to */
     mysocket_t lsd;          /* rf: the listener while it waits, else -1 */
     bool used, done;
-    bool receive; /* rf, else sf */
+    bool receive;          /* rf, else sf */
+    char cc[MYSO_STR_MAX]; /* sf: congestion control ("": the default) */
     char name[256];
 };
 static struct transfer transfers[MAX_TRANSFERS];
@@ -342,7 +366,7 @@ static void *send_file(void *arg)
     addr_text(&t->peer, p, sizeof p);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    mysocket_t sd = open_connection(&t->peer);
+    mysocket_t sd = open_connection(&t->peer, t->cc);
     if (sd < 0) {
         say("sf: %s to %s: %s", t->name, p, why(errno));
         goto out;
@@ -360,7 +384,10 @@ static void *send_file(void *arg)
     if (!err && ferror(t->file))
         err = EIO;
     entry_remove(sd);
-    if (myclose(sd) < 0 && !err)
+    struct mystats st = {0};
+    char cc[MYSO_STR_MAX];
+    cc_text(sd, NULL, cc, sizeof cc);
+    if (myclose_stats(sd, &st) < 0 && !err)
         err = errno;
     double secs = seconds_since(&t0);
     char rate[32];
@@ -368,7 +395,8 @@ static void *send_file(void *arg)
     if (err)
         say("sf: %s to %s failed after %zu bytes: %s", t->name, p, sent, why(err));
     else
-        say("sf: sent %zu bytes of %s to %s in %.3f s (%s)", sent, t->name, p, secs, rate);
+        say("sf: sent %zu bytes of %s to %s in %.3f s (%s, %s)", sent, t->name, p, secs, rate,
+            st.cc[0] ? st.cc : cc);
 out:
     fclose(t->file);
     pthread_mutex_lock(&table_lock);
@@ -519,7 +547,7 @@ static void cmd_c(int argc, char **argv, const char *rest)
         say("usage: c IP PORT");
         return;
     }
-    mysocket_t sd = open_connection(&peer);
+    mysocket_t sd = open_connection(&peer, NULL);
     if (sd < 0) {
         say("c: %s", why(errno));
         return;
@@ -606,7 +634,7 @@ static void cmd_sf(int argc, char **argv, const char *rest)
         say("usage: sf FILE IP PORT [CC]");
         return;
     }
-    if (argc == 5 && !cc_known(argv[4])) {
+    if (argc == 5 && !cc_find(argv[4])) {
         say("sf: unknown congestion control '%s' (lc lists them)", argv[4]);
         return;
     }
@@ -621,6 +649,7 @@ static void cmd_sf(int argc, char **argv, const char *rest)
         return;
     }
     *t = (struct transfer){.receive = false, .lsd = -1, .file = f, .peer = peer};
+    snprintf(t->cc, sizeof t->cc, "%s", argc == 5 ? argv[4] : "");
     snprintf(t->name, sizeof t->name, "%s", argv[1]);
     if (!transfer_start(t, send_file)) {
         fclose(f);
@@ -739,8 +768,7 @@ struct row {
     bool have_stats;
 };
 
-/* The columns of ls.  Adding one is adding a line here (e.g. cwnd once
- * mystats reports it). */
+/* The columns of ls.  Adding one is adding a line here. */
 static void col_sock(const struct row *r, char *b, size_t n)
 {
     snprintf(b, n, "%d", r->sd);
@@ -786,12 +814,25 @@ static void col_inflight(const struct row *r, char *b, size_t n)
 }
 static void col_cc(const struct row *r, char *b, size_t n)
 {
-    snprintf(b, n, "%s", r->e.kind == KIND_CONN ? r->e.cc : "-");
+    cc_text(r->sd, r->have_stats ? &r->st : NULL, b, n);
+}
+static bool cc_running(const struct row *r)
+{
+    return r->e.kind == KIND_CONN && r->have_stats && r->st.cc[0];
 }
 static void col_cwnd(const struct row *r, char *b, size_t n)
 {
-    (void)r; /* mystats has no congestion window yet */
-    snprintf(b, n, "-");
+    if (cc_running(r))
+        snprintf(b, n, "%u", r->st.cwnd);
+    else
+        snprintf(b, n, "-");
+}
+static void col_ssthresh(const struct row *r, char *b, size_t n)
+{
+    if (cc_running(r) && r->st.ssthresh != UINT32_MAX)
+        snprintf(b, n, "%u", r->st.ssthresh);
+    else
+        snprintf(b, n, "-"); /* not a connection, or not set yet (slow start) */
 }
 static void col_use(const struct row *r, char *b, size_t n)
 {
@@ -805,8 +846,8 @@ static const struct column {
 } columns[] = {
     {"SOCK", 4, col_sock},         {"LOCAL", -21, col_local}, {"PEER", -21, col_peer},
     {"STATE", -11, col_state},     {"SNDWND", 6, col_sndwnd}, {"RCVWND", 6, col_rcvwnd},
-    {"INFLIGHT", 8, col_inflight}, {"CC", -4, col_cc},        {"CWND", 6, col_cwnd},
-    {"USE", -3, col_use},
+    {"INFLIGHT", 8, col_inflight}, {"CC", -7, col_cc},        {"CWND", 7, col_cwnd},
+    {"SSTHRESH", 8, col_ssthresh}, {"USE", -3, col_use},
 };
 #define NCOLUMNS (sizeof columns / sizeof columns[0])
 
@@ -869,74 +910,95 @@ static void cmd_window(int argc, char **argv, const char *rest)
         say("window: socket %ld is not a connection", sd);
         return;
     }
+    char cc[MYSO_STR_MAX], cwnd[16], ssthresh[16];
+    col_cc(&r, cc, sizeof cc);
+    col_cwnd(&r, cwnd, sizeof cwnd);
+    col_ssthresh(&r, ssthresh, sizeof ssthresh);
     say("socket %ld: send window %u (the peer's), receive window %u (ours), %u bytes in "
-        "flight, state %s",
-        sd, r.st.snd_wnd, r.st.rcv_wnd, r.st.in_flight, r.st.state);
+        "flight, state %s; %s: cwnd %s, ssthresh %s",
+        sd, r.st.snd_wnd, r.st.rcv_wnd, r.st.in_flight, r.st.state, cc, cwnd, ssthresh);
 }
 
 /* ---- The carrier: li and lr ---- */
 
-/* What the carrier is and how it reaches peers.  Only the udp carrier
- * exists today: every local address of the host, one UDP datagram per
- * segment, and the host's own routing.  Other carriers (tun, vnet) will
- * add their interfaces, links and routes here. */
-static void print_carrier(bool routes)
+/* What the carrier (STCP_CARRIER) says of itself, a line at a time; on
+ * udp also where a and rf listen (-a). */
+static void print_carrier(int what, const char *cmd)
 {
-    const char *carrier = getenv("STCP_CARRIER");
-    if (!carrier || !*carrier)
-        carrier = "udp";
-    if (strcmp(carrier, "udp") != 0) {
-        say("%s: carrier '%s' is not known to this tcpnode (only udp)", routes ? "lr" : "li",
-            carrier);
+    char text[4096];
+    int n = mycarrier_info(what, text, sizeof text);
+    if (n < 0) {
+        say("%s: the carrier: %s", cmd, why(errno));
         return;
     }
-    char a[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &opt.bind_addr, a, sizeof a);
-    if (!routes) {
-        say("%-3s %-7s %-15s %s", "IF", "CARRIER", "ADDRESS", "NOTE");
-        say("%-3s %-7s %-15s %s", "0", "udp", a,
-            strcmp(a, "0.0.0.0") ? "a and rf listen here; one UDP datagram per segment"
-                                 : "every local address; one UDP datagram per segment");
-    } else {
-        say("udp carrier: no routes of its own; a peer IP:PORT is reached through the "
-            "host's IP routing");
+    char *save = NULL;
+    for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        say("%s", l);
+    if ((size_t)n >= sizeof text)
+        say("%s: (more than %zu bytes, cut)", cmd, sizeof text);
+    if (what == MYCARRIER_INTERFACES && !strncmp(text, "udp", 3)) {
+        char a[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &opt.bind_addr, a, sizeof a);
+        say("a and rf listen on %s", strcmp(a, "0.0.0.0") ? a : "every local address");
     }
 }
 
 static void cmd_li(int argc, char **argv, const char *rest)
 {
     (void)argc, (void)argv, (void)rest;
-    print_carrier(false);
+    print_carrier(MYCARRIER_INTERFACES, "li");
 }
 
 static void cmd_lr(int argc, char **argv, const char *rest)
 {
     (void)argc, (void)argv, (void)rest;
-    print_carrier(true);
+    print_carrier(MYCARRIER_ROUTES, "lr");
 }
 
 static void cmd_lc(int argc, char **argv, const char *rest)
 {
     (void)argc, (void)argv, (void)rest;
-    for (size_t i = 0; i < sizeof cc_algorithms / sizeof cc_algorithms[0]; i++)
-        say("%s%s", cc_algorithms[i],
-            !strcmp(cc_algorithms[i], "none") ? "  (the congestion window is the window)" : "");
+    const char *def = default_cc[0] ? default_cc : framework_cc;
+    for (const struct cc_algo *const *a = cc_algos; *a; a++)
+        say("%s%s", (*a)->name, strcmp((*a)->name, def) ? "" : "  (default for new sockets)");
 }
 
+/* sc SOCKET ALGO: the algorithm is read when a connection starts, and the
+ * transport cannot swap it under a running connection (its state is the
+ * algorithm's own).  So sc applies to listeners (the connections they
+ * accept from now on), and "sc default ALGO" to the sockets a, c, rf and
+ * sf make from now on; a connection says why not. */
 static void cmd_sc(int argc, char **argv, const char *rest)
 {
     (void)argc, (void)rest;
-    mysocket_t sd = user_socket("sc", argv[1], KIND_CONN);
-    if (sd < 0)
-        return;
-    if (!cc_known(argv[2])) {
+    if (!cc_find(argv[2])) {
         say("sc: unknown congestion control '%s' (lc lists them)", argv[2]);
         return;
     }
+    if (!strcmp(argv[1], "default")) {
+        snprintf(default_cc, sizeof default_cc, "%s", argv[2]);
+        say("new sockets: congestion control %s", argv[2]);
+        return;
+    }
+    mysocket_t sd = user_socket("sc", argv[1], KIND_NONE);
+    if (sd < 0)
+        return;
     pthread_mutex_lock(&table_lock);
-    snprintf(table[sd].cc, sizeof table[sd].cc, "%s", argv[2]);
+    bool listener = table[sd].kind == KIND_LISTENER;
     pthread_mutex_unlock(&table_lock);
-    say("socket %d: congestion control %s", sd, argv[2]);
+    if (!listener) {
+        char cc[MYSO_STR_MAX];
+        struct mystats st;
+        cc_text(sd, mygetstats(sd, &st) == 0 ? &st : NULL, cc, sizeof cc);
+        say("sc: socket %d is a connection: its congestion control (%s) was fixed when it "
+            "started; sc a listener, or 'sc default %s' before c or sf",
+            sd, cc, argv[2]);
+        return;
+    }
+    if (mysetsockopt_str(sd, MYSO_CC, argv[2]) < 0)
+        say("sc: %s", why(errno));
+    else
+        say("socket %d: congestion control %s for the connections it accepts", sd, argv[2]);
 }
 
 static void cmd_h(int argc, char **argv, const char *rest)
@@ -969,7 +1031,8 @@ static const struct command commands[] = {
     {"li", "", "list the carrier's interfaces", 0, 0, cmd_li},
     {"lr", "", "list the carrier's routes", 0, 0, cmd_lr},
     {"lc", "", "list congestion-control algorithms", 0, 0, cmd_lc},
-    {"sc", "SOCKET ALGO", "set a socket's congestion control", 2, 2, cmd_sc},
+    {"sc", "SOCKET|default ALGO", "congestion control of a listener, or of new sockets", 2, 2,
+     cmd_sc},
     {"h", "", "this help", 0, 0, cmd_h},
     {"q", "", "close everything and quit", 0, 0, cmd_q},
     {NULL, NULL, NULL, 0, 0, NULL},
@@ -1189,6 +1252,7 @@ int main(int argc, char **argv)
     }
     if (optind != argc)
         usage(argv[0]);
+    read_framework_cc();
     opt.interactive = isatty(STDIN_FILENO);
     if (opt.interactive)
         read_terminal();

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.." || exit 2
 . tests/lib.sh
 
 T=${TCPNODE_TIMEOUT:-20} # seconds one expected line may take
+unset STCP_CC               # the tests know the default: cubic
 declare -A IN OUT PID PENDING ENDED
 
 # In a child process: close the FIFO ends this script holds.
@@ -18,14 +19,17 @@ drop_node_fds() {
     for fd in "${IN[@]}" "${OUT[@]}"; do eval "exec $fd>&-"; done
 }
 
-# node_start NAME [tcpnode args...]: a tcpnode listening on 127.0.0.1.
+# The address the nodes listen on and connect to (vnet: a virtual one).
+HOST=127.0.0.1
+
+# node_start NAME [tcpnode args...]: a tcpnode listening on $HOST.
 node_start() {
     local name=$1 fd
     shift
     mkfifo "$WORK/$name.in" "$WORK/$name.out"
     (
         drop_node_fds # or another node would never see the end of its input
-        exec timeout 300 "$BIN/tcpnode" -a 127.0.0.1 "$@" < "$WORK/$name.in" \
+        exec timeout 300 "$BIN/tcpnode" -a "$HOST" "$@" < "$WORK/$name.in" \
             > "$WORK/$name.out" 2> "$WORK/$name.err"
     ) &
     PID[$name]=$!
@@ -110,8 +114,8 @@ ls_state() {
 # connect_pair LISTENER_NODE PORT CONNECTING_NODE: sets CS (the connecting
 # node's socket), AS (the accepted one) and CLOCAL (the connector's address).
 connect_pair() {
-    send "$3" "c 127.0.0.1 $2"
-    expect "$3" "^socket ([0-9]+): connected to 127.0.0.1:$2 from ([0-9.:]+)$" || return 1
+    send "$3" "c $HOST $2"
+    expect "$3" "^socket ([0-9]+): connected to $HOST:$2 from ([0-9.:]+)$" || return 1
     CS=${M[1]} CLOCAL=${M[2]}
     expect "$1" "^socket ([0-9]+): accepted from $CLOCAL " || return 1
     AS=${M[1]}
@@ -128,13 +132,18 @@ check "misuse: bad address: usage, exit 2" misuse -a 1.2.3
 t_terminal() { # script(1) gives it a terminal: readline echoes after a "> " prompt
     printf 'lc\nq\n' | TERM=dumb timeout 20 script -qfec "$BIN/tcpnode" /dev/null |
         tr -d '\r' > "$WORK/tty.out"
-    grep -q '^> lc$' "$WORK/tty.out" && grep -q '^none ' "$WORK/tty.out"
+    grep -q '^> lc$' "$WORK/tty.out" && grep -q '^none$' "$WORK/tty.out"
 }
 check "on a terminal: a '> ' prompt (readline)" t_terminal
 t_pipe() { # from a pipe: no prompt, only the output
-    [ "$(printf 'lc\n' | timeout 20 "$BIN/tcpnode")" = "none  (the congestion window is the window)" ]
+    [ "$(printf 'lc\n' | env -u STCP_CC timeout 20 "$BIN/tcpnode")" = "$(printf 'none\nnewreno\ncubic  (default for new sockets)')" ]
 }
-check "from a pipe: silent, no prompt" t_pipe
+check "from a pipe: silent, no prompt; lc: the algorithms, cubic the default" t_pipe
+t_lc_default() { # STCP_CC and sc default move the mark
+    [ "$(printf 'lc\nsc default none\nlc\n' | STCP_CC=newreno timeout 20 "$BIN/tcpnode")" = \
+        "$(printf 'none\nnewreno  (default for new sockets)\ncubic\nnew sockets: congestion control none\nnone  (default for new sockets)\nnewreno\ncubic')" ]
+}
+check "lc: STCP_CC, then sc default, is the default" t_lc_default
 
 # ---- Two nodes: strings both ways ----
 node_start A
@@ -176,7 +185,30 @@ t_ls_peer() {
 }
 check "ls: local and peer addresses" t_ls_peer
 check "window: the socket's windows" eval 'send A "window $AS1" && expect A "^socket $AS1: send window [0-9]+ \(the peer.s\), receive window [0-9]+ \(ours\)"'
-check "sc none, lc" eval 'send A "sc $AS1 none" && expect A "^socket $AS1: congestion control none$" && send A lc && expect A "^none"'
+check "window: the congestion control, cwnd and ssthresh" eval 'send A "window $AS1" && expect A "^socket $AS1: send window .*; cubic: cwnd [0-9]+, ssthresh ([0-9]+|-)$"'
+# ls_cc NODE SOCK: CC, CWND and SSTHRESH of SOCK in ls, once its transport
+# reported them (repeated, at most 100 times); sets CC CWND SSTHRESH.
+ls_cc() {
+    local i
+    for i in $(seq 100); do
+        send "$1" ls
+        expect "$1" "^ *$2 +[^ ]+ +[^ ]+ +[^ ]+ +[0-9-]+ +[0-9-]+ +[0-9-]+ +([a-z-]+) +([0-9-]+) +([0-9-]+)" || return 1
+        CC=${M[1]} CWND=${M[2]} SSTHRESH=${M[3]}
+        [ "$CWND" != - ] && return 0
+        sleep 0.05
+    done
+    echo "# $1: socket $2 shows no cwnd"
+    return 1
+}
+check "ls: a cubic connection shows its cwnd" eval 'ls_cc B "$BS" && [ "$CC" = cubic ] && [ "$CWND" -gt 0 ]'
+check "sc on a connection: refused, its algorithm is fixed" eval 'send A "sc $AS1 none" && expect A "^sc: socket $AS1 is a connection: its congestion control \(cubic\) was fixed when it started"'
+t_sc_listener() { # the listener's algorithm goes to the connections it accepts
+    send A "sc $LSD newreno" && expect A "^socket $LSD: congestion control newreno for the connections it accepts$" &&
+        connect_pair A "$PORT" B && ls_cc A "$AS" && [ "$CC" = newreno ] && ls_cc B "$CS" && [ "$CC" = cubic ] &&
+        send A "cl $AS" && expect A "^socket $AS: closed" && send B "cl $CS" && expect B "^socket $CS: closed" &&
+        send A "sc $LSD cubic" && expect A "^socket $LSD: congestion control cubic "
+}
+check "sc on a listener: its accepted connections use it" t_sc_listener
 
 # ---- Half-close: the connecting side shuts down writing ----
 t_half_close_b() {
@@ -220,9 +252,10 @@ t_bad() {
         send A "s x hello" && expect A "^s: 'x' is not a socket number$" &&
         send A "s $LSD hello" && expect A "^s: socket $LSD is a listening socket$" &&
         send A "sd $LSD sideways" && expect A "^usage: sd SOCKET" &&
-        send A "sc $LSD none" && expect A "^sc: socket $LSD is a listening socket$" &&
+        send A "sc 999 none" && expect A "^sc: no socket 999$" &&
+        send A "sc $LSD reno" && expect A "^sc: unknown congestion control 'reno' \(lc lists them\)$" &&
         send A "sf /nonexistent/file 127.0.0.1 $PORT" && expect A "^sf: /nonexistent/file: no such file" &&
-        send A "sf $WORK/A.log 127.0.0.1 $PORT cubic" && expect A "^sf: unknown congestion control 'cubic'" &&
+        send A "sf $WORK/A.log 127.0.0.1 $PORT vegas" && expect A "^sf: unknown congestion control 'vegas'" &&
         send A "a $PORT" && expect A "^a: address already in use$" &&
         send A "h" && expect A "^  q +close everything and quit$"
 }
@@ -240,22 +273,26 @@ check "c to a closed port: connection refused" t_refused
 make_file f0 0
 make_file f1 1
 make_file f1m 1048576
-# transfer SENDER RECEIVER NAME: rf on RECEIVER, sf from SENDER, compare.
+# transfer SENDER RECEIVER NAME [CC]: rf on RECEIVER, sf from SENDER (with
+# CC; without, the sender's default: ALGO), compare.
 transfer() {
-    local size
+    local size cc=${4:-} used=${4:-${ALGO:-cubic}}
     size=$(stat -c %s "$WORK/files/$3")
     send "$2" "rf $WORK/got.$3.$2 0" &&
-        expect "$2" "^rf: socket [0-9]+: waiting on 127.0.0.1:([0-9]+) for " || return 1
+        expect "$2" "^rf: socket [0-9]+: waiting on $HOST:([0-9]+) for " || return 1
     local port=${M[1]}
-    send "$1" "sf $WORK/files/$3 127.0.0.1 $port none" &&
-        expect "$1" "^sf: sent $size bytes of .* in [0-9.]+ s " &&
+    send "$1" "sf $WORK/files/$3 $HOST $port $cc" &&
+        expect "$1" "^sf: sent $size bytes of .* in [0-9.]+ s \(.*, $used\)$" &&
         expect "$2" "^rf: received $size bytes from .* in [0-9.]+ s " &&
         cmp -s "$WORK/files/$3" "$WORK/got.$3.$2"
 }
 for f in f0 f1 f1m; do
-    check "sf/rf $f, byte-exact" transfer B A $f
+    check "sf/rf $f (none), byte-exact" transfer B A $f none
 done
-check "sf/rf the other way, 1 MiB" transfer A B f1m
+check "sf/rf the other way, 1 MiB (sf's default, cubic)" transfer A B f1m
+check "sf/rf 1 MiB with sf's CC newreno, byte-exact" transfer B A f1m newreno
+check "sf/rf 1 MiB with sf's CC cubic, byte-exact" transfer B A f1m cubic
+check "sc default newreno, then sf/rf 1 MiB" eval 'send B "sc default newreno" && expect B "^new sockets: congestion control newreno$" && ALGO=newreno transfer B A f1m'
 
 # ---- tcpnode with the client and the server ----
 t_with_client() {
@@ -311,6 +348,48 @@ t_eof_cancels() {
 }
 check "EOF while rf waits: cancelled, exit 0" t_eof_cancels
 unset STCP_NETEM
+
+# ---- Two nodes over vnet: each with its own link file on loopback UDP ----
+read -r PE PF < <(python3 -c '
+import socket
+s = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+VE=10.78.0.1
+VF=10.78.0.2
+printf '127.0.0.1 %s\n127.0.0.1 %s %s %s\n' "$PE" "$PF" "$VE" "$VF" > "$WORK/e.lnk"
+printf '127.0.0.1 %s\n127.0.0.1 %s %s %s\n' "$PF" "$PE" "$VF" "$VE" > "$WORK/f.lnk"
+HOST=$VE STCP_CARRIER=vnet:$WORK/e.lnk node_start E
+HOST=$VF STCP_CARRIER=vnet:$WORK/f.lnk node_start F
+t_vnet_li() {
+    send E li && expect E "^vnet: UDP 127.0.0.1:$PE, MTU [0-9]+, 1 link$" &&
+        expect E "^link 0: $VE <-> $VF, neighbour at UDP 127.0.0.1:$PF$" &&
+        send F li && expect F "^link 0: $VF <-> $VE, neighbour at UDP 127.0.0.1:$PE$"
+}
+check "vnet: li shows the link (both virtual addresses, the neighbour's UDP)" t_vnet_li
+check "vnet: lr shows the neighbour" eval 'send E lr && expect E "^$VF/32 via link 0 \(from $VE\), neighbour at UDP 127.0.0.1:$PF$"'
+t_vnet_strings() {
+    send E "a 0" && expect E "^socket ([0-9]+): listening on $VE:([0-9]+)$" || return 1
+    local port=${M[2]}
+    send F "c $VE $port" && expect F "^socket ([0-9]+): connected to $VE:$port from $VF:([0-9]+)$" || return 1
+    local fs=${M[1]}
+    expect E "^socket ([0-9]+): accepted from $VF:" || return 1
+    local es=${M[1]}
+    send F "s $fs over the virtual link" && expect F "^socket $fs: sent 21 bytes$" &&
+        send E "r $es 21 y" && expect E "^socket $es: read 21 bytes: over the virtual link$" &&
+        send E "s $es and back" && expect E "^socket $es: sent 8 bytes$" &&
+        send F "r $fs 8 y" && expect F "^socket $fs: read 8 bytes: and back$" &&
+        ls_cc F "$fs" && [ "$CC" = cubic ] &&
+        send F "cl $fs" && expect F "^socket $fs: closed" && send E "cl $es" && expect E "^socket $es: closed"
+}
+check "vnet: strings both ways; ls shows cubic's cwnd" t_vnet_strings
+HOST=$VE
+check "vnet: sf/rf 1 MiB F -> E, byte-exact" transfer F E f1m
+HOST=$VF
+check "vnet: sf/rf 1 MiB E -> F (newreno), byte-exact" transfer E F f1m newreno
+check "vnet: node E quits at EOF, exit 0" node_stop E
+check "vnet: node F quits at EOF, exit 0" node_stop F
+HOST=127.0.0.1
 
 # ---- myshutdown through libstcp.a (its own lines become comments) ----
 halfclose() {
