@@ -104,7 +104,7 @@ ls_state() {
     for i in $(seq 100); do
         send "$1" ls
         expect "$1" "^ *$2 +[^ ]+ +[^ ]+ +([A-Z_0-9?]+)" || return 1
-        [ "${M[1]}" = "$3" ] && return 0
+        [[ "${M[1]}" =~ ^($3)$ ]] && return 0
         sleep 0.05
     done
     echo "# $1: socket $2 is ${M[1]}, not $3"
@@ -211,6 +211,9 @@ t_sc_listener() { # the listener's algorithm goes to the connections it accepts
 check "sc on a listener: its accepted connections use it" t_sc_listener
 
 # ---- Half-close: the connecting side shuts down writing ----
+# (B closes first, so it passes through TIME_WAIT; that lasts 1 s, which a
+# heavily loaded machine can let pass before ls looks, so CLOSED is accepted
+# there once A is CLOSED -- the packet-level tests check TIME_WAIT exactly.)
 t_half_close_b() {
     send B "sd $BS write" && expect B "^socket $BS: shut down for writing$" &&
         send A "r $AS1 10 y" && expect A "^socket $AS1: read 0 bytes \(end of data\)$" &&
@@ -220,7 +223,7 @@ t_half_close_b() {
         send B "r $BS 5 y" && expect B "^socket $BS: read 5 bytes: after$" &&
         send A "sd $AS1" && expect A "^socket $AS1: shut down for writing$" &&
         send B "r $BS 1 y" && expect B "^socket $BS: read 0 bytes \(end of data\)$" &&
-        ls_state B "$BS" TIME_WAIT && ls_state A "$AS1" CLOSED &&
+        ls_state A "$AS1" CLOSED && ls_state B "$BS" 'TIME_WAIT|CLOSED' &&
         send A "cl $AS1" && expect A "^socket $AS1: closed" &&
         send B "cl $BS" && expect B "^socket $BS: closed"
 }
