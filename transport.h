@@ -226,6 +226,11 @@ struct tcp_env {
     void (*event)(void *ctx, enum tcp_event ev, int err);
     /* Optional: a congestion event, after the algorithm has answered it. */
     void (*cc_event)(void *ctx, enum tcp_cc_event ev);
+    /* Optional: output with the payload in two pieces, as it lies in the
+     * send ring when it wraps around the ring's end.  Without it the core
+     * copies such a payload into one piece and calls output. */
+    void (*output2)(void *ctx, const STCPHeader *hdr, const void *p1, size_t len1, const void *p2,
+                    size_t len2);
 };
 
 struct tcp_config {
