@@ -1344,6 +1344,21 @@ size_t tcp_write(struct tcb *t, const void *data, size_t len)
     return sndbuf_put(&t->sndbuf, data, (uint32_t)MIN(len, (size_t)UINT32_MAX));
 }
 
+uint8_t *tcp_write_place(struct tcb *t, size_t *room)
+{
+    struct tcp_sndbuf *b = &t->sndbuf;
+    uint32_t tail = (b->head + b->len) % b->cap;
+    *room = MIN(tcp_send_space(t), (size_t)(b->cap - tail));
+    return b->data + tail;
+}
+
+void tcp_write_commit(struct tcb *t, size_t len)
+{
+    size_t room;
+    tcp_write_place(t, &room);
+    t->sndbuf.len += (uint32_t)MIN(len, room);
+}
+
 void tcp_shutdown(struct tcb *t, stcp_usec_t now)
 {
     (void)now;
@@ -1855,10 +1870,11 @@ static void handle_events(struct driver *d, unsigned ev)
         }
     }
     if (ev & APP_DATA) {
-        uint8_t buf[65536];
-        size_t room = MIN(tcp_send_space(t), sizeof buf);
-        size_t n = stcp_app_recv(d->sd, buf, room);
-        tcp_write(t, buf, n);
+        /* Straight into the send ring: one piece a round (a second call
+         * could block, the queue may be empty by then). */
+        size_t room;
+        uint8_t *place = tcp_write_place(t, &room);
+        tcp_write_commit(t, stcp_app_recv(d->sd, place, room));
     }
     /* A myclose arrives as APP_CLOSE_REQUESTED with stcp_app_closed() true;
      * a half-close (myshutdown SHUT_WR) with it false, and a later myclose
