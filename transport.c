@@ -1664,7 +1664,7 @@ struct driver {
     bool unblocked;
     enum tcp_state logged_state;
     uint64_t reported_rexmit_timeout;
-    stcp_usec_t published;             /* when stats were last published */
+    stcp_usec_t published; /* when stats were last published */
 };
 
 /* A connection made from a SYN cookie: what transport_listen_input learnt,
