@@ -186,14 +186,15 @@ static void flush_app_wakes(struct conn *c)
 }
 
 /* Read one segment from the connection's own endpoint into the stage, if
- * it is empty.  Only the transport thread touches the stage. */
-static void fill_stage(struct conn *c)
+ * it is empty.  Only the transport thread touches the stage.  Returns
+ * whether it read the endpoint. */
+static bool fill_stage(struct conn *c)
 {
     if (c->stage_len || c->net_error || !c->ep || c->net_empty)
-        return;
+        return false;
     size_t cap = net_carrier_max_segment();
     if (!c->stage && !(c->stage = malloc(cap)))
-        return; /* the segment waits in the socket until memory returns */
+        return false; /* the segment waits in the socket until memory returns */
     struct sockaddr_in peer, local;
     ssize_t n = net_recv_segment(c->ep, c->stage, cap, &peer, &local);
     if (n > 0)
@@ -202,6 +203,7 @@ static void fill_stage(struct conn *c)
         c->net_empty = true;
     else if (n < 0 && errno != EINTR)
         c->net_error = errno;
+    return true;
 }
 
 /* Sleep until the endpoint is readable, the wake eventfd is written (for an
@@ -240,8 +242,8 @@ unsigned int stcp_wait_for_event(mysocket_t sd, unsigned int wait_flags,
     unsigned ev = TIMEOUT;
     bool looked = false; /* the endpoint was read since we were called */
     for (;;) {
-        if (wait_flags & NETWORK_DATA)
-            fill_stage(c);
+        if ((wait_flags & NETWORK_DATA) && fill_stage(c))
+            looked = true;
         pthread_mutex_lock(&s->lock);
         ev = ready_events(c, wait_flags);
         if (ev) {
