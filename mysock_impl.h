@@ -86,6 +86,10 @@ struct conn {
     uint8_t *stage; /* one received segment, checked: net_carrier_max_segment()
                        bytes, allocated at the first receive */
     size_t stage_len;
+    bool net_empty;     /* the endpoint had nothing at the last read and no poll
+                           has seen it readable since: reading again would only
+                           cost a system call that fails */
+    int peeked;         /* stcp_network_peek: 1 the stage, 2 the inbox head */
     struct segq *inbox; /* segments forwarded by the listener (allocated lazily) */
     int net_error;      /* error the path reported (ECONNREFUSED), sticky */
 

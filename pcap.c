@@ -80,6 +80,12 @@ static void pcap_open(void)
     atexit(pcap_flush);
 }
 
+bool pcap_enabled(void)
+{
+    pthread_once(&once, pcap_open);
+    return out != NULL;
+}
+
 void pcap_capture(const void *seg, size_t len, const struct sockaddr_in *src,
                   const struct sockaddr_in *dst)
 {

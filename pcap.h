@@ -9,8 +9,12 @@
 #define PCAP_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stddef.h>
 
+/* Is STCP_PCAP set (and its file open)?  Senders that never build a
+ * segment in one piece ask this before they would have to. */
+bool pcap_enabled(void);
 /* Record one segment from src to dst (no-op unless STCP_PCAP is set). */
 void pcap_capture(const void *seg, size_t len, const struct sockaddr_in *src,
                   const struct sockaddr_in *dst);

@@ -186,20 +186,24 @@ static void flush_app_wakes(struct conn *c)
 }
 
 /* Read one segment from the connection's own endpoint into the stage, if
- * it is empty.  Only the transport thread touches the stage. */
-static void fill_stage(struct conn *c)
+ * it is empty.  Only the transport thread touches the stage.  Returns
+ * whether it read the endpoint. */
+static bool fill_stage(struct conn *c)
 {
-    if (c->stage_len || c->net_error || !c->ep)
-        return;
+    if (c->stage_len || c->net_error || !c->ep || c->net_empty)
+        return false;
     size_t cap = net_carrier_max_segment();
     if (!c->stage && !(c->stage = malloc(cap)))
-        return; /* the segment waits in the socket until memory returns */
+        return false; /* the segment waits in the socket until memory returns */
     struct sockaddr_in peer, local;
     ssize_t n = net_recv_segment(c->ep, c->stage, cap, &peer, &local);
     if (n > 0)
         c->stage_len = (size_t)n;
-    else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+    else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        c->net_empty = true;
+    else if (n < 0 && errno != EINTR)
         c->net_error = errno;
+    return true;
 }
 
 /* Sleep until the endpoint is readable, the wake eventfd is written (for an
@@ -218,6 +222,8 @@ static void sleep_for_events(struct mysock *s, struct conn *c, unsigned waiting,
     pthread_mutex_lock(&s->lock);
     c->waiting = 0;
     pthread_mutex_unlock(&s->lock);
+    if (n > 0 && pfd[1].revents)
+        c->net_empty = false; /* ready, or an error to collect */
     if (n > 0 && pfd[0].revents) {
         uint64_t count;
         ssize_t r = read(c->wake_fd, &count, sizeof count);
@@ -235,9 +241,10 @@ static unsigned wait_for_event(mysocket_t sd, unsigned wait_flags, const struct 
         return TIMEOUT;
     int saved_errno = errno;
     unsigned ev = TIMEOUT;
+    bool looked = false; /* the endpoint was read since we were called */
     for (;;) {
-        if (wait_flags & NETWORK_DATA)
-            fill_stage(c);
+        if ((wait_flags & NETWORK_DATA) && fill_stage(c))
+            looked = true;
         pthread_mutex_lock(&s->lock);
         ev = ready_events(c, wait_flags);
         if (ev) {
@@ -254,6 +261,12 @@ static unsigned wait_for_event(mysocket_t sd, unsigned wait_flags, const struct 
         int64_t wait_ns = abstime ? ns_until(clock, abstime) : -1;
         if (wait_ns == 0) {
             pthread_mutex_unlock(&s->lock);
+            if ((wait_flags & NETWORK_DATA) && c->net_empty && !looked) {
+                /* No sleep (so no poll) to tell: look once before TIMEOUT. */
+                c->net_empty = false;
+                looked = true;
+                continue;
+            }
             break;
         }
         /* The close is reported whatever the flags, so it always wakes us. */
@@ -335,6 +348,57 @@ ssize_t stcp_network_recv(mysocket_t sd, void *dst, size_t max_len)
     errno = c->net_error;
     c->net_error = 0;
     return -1;
+}
+
+ssize_t stcp_network_peek(mysocket_t sd, const void **seg)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c || !seg) {
+        errno = c ? EFAULT : EBADF;
+        return -1;
+    }
+    *seg = NULL;
+    fill_stage(c);
+    pthread_mutex_lock(&s->lock);
+    wait_for_segment(s, c);
+    struct segq *q = c->inbox;
+    if (q && q->count) {
+        *seg = q->data[q->head];
+        size_t n = q->len[q->head];
+        c->peeked = 2;
+        pthread_mutex_unlock(&s->lock);
+        return (ssize_t)n;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (c->stage_len) {
+        *seg = c->stage;
+        c->peeked = 1;
+        return (ssize_t)c->stage_len;
+    }
+    errno = c->net_error;
+    c->net_error = 0;
+    return -1;
+}
+
+void stcp_network_done(mysocket_t sd)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c)
+        return;
+    if (c->peeked == 1) {
+        c->stage_len = 0;
+    } else if (c->peeked == 2) {
+        pthread_mutex_lock(&s->lock);
+        struct segq *q = c->inbox;
+        free(q->data[q->head]);
+        q->data[q->head] = NULL;
+        q->head = (q->head + 1) % SEGQ_SLOTS;
+        q->count--;
+        pthread_mutex_unlock(&s->lock);
+    }
+    c->peeked = 0;
 }
 
 /* Up to this many buffer/length pairs go straight to the network layer;

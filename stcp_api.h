@@ -139,6 +139,14 @@ void stcp_fin_received(mysocket_t sd);
 unsigned int stcp_wait_for_event_mono(mysocket_t sd, unsigned int wait_flags,
                                       const struct timespec *abstime);
 
+/* stcp_network_recv without the copy: *seg points at the next segment
+ * where the framework received it, valid until stcp_network_done(), which
+ * must follow before the next stcp_network_peek/recv or wait.  Returns its
+ * length (blocking as stcp_network_recv does), or -1 with errno once for
+ * each error the path reports (*seg is then NULL and no done is due). */
+ssize_t stcp_network_peek(mysocket_t sd, const void **seg);
+void stcp_network_done(mysocket_t sd);
+
 /* Free space in the receive queue: the most the receive window may offer. */
 size_t stcp_app_space(mysocket_t sd);
 

@@ -117,15 +117,25 @@ static uint32_t sndbuf_put(struct tcp_sndbuf *b, const uint8_t *src, uint32_t le
     return len;
 }
 
-/* The len bytes at offset off, in one piece: in place, or copied to
- * b->flat when they wrap around the end of the ring. */
-static const uint8_t *sndbuf_view(const struct tcp_sndbuf *b, uint32_t off, uint32_t len)
+/* The len bytes at offset off as they lie in the ring: *first bytes at
+ * the returned pointer, the rest (if they wrap) at b->data. */
+static const uint8_t *sndbuf_pieces(const struct tcp_sndbuf *b, uint32_t off, uint32_t len,
+                                    uint32_t *first)
 {
     uint32_t pos = (b->head + off) % b->cap;
-    uint32_t first = MIN(len, b->cap - pos);
+    *first = MIN(len, b->cap - pos);
+    return b->data + pos;
+}
+
+/* The same bytes in one piece: in place, or copied to b->flat when they
+ * wrap around the end of the ring. */
+static const uint8_t *sndbuf_view(const struct tcp_sndbuf *b, uint32_t off, uint32_t len)
+{
+    uint32_t first;
+    const uint8_t *p = sndbuf_pieces(b, off, len, &first);
     if (first == len)
-        return b->data + pos;
-    memcpy(b->flat, b->data + pos, first);
+        return p;
+    memcpy(b->flat, p, first);
     memcpy(b->flat + first, b->data, len - first);
     return b->flat;
 }
@@ -426,8 +436,10 @@ static size_t build_header(uint8_t buf[TCP_HDR_MAX], uint32_t seq, uint32_t ack,
 
 /* Send one segment of the connection.  Every segment but the first SYN
  * carries ACK and rcv_nxt; every segment carries the window; SYNs carry
- * our MSS. */
-static void emit(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *payload, uint32_t len)
+ * our MSS.  The payload is len bytes at payload, then len2 at payload2
+ * (len2 only from emit_data, and only when the env takes two pieces). */
+static void emit2(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *payload, uint32_t len,
+                  const uint8_t *payload2, uint32_t len2)
 {
     uint32_t ack = 0;
     if (t->state != TCPS_SYN_SENT) {
@@ -440,15 +452,31 @@ static void emit(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *payl
         t->rcv_adv = t->rcv_nxt + wnd;
     uint8_t hdr[TCP_HDR_MAX];
     build_header(hdr, seq, ack, flags, (uint16_t)wnd, (flags & TH_SYN) ? (uint16_t)t->cfg.mss : 0);
-    t->env.output(t->env.ctx, (const STCPHeader *)hdr, payload, len);
+    if (len2)
+        t->env.output2(t->env.ctx, (const STCPHeader *)hdr, payload, len, payload2, len2);
+    else
+        t->env.output(t->env.ctx, (const STCPHeader *)hdr, payload, len);
     t->ack_now = false;
     t->unacked_segs = 0;
     t->stats.segs_out++;
 }
 
+static void emit(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *payload, uint32_t len)
+{
+    emit2(t, seq, flags, payload, len, NULL, 0);
+}
+
+/* Data from the send ring, without copying it when the env can send a
+ * wrapped payload as two pieces. */
 static void emit_data(struct tcb *t, uint32_t seq, uint32_t len, bool fin)
 {
-    emit(t, seq, fin ? TH_FIN : 0, sndbuf_view(&t->sndbuf, seq - t->snd_una, len), len);
+    uint8_t flags = fin ? TH_FIN : 0;
+    uint32_t first;
+    const uint8_t *p = sndbuf_pieces(&t->sndbuf, seq - t->snd_una, len, &first);
+    if (first < len && t->env.output2)
+        emit2(t, seq, flags, p, first, t->sndbuf.data, len - first);
+    else
+        emit(t, seq, flags, sndbuf_view(&t->sndbuf, seq - t->snd_una, len), len);
 }
 
 /* Resend the oldest unacknowledged segment: the SYN, or up to an MSS of
@@ -1316,6 +1344,21 @@ size_t tcp_write(struct tcb *t, const void *data, size_t len)
     return sndbuf_put(&t->sndbuf, data, (uint32_t)MIN(len, (size_t)UINT32_MAX));
 }
 
+uint8_t *tcp_write_place(struct tcb *t, size_t *room)
+{
+    struct tcp_sndbuf *b = &t->sndbuf;
+    uint32_t tail = (b->head + b->len) % b->cap;
+    *room = MIN(tcp_send_space(t), (size_t)(b->cap - tail));
+    return b->data + tail;
+}
+
+void tcp_write_commit(struct tcb *t, size_t len)
+{
+    size_t room;
+    tcp_write_place(t, &room);
+    t->sndbuf.len += (uint32_t)MIN(len, room);
+}
+
 void tcp_shutdown(struct tcb *t, stcp_usec_t now)
 {
     (void)now;
@@ -1621,8 +1664,7 @@ struct driver {
     bool unblocked;
     enum tcp_state logged_state;
     uint64_t reported_rexmit_timeout;
-    stcp_usec_t published;             /* when stats were last published */
-    uint8_t seg[STCP_MAX_SEGMENT_LEN]; /* a received segment: any that fits the carrier */
+    stcp_usec_t published; /* when stats were last published */
 };
 
 /* A connection made from a SYN cookie: what transport_listen_input learnt,
@@ -1718,6 +1760,14 @@ static void drv_output(void *ctx, const STCPHeader *hdr, const void *payload, si
         stcp_network_send(d->sd, hdr, TCP_DATA_START(hdr), NULL);
 }
 
+static void drv_output2(void *ctx, const STCPHeader *hdr, const void *p1, size_t len1,
+                        const void *p2, size_t len2)
+{
+    struct driver *d = ctx;
+    log_segment(d->sd, "out", hdr, len1 + len2);
+    stcp_network_send(d->sd, hdr, TCP_DATA_START(hdr), p1, len1, p2, len2, NULL);
+}
+
 static void drv_deliver(void *ctx, const void *data, size_t len)
 {
     struct driver *d = ctx;
@@ -1805,20 +1855,23 @@ static void handle_events(struct driver *d, unsigned ev)
     struct tcb *t = &d->tcb;
     stcp_usec_t now = now_usec();
     if (ev & NETWORK_DATA) {
-        ssize_t n = stcp_network_recv(d->sd, d->seg, sizeof d->seg);
-        if (n > 0) {
-            log_segment(d->sd, "in ", (const STCPHeader *)d->seg, (size_t)n);
-            tcp_input(t, now, d->seg, (size_t)n);
-        } else if (n < 0) {
+        const void *seg;
+        ssize_t n = stcp_network_peek(d->sd, &seg); /* where it was received: no copy */
+        if (n >= 0) {
+            log_segment(d->sd, "in ", (const STCPHeader *)seg, (size_t)n);
+            tcp_input(t, now, seg, (size_t)n);
+            stcp_network_done(d->sd);
+        } else {
             stcp_log(d->sd, STCP_LOG_INFO, "path error: %s", strerror(errno));
             tcp_peer_unreachable(t);
         }
     }
     if (ev & APP_DATA) {
-        uint8_t buf[65536];
-        size_t room = MIN(tcp_send_space(t), sizeof buf);
-        size_t n = stcp_app_recv(d->sd, buf, room);
-        tcp_write(t, buf, n);
+        /* Straight into the send ring: one piece a round (a second call
+         * could block, the queue may be empty by then). */
+        size_t room;
+        uint8_t *place = tcp_write_place(t, &room);
+        tcp_write_commit(t, stcp_app_recv(d->sd, place, room));
     }
     /* A myclose arrives as APP_CLOSE_REQUESTED with stcp_app_closed() true;
      * a half-close (myshutdown SHUT_WR) with it false, and a later myclose
@@ -1923,7 +1976,13 @@ void transport_init(mysocket_t sd, bool_t is_active)
     cfg.cc = cc_find(cc_name);
     if (!cfg.cc)
         cfg.cc = cc_find(CC_DEFAULT);
-    struct tcp_env env = {d, drv_output, drv_deliver, drv_app_space, drv_event, drv_cc_event};
+    struct tcp_env env = {.ctx = d,
+                          .output = drv_output,
+                          .deliver = drv_deliver,
+                          .app_space = drv_app_space,
+                          .event = drv_event,
+                          .cc_event = drv_cc_event,
+                          .output2 = drv_output2};
     if (!d || tcp_init(&d->tcb, &cfg, &env) < 0) {
         free(d);
         free(cookie);

@@ -226,6 +226,11 @@ struct tcp_env {
     void (*event)(void *ctx, enum tcp_event ev, int err);
     /* Optional: a congestion event, after the algorithm has answered it. */
     void (*cc_event)(void *ctx, enum tcp_cc_event ev);
+    /* Optional: output with the payload in two pieces, as it lies in the
+     * send ring when it wraps around the ring's end.  Without it the core
+     * copies such a payload into one piece and calls output. */
+    void (*output2)(void *ctx, const STCPHeader *hdr, const void *p1, size_t len1, const void *p2,
+                    size_t len2);
 };
 
 struct tcp_config {
@@ -407,6 +412,11 @@ void tcp_input(struct tcb *tcb, stcp_usec_t now, const void *buf, size_t len);
 /* Room in the send buffer, and queueing application data into it. */
 size_t tcp_send_space(const struct tcb *tcb);
 size_t tcp_write(struct tcb *tcb, const void *data, size_t len);
+/* tcp_write without a buffer of the caller's: where the next bytes go in
+ * the send ring, *room contiguous bytes (0: no space); fill some of them,
+ * then tcp_write_commit() how many.  Saves copying the data twice. */
+uint8_t *tcp_write_place(struct tcb *tcb, size_t *room);
+void tcp_write_commit(struct tcb *tcb, size_t len);
 
 /* The application shut down writing (half-close): send a FIN after the
  * queued data, and keep delivering what the peer sends until its FIN. */

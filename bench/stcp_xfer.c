@@ -4,7 +4,7 @@
  * Every mode runs two processes (the process forks before the first mysock
  * call): the parent listens on 127.0.0.1 and accepts, the child connects.
  *
- *   stcp_xfer xfer [-U] [-w WINDOW] [-n BYTES]
+ *   stcp_xfer xfer [-U] [-w WINDOW] [-M MSS] [-n BYTES]
  *       The parent writes BYTES (default 16 MiB) of the bench pattern in
  *       64 KiB mywrite calls and closes; the child reads, checks every byte,
  *       and times from before myconnect to end of file.
@@ -48,6 +48,7 @@
 struct opts {
     bool_t reliable;
     long window;
+    long mss; /* 0: the default (536 on udp) */
     uint64_t bytes;
     long conns;
     double seconds;
@@ -82,7 +83,8 @@ static mysocket_t new_socket(const struct opts *o)
     mysocket_t sd = mysocket(o->reliable);
     if (sd < 0)
         return -1;
-    if (mysetsockopt(sd, MYSO_WINDOW, o->window) < 0) {
+    if (mysetsockopt(sd, MYSO_WINDOW, o->window) < 0 ||
+        (o->mss && mysetsockopt(sd, MYSO_MSS, o->mss) < 0)) {
         int err = errno;
         myclose(sd);
         errno = err;
@@ -496,7 +498,7 @@ static int idle(const struct opts *o)
 static void usage(const char *prog)
 {
     fprintf(stderr,
-            "usage: %s xfer [-U] [-w WINDOW] [-n BYTES]\n"
+            "usage: %s xfer [-U] [-w WINDOW] [-M MSS] [-n BYTES]\n"
             "       %s conc [-U] [-w WINDOW] [-n BYTES] [-c CONNS]\n"
             "       %s rate [-w WINDOW] [-t SECONDS] [-c MAXCOUNT]\n"
             "       %s idle [-t SECONDS]\n",
@@ -510,17 +512,20 @@ int main(int argc, char **argv)
         usage(argv[0]);
     const char *mode = argv[1];
     int is_conc = !strcmp(mode, "conc"), is_rate = !strcmp(mode, "rate");
-    struct opts o = {TRUE, 3072, is_conc ? 1u << 20 : 16u << 20, is_conc ? 100 : 100000,
+    struct opts o = {TRUE, 3072, 0, is_conc ? 1u << 20 : 16u << 20, is_conc ? 100 : 100000,
                      !strcmp(mode, "idle") ? 10 : 2};
     int c;
     optind = 2;
-    while ((c = getopt(argc, argv, "Uw:n:c:t:")) != -1) {
+    while ((c = getopt(argc, argv, "Uw:M:n:c:t:")) != -1) {
         switch (c) {
         case 'U':
             o.reliable = FALSE;
             break;
         case 'w':
             o.window = (long)parse_size(optarg);
+            break;
+        case 'M':
+            o.mss = (long)parse_size(optarg);
             break;
         case 'n':
             o.bytes = parse_size(optarg);
@@ -535,8 +540,9 @@ int main(int argc, char **argv)
             usage(argv[0]);
         }
     }
-    if (optind != argc || o.window < 1 || o.window > 65535 || o.bytes < 1 || o.conns < 1 ||
-        o.seconds <= 0 || o.seconds > 120 || (is_conc && o.conns > 400))
+    if (optind != argc || o.window < 1 || o.window > 65535 || o.mss < 0 || o.mss > 65495 ||
+        o.bytes < 1 || o.conns < 1 || o.seconds <= 0 || o.seconds > 120 ||
+        (is_conc && o.conns > 400))
         usage(argv[0]);
     (void)is_rate;
     signal(SIGPIPE, SIG_IGN);

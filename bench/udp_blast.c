@@ -1,7 +1,7 @@
 /* udp_blast.c -- one-way UDP datagram rate over loopback, counted by the
  * receiver: the packet-rate ceiling of one datagram per system call.
  *
- *   udp_blast [-s SIZE] [-t SECONDS]
+ *   udp_blast [-s SIZE] [-t SECONDS]       (SIZE 2..65507, the largest UDP payload)
  *
  * The receiver (this process) binds 127.0.0.1; a forked sender connects to
  * it and send()s SIZE-byte datagrams (default 556: a full STCP segment) as
@@ -42,7 +42,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (size < 2 || size > 65000 || seconds <= 0 || seconds > 60) {
+    if (size < 2 || size > 65507 || seconds <= 0 || seconds > 60) {
         fprintf(stderr, "udp_blast: bad arguments\n");
         return 2;
     }

@@ -135,6 +135,23 @@ stop_server
 start_server -U -M 300
 check "-M under the classic profile: 1 MiB byte-exact" fetch f1048576 -U -M 64
 stop_server
+
+# Big segments on the udp carrier: one datagram up to 60 KB, the window
+# 65535 (an odd ring: segments wrap at odd offsets, so the payload leaves
+# in two pieces and the checksum is summed across an odd boundary).
+start_server -v -w 65535 -M 65495
+check "big MSS: -M 60000 -w 65535, 1 MiB byte-exact" fetch f1048576 -w 65535 -M 60000
+line=$(grep "f1048576: sent" "$SERVER_ERR" | tail -1)
+bytes=$(echo "$line" | sed -n 's/.*sent \([0-9]*\) bytes in.*/\1/p')
+segs=$(echo "$line" | sed -n 's/.* bytes in \([0-9]*\) segments.*/\1/p')
+echo "# server sent ${bytes:-?} bytes in ${segs:-?} segments"
+check "big MSS: some segments carried more than 8960 bytes" \
+    [ "${segs:-0}" -gt 0 ] && [ $((${segs:-0} * 8960)) -lt "${bytes:-0}" ]
+stop_server
+start_server -U -w 65535 -M 65495
+check "big MSS under -U: -M 8960, 1 MiB byte-exact" fetch f1048576 -U -w 65535 -M 8960
+check "big MSS under -U: -M 60000, 1 MiB byte-exact" fetch f1048576 -U -w 65535 -M 60000
+stop_server
 check "client with a bad -M: exit 2" usage_exit "$BIN/client" -M 63 -f x 127.0.0.1:1
 check "server with a bad -M: exit 2" usage_exit "$BIN/server" -M 65496
 
