@@ -226,6 +226,9 @@ struct tcp_env {
     void (*event)(void *ctx, enum tcp_event ev, int err);
     /* Optional: a congestion event, after the algorithm has answered it. */
     void (*cc_event)(void *ctx, enum tcp_cc_event ev);
+    /* Optional: an ACK moved snd_una, after the algorithm has answered it;
+     * rtt is the sample it gave (microseconds), 0 if none (Karn). */
+    void (*acked)(void *ctx, stcp_usec_t now, stcp_usec_t rtt);
 };
 
 struct tcp_config {
