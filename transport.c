@@ -1627,6 +1627,7 @@ struct driver {
     uint64_t reported_rexmit_timeout;
     stcp_usec_t published;             /* when stats were last published */
     struct trace *trace;               /* STCP_TRACE's file; NULL: not tracing */
+    stcp_usec_t now;                   /* the time given to the core's current call */
     uint8_t seg[STCP_MAX_SEGMENT_LEN]; /* a received segment: any that fits the carrier */
 };
 
@@ -1788,6 +1789,9 @@ static void trace_after_input(struct driver *d, stcp_usec_t now)
         trace_line(d, now, 0, "dupack");
 }
 
+/* Our side is done (our FIN acknowledged, or the connection failed or
+ * closed): the last line, and the file is complete before the
+ * application, unblocked next, can exit. */
 static void trace_close(struct driver *d, stcp_usec_t now)
 {
     struct trace *tr = d->trace;
@@ -1868,7 +1872,7 @@ static void drv_event(void *ctx, enum tcp_event ev, int err)
     struct driver *d = ctx;
     switch (ev) {
     case TCP_EV_ESTABLISHED:
-        trace_open(d, now_usec());
+        trace_open(d, d->now);
         d->unblocked = true;
         errno = 0;
         stcp_unblock_application(d->sd);
@@ -1878,10 +1882,12 @@ static void drv_event(void *ctx, enum tcp_event ev, int err)
         stcp_fin_received(d->sd);
         break;
     case TCP_EV_CLOSE_DONE:
+        trace_close(d, d->now); /* the application may exit once unblocked */
         publish_stats(d);
         stcp_unblock_close(d->sd, err);
         break;
     case TCP_EV_ERROR:
+        trace_close(d, d->now);
         publish_stats(d);
         stcp_log(d->sd, STCP_LOG_INFO, "connection failed: %s", strerror(err));
         stcp_set_error(d->sd, err);
@@ -1908,7 +1914,7 @@ static void drv_cc_event(void *ctx, enum tcp_cc_event ev)
              t->cc.algo->name, what[ev], t->cc.cwnd, t->cc.ssthresh, t->snd_max - t->snd_una,
              t->snd_una, t->recover);
     if (d->trace)
-        trace_line(d, now_usec(), 0, what_short[ev]);
+        trace_line(d, d->now, 0, what_short[ev]);
 }
 
 /* The events the connection can use now. */
@@ -1940,7 +1946,7 @@ static void app_closed(struct driver *d, stcp_usec_t now)
 static void handle_events(struct driver *d, unsigned ev)
 {
     struct tcb *t = &d->tcb;
-    stcp_usec_t now = now_usec();
+    stcp_usec_t now = d->now = now_usec();
     if (ev & NETWORK_DATA) {
         ssize_t n = stcp_network_recv(d->sd, d->seg, sizeof d->seg);
         if (n > 0) {
@@ -2005,7 +2011,7 @@ static void control_loop(struct driver *d)
     struct tcb *t = &d->tcb;
     static const struct timespec past = {0, 0};
     for (;;) {
-        stcp_usec_t now = now_usec();
+        stcp_usec_t now = d->now = now_usec();
         tcp_timer(t, now);
         if (!d->done)
             tcp_output(t, now);
@@ -2082,12 +2088,13 @@ void transport_init(mysocket_t sd, bool_t is_active)
     stcp_set_context(sd, d);
     long isn_opt = stcp_get_option(sd, MYSO_ISN);
     uint32_t iss = isn_opt >= 0 ? (uint32_t)isn_opt : random_isn();
+    d->now = now_usec();
     if (cookie) {
-        tcp_open_established(&d->tcb, now_usec(), cookie->iss, cookie->irs, cookie->peer_window,
+        tcp_open_established(&d->tcb, d->now, cookie->iss, cookie->irs, cookie->peer_window,
                              SYNCOOKIE_WINDOW, cookie->peer_mss);
         free(cookie);
     } else if (is_active) {
-        tcp_connect(&d->tcb, now_usec(), iss);
+        tcp_connect(&d->tcb, d->now, iss);
     } else {
         tcp_listen(&d->tcb, iss);
     }
