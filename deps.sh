@@ -14,6 +14,7 @@ command -v cmp >/dev/null || need+=(diffutils)
 command -v valgrind >/dev/null || need+=(valgrind)
 command -v python3 >/dev/null || need+=(python3)   # tests/carriers.sh: the peers
 command -v ip >/dev/null || need+=(iproute2)       # tests/carriers.sh: netns, TUN
+command -v gnuplot >/dev/null || need+=(gnuplot-nox) # tools/cwnd-plot.sh: STCP_TRACE pictures
 if [ "${#need[@]}" -eq 0 ]; then
     exit 0
 fi
