@@ -11,6 +11,7 @@
 # writes nothing.  Then the plot script makes a PNG of it (when gnuplot is
 # installed: deps.sh installs it).  No timing thresholds.  Last line:
 # "trace: N passed, M failed".
+# shellcheck disable=SC2016 # awk programs: their own $, not the shell's
 cd "$(dirname "$0")/.." || exit 2
 . tests/lib.sh
 

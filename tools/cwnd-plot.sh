@@ -24,7 +24,7 @@ while getopts "st:W:H:h" o; do
     esac
 done
 shift $((OPTIND - 1))
-[ $# -ge 1 ] && [ $# -le 2 ] || usage
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then usage; fi
 [[ $width =~ ^[0-9]+$ && $height =~ ^[0-9]+$ ]] || usage
 trace=$1
 [ -r "$trace" ] || { echo "$0: cannot read $trace" >&2; exit 1; }
