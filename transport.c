@@ -1695,9 +1695,10 @@ static void log_segment(mysocket_t sd, const char *dir, const STCPHeader *h, siz
 
 struct trace {
     FILE *file;
-    stcp_usec_t start; /* the connection's time zero (transport_init) */
-    uint32_t cwnd;     /* as last written: a change without an ACK of */
-    uint32_t snd_una;  /* new data (fast recovery's inflation) gets a line */
+    stcp_usec_t start;  /* the connection's time zero (transport_init) */
+    uint32_t cwnd;      /* as last written: a change without an ACK of */
+    uint32_t snd_una;   /* new data (fast recovery's inflation) gets a line */
+    char pattern[1024]; /* STCP_TRACE when the connection began */
     char buf[TRACE_BUFFER];
 };
 
@@ -1734,8 +1735,10 @@ static struct trace *trace_new(stcp_usec_t now)
     if (!pattern || !*pattern)
         return NULL;
     struct trace *tr = calloc(1, sizeof *tr);
-    if (tr)
+    if (tr) {
         tr->start = now;
+        snprintf(tr->pattern, sizeof tr->pattern, "%s", pattern);
+    }
     return tr;
 }
 
@@ -1760,7 +1763,7 @@ static void trace_open(struct driver *d, stcp_usec_t now)
     if (!tr || tr->file)
         return;
     char path[4096];
-    trace_path(getenv("STCP_TRACE"), path, sizeof path);
+    trace_path(tr->pattern, path, sizeof path);
     tr->file = fopen(path, "w");
     if (!tr->file) {
         stcp_log(d->sd, STCP_LOG_INFO, "STCP_TRACE: %s: %s", path, strerror(errno));
