@@ -10,7 +10,9 @@
 # on both ends, seed 1, no random loss.  The rate is low so that one BDP of
 # path plus one BDP of queue (25 KB) is less than the window: the queue
 # overflows unless the sender holds back.  Writes OUTDIR/cwnd-ALGO.png and
-# keeps the traces in OUTDIR/cwnd-ALGO.trace only with PIC_KEEP=1.
+# keeps the traces in OUTDIR/cwnd-ALGO.trace only with PIC_KEEP=1.  PIC_BIN
+# takes the programs from another build (e.g. build/chk) instead of making
+# them here; PIC_ALGOS ("none newreno cubic") chooses the algorithms.
 set -euo pipefail
 export LC_ALL=C
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +26,11 @@ rate_bps=$(awk -v r="$RATE" 'BEGIN { n = r + 0; u = tolower(r); sub(/^[0-9.]+/, 
     m = u == "gbit" ? 1e9 : u == "mbit" ? 1e6 : u == "kbit" ? 1e3 : 1; printf "%.0f", n * m }')
 QUEUE=$((rate_bps * 2 * DELAY_MS / 1000 / 8))
 
-make -s -C "$ROOT" all >&2
+BIN=${PIC_BIN:-}
+if [ -z "$BIN" ]; then
+    make -s -C "$ROOT" all >&2
+    BIN=$ROOT
+fi
 mkdir -p "$OUT"
 WORK=$(mktemp -d /tmp/stcp-pic.XXXXXX)
 PIDS=()
@@ -46,19 +52,19 @@ wait_line() {
     return 1
 }
 
-for algo in none newreno cubic; do
-    STCP_TRACE="$WORK/$algo.trace" timeout "$LIMIT" "$ROOT/server" -v -a 127.0.0.1 -d "$WORK" \
+for algo in ${PIC_ALGOS:-none newreno cubic}; do
+    STCP_TRACE="$WORK/$algo.trace" timeout "$LIMIT" "$BIN/server" -v -a 127.0.0.1 -d "$WORK" \
         -n 1 -w "$WINDOW" -c "$algo" >"$WORK/srv.out" 2>"$WORK/srv.err" &
     srv=$!
     PIDS+=("$srv")
     wait_line "$WORK/srv.out" "Server's address is"
-    "$ROOT/linkem" -s "$(sed -n "s/^Server's address is //p" "$WORK/srv.out")" -r "$RATE" \
+    "$BIN/linkem" -s "$(sed -n "s/^Server's address is //p" "$WORK/srv.out")" -r "$RATE" \
         -d "${DELAY_MS}ms" -q "${QUEUE}b" -S 1 >"$WORK/link.out" 2>"$WORK/link.err" &
     link=$!
     PIDS+=("$link")
     wait_line "$WORK/link.out" "Link's address is"
     s=$EPOCHREALTIME
-    timeout "$LIMIT" "$ROOT/client" -q -w "$WINDOW" -c "$algo" -f file \
+    timeout "$LIMIT" "$BIN/client" -q -w "$WINDOW" -c "$algo" -f file \
         "$(sed -n "s/^Link's address is //p" "$WORK/link.out")"
     e=$EPOCHREALTIME
     wait "$srv" || true
