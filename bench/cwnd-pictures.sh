@@ -54,25 +54,28 @@ wait_line() {
 
 for algo in ${PIC_ALGOS:-none newreno cubic}; do
     STCP_TRACE="$WORK/$algo.trace" timeout "$LIMIT" "$BIN/server" -v -a 127.0.0.1 -d "$WORK" \
-        -n 1 -w "$WINDOW" -c "$algo" >"$WORK/srv.out" 2>"$WORK/srv.err" &
+        -n 1 -w "$WINDOW" -c "$algo" >"$WORK/$algo.srv.out" 2>"$WORK/$algo.srv.err" &
     srv=$!
     PIDS+=("$srv")
-    wait_line "$WORK/srv.out" "Server's address is"
-    "$BIN/linkem" -s "$(sed -n "s/^Server's address is //p" "$WORK/srv.out")" -r "$RATE" \
-        -d "${DELAY_MS}ms" -q "${QUEUE}b" -S 1 >"$WORK/link.out" 2>"$WORK/link.err" &
+    wait_line "$WORK/$algo.srv.out" "Server's address is"
+    "$BIN/linkem" -s "$(sed -n "s/^Server's address is //p" "$WORK/$algo.srv.out")" -r "$RATE" \
+        -d "${DELAY_MS}ms" -q "${QUEUE}b" -S 1 >"$WORK/$algo.link.out" 2>"$WORK/$algo.link.err" &
     link=$!
     PIDS+=("$link")
-    wait_line "$WORK/link.out" "Link's address is"
+    wait_line "$WORK/$algo.link.out" "Link's address is"
     s=$EPOCHREALTIME
+    # A warning at close (the server may be gone) is not a failed transfer:
+    # -q discards the data, and the trace and the drops are what we want.
     timeout "$LIMIT" "$BIN/client" -q -w "$WINDOW" -c "$algo" -f file \
-        "$(sed -n "s/^Link's address is //p" "$WORK/link.out")"
+        "$(sed -n "s/^Link's address is //p" "$WORK/$algo.link.out")" ||
+        echo "cwnd-pictures: $algo: client exit $?" >&2
     e=$EPOCHREALTIME
     wait "$srv" || true
     kill -TERM "$link"
     wait "$link" || true
-    drops=$(grep '^link dir=down ' "$WORK/link.out" | tail -1 | tr ' ' '\n' |
+    drops=$(grep '^link dir=down ' "$WORK/$algo.link.out" | tail -1 | tr ' ' '\n' |
         awk -F= '$1 == "drop_queue" || $1 == "drop_cap" { s += $2 } END { print s + 0 }')
-    resent=$(sed -n 's/.*resent \([0-9]*\) on timeout, \([0-9]*\) on duplicate ACKs.*/\1 + \2/p' "$WORK/srv.err")
+    resent=$(sed -n 's/.*resent \([0-9]*\) on timeout, \([0-9]*\) on duplicate ACKs.*/\1 + \2/p' "$WORK/$algo.srv.err")
     goodput=$(awk -v b="$BYTES" -v s="$s" -v e="$e" -v r="$rate_bps" \
         'BEGIN { printf "%.0f%% of the link", 100 * b * 8 / (e - s) / r }')
     title="$algo: $((BYTES >> 20)) MiB through $RATE, ${DELAY_MS} ms each way, queue $QUEUE B, window $WINDOW; $goodput, $drops drops, resent $resent"
