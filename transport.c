@@ -27,11 +27,13 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mysock.h"
 #include "stcp_api.h"
@@ -875,6 +877,8 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
     else if (acked && cwnd_limited && t->cc.algo->on_ack) /* not for a SYN alone */
         t->cc.algo->on_ack(&t->cc, acked, now);
     t->rexmit_at = t->snd_una == t->snd_max ? STCP_NO_TIMER : now + t->rto;
+    if (t->env.acked)
+        t->env.acked(t->env.ctx, now, rtt);
 }
 
 /* First check: does the segment fall in the receive window? */
@@ -1665,6 +1669,8 @@ struct driver {
     enum tcp_state logged_state;
     uint64_t reported_rexmit_timeout;
     stcp_usec_t published; /* when stats were last published */
+    struct trace *trace;   /* STCP_TRACE's file; NULL: not tracing */
+    stcp_usec_t now;       /* the time given to the core's current call */
 };
 
 /* A connection made from a SYN cookie: what transport_listen_input learnt,
@@ -1714,6 +1720,137 @@ static void log_segment(mysocket_t sd, const char *dir, const STCPHeader *h, siz
     flags_str(h->th_flags, f);
     stcp_log(sd, STCP_LOG_TRACE, "%s [%s] seq=%u ack=%u win=%u len=%zu", dir, f, ntohl(h->th_seq),
              ntohl(h->th_ack), ntohs(h->th_win), len);
+}
+
+/* ---- The congestion trace (STCP_TRACE, see README) ----
+ * One text line per event worth plotting: an ACK that moved snd_una, a
+ * duplicate ACK that changed cwnd, a congestion event, the start and the
+ * end.  Lines go through a fixed stdio buffer, so a trace costs the same
+ * memory however long the connection, and the file is written in large
+ * blocks; it is flushed when the connection ends.  The core knows nothing
+ * of it: it only calls the env hooks, which are NULL when not tracing. */
+
+#define TRACE_BUFFER (64 * 1024)
+
+struct trace {
+    FILE *file;
+    stcp_usec_t start;  /* the connection's time zero (transport_init) */
+    uint32_t cwnd;      /* as last written: a change without an ACK of */
+    uint32_t snd_una;   /* new data (fast recovery's inflation) gets a line */
+    char pattern[1024]; /* STCP_TRACE when the connection began */
+    char buf[TRACE_BUFFER];
+};
+
+static atomic_uint trace_connections; /* %c: connections of this process */
+
+/* The file name: the pattern with %p the process id, %c the connection's
+ * number in this process (1, 2, ...) and %% a percent sign. */
+static void trace_path(const char *pattern, char *path, size_t size)
+{
+    unsigned conn = atomic_fetch_add(&trace_connections, 1) + 1;
+    size_t n = 0;
+    for (const char *p = pattern; *p && n + 1 < size; p++) {
+        int w = 0;
+        if (p[0] == '%' && p[1] == 'p')
+            w = snprintf(path + n, size - n, "%ld", (long)getpid());
+        else if (p[0] == '%' && p[1] == 'c')
+            w = snprintf(path + n, size - n, "%u", conn);
+        else if (p[0] == '%' && p[1] == '%')
+            w = snprintf(path + n, size - n, "%%");
+        else
+            path[n++] = *p;
+        if (w) {
+            n = MIN(n + (size_t)w, size - 1);
+            p++;
+        }
+    }
+    path[n] = '\0';
+}
+
+/* Tracing is asked for: a struct trace to open at ESTABLISHED, or NULL. */
+static struct trace *trace_new(stcp_usec_t now)
+{
+    const char *pattern = getenv("STCP_TRACE");
+    if (!pattern || !*pattern)
+        return NULL;
+    struct trace *tr = calloc(1, sizeof *tr);
+    if (tr) {
+        tr->start = now;
+        snprintf(tr->pattern, sizeof tr->pattern, "%s", pattern);
+    }
+    return tr;
+}
+
+static void trace_line(struct driver *d, stcp_usec_t now, stcp_usec_t rtt, const char *what)
+{
+    struct trace *tr = d->trace;
+    const struct tcb *t = &d->tcb;
+    if (!tr || !tr->file)
+        return;
+    long ssthresh = t->cc.ssthresh == UINT32_MAX ? -1 : (long)t->cc.ssthresh;
+    fprintf(tr->file, "%.6f %u %ld %u %.3f %.3f %u %s\n", (double)(now - tr->start) / STCP_SEC,
+            t->cc.cwnd, ssthresh, t->snd_max - t->snd_una, (double)t->srtt / STCP_MSEC,
+            (double)rtt / STCP_MSEC, t->snd_wnd, what);
+    tr->cwnd = t->cc.cwnd;
+    tr->snd_una = t->snd_una;
+}
+
+/* The connection is established: open the file and write its header. */
+static void trace_open(struct driver *d, stcp_usec_t now)
+{
+    struct trace *tr = d->trace;
+    if (!tr || tr->file)
+        return;
+    char path[4096];
+    trace_path(tr->pattern, path, sizeof path);
+    tr->file = fopen(path, "w");
+    if (!tr->file) {
+        stcp_log(d->sd, STCP_LOG_INFO, "STCP_TRACE: %s: %s", path, strerror(errno));
+        free(tr);
+        d->trace = NULL;
+        return;
+    }
+    setvbuf(tr->file, tr->buf, _IOFBF, sizeof tr->buf);
+    struct sockaddr_in local, peer;
+    stcp_get_addresses(d->sd, &local, &peer);
+    char la[INET_ADDRSTRLEN], pa[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &local.sin_addr, la, sizeof la);
+    inet_ntop(AF_INET, &peer.sin_addr, pa, sizeof pa);
+    fprintf(tr->file, "# stcp trace 1: %s:%u -> %s:%u, cc %s, mss %u, window %u\n", la,
+            ntohs(local.sin_port), pa, ntohs(peer.sin_port), d->tcb.cc.algo->name, d->tcb.cc.mss,
+            d->tcb.cfg.window);
+    fprintf(tr->file, "# time_s cwnd ssthresh flight srtt_ms rtt_ms snd_wnd event\n");
+    trace_line(d, now, 0, "start");
+}
+
+/* After a segment: fast recovery may have changed cwnd without moving snd_una. */
+static void trace_after_input(struct driver *d, stcp_usec_t now)
+{
+    const struct trace *tr = d->trace;
+    if (tr && tr->file && tr->cwnd != d->tcb.cc.cwnd && tr->snd_una == d->tcb.snd_una)
+        trace_line(d, now, 0, "dupack");
+}
+
+/* Our side is done (our FIN acknowledged, or the connection failed or
+ * closed): the last line, and the file is complete before the
+ * application, unblocked next, can exit. */
+static void trace_close(struct driver *d, stcp_usec_t now)
+{
+    struct trace *tr = d->trace;
+    if (!tr)
+        return;
+    if (tr->file) {
+        trace_line(d, now, 0, "end");
+        if (fclose(tr->file) != 0)
+            stcp_log(d->sd, STCP_LOG_INFO, "STCP_TRACE: %s", strerror(errno));
+    }
+    free(tr);
+    d->trace = NULL;
+}
+
+static void drv_acked(void *ctx, stcp_usec_t now, stcp_usec_t rtt)
+{
+    trace_line(ctx, now, rtt, "ack");
 }
 
 static void publish_stats(struct driver *d)
@@ -1785,6 +1922,7 @@ static void drv_event(void *ctx, enum tcp_event ev, int err)
     struct driver *d = ctx;
     switch (ev) {
     case TCP_EV_ESTABLISHED:
+        trace_open(d, d->now);
         d->unblocked = true;
         errno = 0;
         stcp_unblock_application(d->sd);
@@ -1794,10 +1932,12 @@ static void drv_event(void *ctx, enum tcp_event ev, int err)
         stcp_fin_received(d->sd);
         break;
     case TCP_EV_CLOSE_DONE:
+        trace_close(d, d->now); /* the application may exit once unblocked */
         publish_stats(d);
         stcp_unblock_close(d->sd, err);
         break;
     case TCP_EV_ERROR:
+        trace_close(d, d->now);
         publish_stats(d);
         stcp_log(d->sd, STCP_LOG_INFO, "connection failed: %s", strerror(err));
         stcp_set_error(d->sd, err);
@@ -1817,11 +1957,14 @@ static void drv_event(void *ctx, enum tcp_event ev, int err)
 static void drv_cc_event(void *ctx, enum tcp_cc_event ev)
 {
     static const char *what[] = {"fast recovery", "timeout", "recovered"};
+    static const char *what_short[] = {"recovery", "timeout", "recovered"};
     struct driver *d = ctx;
     const struct tcb *t = &d->tcb;
     stcp_log(d->sd, STCP_LOG_DEBUG, "%s %s: cwnd %u ssthresh %u, flight %u, snd_una %u recover %u",
              t->cc.algo->name, what[ev], t->cc.cwnd, t->cc.ssthresh, t->snd_max - t->snd_una,
              t->snd_una, t->recover);
+    if (d->trace)
+        trace_line(d, d->now, 0, what_short[ev]);
 }
 
 /* The events the connection can use now. */
@@ -1853,7 +1996,7 @@ static void app_closed(struct driver *d, stcp_usec_t now)
 static void handle_events(struct driver *d, unsigned ev)
 {
     struct tcb *t = &d->tcb;
-    stcp_usec_t now = now_usec();
+    stcp_usec_t now = d->now = now_usec();
     if (ev & NETWORK_DATA) {
         const void *seg;
         ssize_t n = stcp_network_peek(d->sd, &seg); /* where it was received: no copy */
@@ -1861,6 +2004,7 @@ static void handle_events(struct driver *d, unsigned ev)
             log_segment(d->sd, "in ", (const STCPHeader *)seg, (size_t)n);
             tcp_input(t, now, seg, (size_t)n);
             stcp_network_done(d->sd);
+            trace_after_input(d, now);
         } else {
             stcp_log(d->sd, STCP_LOG_INFO, "path error: %s", strerror(errno));
             tcp_peer_unreachable(t);
@@ -1920,7 +2064,7 @@ static void control_loop(struct driver *d)
     struct tcb *t = &d->tcb;
     static const struct timespec past = {0, 0};
     for (;;) {
-        stcp_usec_t now = now_usec();
+        stcp_usec_t now = d->now = now_usec();
         tcp_timer(t, now);
         if (!d->done)
             tcp_output(t, now);
@@ -1983,7 +2127,14 @@ void transport_init(mysocket_t sd, bool_t is_active)
                           .event = drv_event,
                           .cc_event = drv_cc_event,
                           .output2 = drv_output2};
+    if (d) {
+        d->trace = trace_new(now_usec());
+        if (d->trace)
+            env.acked = drv_acked; /* untraced, the core has no call to make */
+    }
     if (!d || tcp_init(&d->tcb, &cfg, &env) < 0) {
+        if (d)
+            free(d->trace);
         free(d);
         free(cookie);
         errno = ENOMEM;
@@ -1994,12 +2145,13 @@ void transport_init(mysocket_t sd, bool_t is_active)
     stcp_set_context(sd, d);
     long isn_opt = stcp_get_option(sd, MYSO_ISN);
     uint32_t iss = isn_opt >= 0 ? (uint32_t)isn_opt : random_isn();
+    d->now = now_usec();
     if (cookie) {
-        tcp_open_established(&d->tcb, now_usec(), cookie->iss, cookie->irs, cookie->peer_window,
+        tcp_open_established(&d->tcb, d->now, cookie->iss, cookie->irs, cookie->peer_window,
                              SYNCOOKIE_WINDOW, cookie->peer_mss);
         free(cookie);
     } else if (is_active) {
-        tcp_connect(&d->tcb, now_usec(), iss);
+        tcp_connect(&d->tcb, d->now, iss);
     } else {
         tcp_listen(&d->tcb, iss);
     }
@@ -2020,6 +2172,7 @@ void transport_init(mysocket_t sd, bool_t is_active)
              (unsigned long long)st->rsts_out, d->tcb.cc.algo->name, d->tcb.cc.cwnd,
              d->tcb.cc.ssthresh, (unsigned long long)st->recoveries,
              (unsigned long long)st->timeouts);
+    trace_close(d, now_usec());
     stcp_set_context(sd, NULL);
     tcp_free(&d->tcb);
     free(d);

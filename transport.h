@@ -231,6 +231,9 @@ struct tcp_env {
      * copies such a payload into one piece and calls output. */
     void (*output2)(void *ctx, const STCPHeader *hdr, const void *p1, size_t len1, const void *p2,
                     size_t len2);
+    /* Optional: an ACK moved snd_una, after the algorithm has answered it;
+     * rtt is the sample it gave (microseconds), 0 if none (Karn). */
+    void (*acked)(void *ctx, stcp_usec_t now, stcp_usec_t rtt);
 };
 
 struct tcp_config {

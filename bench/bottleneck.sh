@@ -19,12 +19,16 @@
 # BN_MIX_FORCE=1, which runs it without -c, to test the script), the flows
 # of BN_MIX ("cubic cubic none none") at once through the fast path: one
 # server per algorithm (congestion control is the sender's), all behind one
-# linkem, each flow's share of the link.  The window is BN_WINDOW (65535) on both
-# ends.  Goodput is file bytes over the client process's wall time (connect
-# to end of file), as a share of the link rate; drops are the emulator's
-# (queue overflow, data direction); retransmissions are the server's
-# (-v: on timeout + on duplicate ACKs).  Medians of BN_RUNS (3) runs, with
-# the min-max.
+# linkem, each flow's share of the link.  And, without linkem, on loopback:
+# BN_LOSS_BYTES (4 MiB) server to client under the classic -U profile and
+# under BN_LOSSES (1/5/10/25%) random loss both ways (STCP_NETEM, seeded by
+# the run), for each algorithm of BN_LOSS_CC ("cubic none"), against the
+# same algorithm's lossless transfer.  The window is BN_WINDOW (65535) on both
+# ends.  BN_SECTIONS ("link mix loss") chooses the parts.  Goodput is file
+# bytes over the client process's wall time (connect to end of file), as a
+# share of the link rate; drops are the emulator's (queue overflow, data
+# direction); retransmissions are the server's (-v: on timeout + on
+# duplicate ACKs).  Medians of BN_RUNS (3) runs, with the min-max.
 #
 # Prints a Markdown section on stdout (make bench appends it to
 # bench/results.md).  Every process has a time limit; nothing is left running.
@@ -43,6 +47,11 @@ WINDOW=${BN_WINDOW:-65535}
 CC_LIST=${BN_CC:-cubic newreno none}
 MIX=${BN_MIX:-cubic cubic none none} # flows of different algorithms at once
 LIMIT=${BN_LIMIT:-120} # seconds, per client
+SECTIONS=${BN_SECTIONS:-link mix loss} # which parts run (all by default)
+LOSS_CC=${BN_LOSS_CC:-cubic none}
+LOSS_BYTES=${BN_LOSS_BYTES:-$((4 << 20))}
+LOSSES=${BN_LOSSES:-0.01 0.05 0.10 0.25}
+LOSS_LIMIT=${BN_LOSS_LIMIT:-60} # seconds, per lossy transfer
 
 log() { echo "[bottleneck] $*" >&2; }
 calc() { awk "BEGIN { printf \"%.9g\", $* }"; }
@@ -72,6 +81,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 head -c "$BYTES" /dev/urandom >"$WORK/files/big"
 head -c "$SLOW_BYTES" /dev/urandom >"$WORK/files/small"
+head -c "$LOSS_BYTES" /dev/urandom >"$WORK/files/lossy"
 
 # Does this client take -c ALGO?
 if "$ROOT/client" -h 2>&1 | grep -q -- '-c '; then
@@ -236,9 +246,36 @@ mix() {
     log "mix run $run: shares $shares jain $jain"
 }
 
+# lossy KEY ALGO PROFILE RUN: LOSS_BYTES on loopback, no linkem; PROFILE
+# is "none" (reliable), "classic" (-U, its default profile) or a loss rate
+# (-U with STCP_NETEM="loss=P,seed=RUN" on both ends).  Records goodput, MB/s.
+lossy() {
+    local key=$1 algo=$2 profile=$3 run=$4 u="" netem="" srv s e rc
+    [ "$profile" != none ] && u=-U
+    case $profile in none | classic) ;; *) netem="loss=$profile,seed=$run" ;; esac
+    # shellcheck disable=SC2046,SC2086
+    STCP_NETEM=$netem timeout $((LOSS_LIMIT + 10)) "$ROOT/server" -v $u -a 127.0.0.1 \
+        -d "$WORK/files" -n 1 -w "$WINDOW" $(cc_args "$algo") >"$WORK/srv.out" 2>"$WORK/srv.err" &
+    srv=$!
+    PIDS+=("$srv")
+    wait_line "$WORK/srv.out" "Server's address is" || { note_fail "$key run $run: server"; return; }
+    s=$EPOCHREALTIME
+    # shellcheck disable=SC2046,SC2086
+    STCP_NETEM=$netem timeout "$LOSS_LIMIT" "$ROOT/client" -q $u -w "$WINDOW" $(cc_args "$algo") \
+        -f lossy "$(sed -n "s/^Server's address is //p" "$WORK/srv.out")" >/dev/null 2>"$WORK/err.loss"
+    rc=$?
+    e=$EPOCHREALTIME
+    wait "$srv" 2>/dev/null
+    [ "$rc" = 0 ] || { note_fail "$key run $run: client exit $rc: $(tail -1 "$WORK/err.loss")"; return; }
+    rec "$key" "$(calc "$LOSS_BYTES / ($e - $s) / 1e6")"
+    log "$key run $run: $(calc "$LOSS_BYTES / ($e - $s) / 1e6") MB/s"
+}
+
 START=$(date +%s)
 FAST_Q=$(bdp "$RATE")
 SLOW_Q=$(bdp "$SLOW_RATE")
+has() { [[ " $SECTIONS " == *" $1 "* ]]; }
+has link || CC_LIST=""
 for run in $(seq "$RUNS"); do
     for algo in $CC_LIST; do
         k=$(tr -c 'a-z0-9\n' '_' <<<"$algo")
@@ -249,9 +286,16 @@ for run in $(seq "$RUNS"); do
         rm -f "$WORK"/res.* "$WORK"/err.*
         flows "${k}_slow" "$algo" "$SLOW_RATE" "$SLOW_Q" small "$SLOW_BYTES" 1 "$run"
     done
-    if [ "$HAVE_CC" = 1 ] || [ "${BN_MIX_FORCE:-0}" = 1 ]; then
+    if has mix && { [ "$HAVE_CC" = 1 ] || [ "${BN_MIX_FORCE:-0}" = 1 ]; }; then
         mix "$run"
     fi
+    has loss || continue
+    for algo in $LOSS_CC; do
+        [ "$HAVE_CC" = 1 ] || { [ "$algo" = "${LOSS_CC%% *}" ] || continue; algo=default; }
+        for profile in none classic $LOSSES; do
+            lossy "loss_${algo}_$profile" "$algo" "$profile" "$run"
+        done
+    done
 done
 
 # med KEY [pct|frac]: "median (min–max)" of the runs, or n/a; as a
@@ -289,6 +333,37 @@ if [ -s "$WORK/m/mix_jain" ]; then
 elif [ "$HAVE_CC" != 1 ]; then
     echo "| mix \"$MIX\" | — | not run: the client has no -c | | | | | | |"
 fi
+has loss && {
+echo
+echo "### Loss on loopback (no linkem): $LOSS_BYTES bytes, window $WINDOW, loss both ways, seeded"
+echo
+loss_algos=$LOSS_CC
+[ "$HAVE_CC" = 1 ] || loss_algos=default
+printf "| Profile |"
+for algo in $loss_algos; do printf " %s: MB/s (min–max) | %s: %% of its lossless |" "$algo" "$algo"; done
+echo
+printf "|---|"
+for _ in $loss_algos; do printf -- "---|---|"; done
+echo
+for profile in none classic $LOSSES; do
+    case $profile in
+    none) label="lossless (no -U)" ;;
+    classic) label="-U, the classic profile" ;;
+    *) label="random loss $(calc "100 * $profile")%" ;;
+    esac
+    printf "| %s |" "$label"
+    for algo in $loss_algos; do
+        m=$(med "loss_${algo}_$profile" frac)
+        base=$(med "loss_${algo}_none" frac)
+        pct="—"
+        if [ "$profile" != none ] && [ "$m" != n/a ] && [ "$base" != n/a ]; then
+            pct="$(calc "int(1000 * ${m%% *} / ${base%% *} + 0.5) / 10")%"
+        fi
+        printf " %s | %s |" "$m" "$pct"
+    done
+    echo
+done
+}
 echo
 echo "Kernel drops are datagrams the kernel dropped on linkem's own sockets (receive"
 echo "buffer full, SO_RXQ_OVFL): losses that are not the emulated link's."

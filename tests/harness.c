@@ -165,7 +165,7 @@ void h_init_mss(struct harness *h, uint32_t window, uint32_t mss)
     tcp_config_default(&cfg);
     cfg.window = window;
     cfg.mss = mss;
-    struct tcp_env env = {h, h_output, h_deliver, h_app_space, h_event, h_cc_event, NULL};
+    struct tcp_env env = {h, h_output, h_deliver, h_app_space, h_event, h_cc_event, NULL, NULL};
     h->rcvbuf = 2 * (size_t)window;
     h->now = 1000000; /* an arbitrary start: 1 s */
     CU_ASSERT_FATAL(tcp_init(&h->tcb, &cfg, &env) == 0);
@@ -315,7 +315,6 @@ void h_expect_delivered(struct harness *h, const char *bytes, const char *file, 
 {
     size_t n = strlen(bytes);
     char what[160];
-    snprintf(what, sizeof what, "delivered \"%s\" (%zu bytes; got %zu)", bytes, n,
-             h->ndelivered);
+    snprintf(what, sizeof what, "delivered \"%s\" (%zu bytes; got %zu)", bytes, n, h->ndelivered);
     check(h->ndelivered == n && memcmp(h->delivered, bytes, n) == 0, what, file, line);
 }

@@ -31,6 +31,7 @@ suite unit ./tests/unit
 suite e2e bash tests/e2e.sh full
 suite classic bash tests/classic.sh
 suite linkem bash tests/linkem.sh
+suite trace bash tests/trace.sh
 suite flood bash tests/flood.sh
 suite capture bash tests/capture.sh
 suite carriers bash tests/carriers.sh
