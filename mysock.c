@@ -15,6 +15,7 @@
 #include <string.h>
 #include <malloc.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "mysock_impl.h"
@@ -127,11 +128,86 @@ void conn_update_linger(struct conn *c)
 /* ============================== Socket table ============================== */
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct mysock *table[MAX_NUM_CONNECTIONS];
+/* Grown under the table lock, never shrunk nor moved while in use: a
+ * transport reads its entry without the lock (sock_transport), so a grown
+ * table keeps the old array alive (tables_old) until exit. */
+static struct mysock **table;
+static int table_size;  /* entries allocated */
+static int table_limit; /* STCP_MAX_SOCKETS */
 static unsigned next_slot;
+static struct mysock **tables_old[24]; /* each growth doubles: 2^24 > the limit */
+static int ntables_old;
+
+#define DEFAULT_MAX_SOCKETS 16384
+#define MAX_MAX_SOCKETS (1 << 20)
+
+/* The udp carrier takes two descriptors per connection (its socket and
+ * the transport's eventfd): take all the process may have. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* Out of descriptors: say so once, with the limit, not just "EMFILE". */
+static void report_fd_limit(int err)
+{
+    static bool reported;
+    struct rlimit rl;
+    if (err != EMFILE || __atomic_exchange_n(&reported, true, __ATOMIC_RELAXED) ||
+        getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    fprintf(stderr,
+            "stcp: out of file descriptors (RLIMIT_NOFILE %llu): each connection takes two; "
+            "raise the hard limit (ulimit -Hn) for more connections\n",
+            (unsigned long long)rl.rlim_cur);
+}
+
+/* The most sockets a process may hold: STCP_MAX_SOCKETS, or the default. */
+int sock_table_limit(void)
+{
+    pthread_mutex_lock(&table_lock);
+    if (!table_limit) {
+        const char *v = getenv("STCP_MAX_SOCKETS");
+        long n = v && *v ? strtol(v, NULL, 10) : DEFAULT_MAX_SOCKETS;
+        if (n < 1 || n > MAX_MAX_SOCKETS) {
+            fprintf(stderr, "STCP_MAX_SOCKETS: %s is not 1..%d: using %d\n", v, MAX_MAX_SOCKETS,
+                    DEFAULT_MAX_SOCKETS);
+            n = DEFAULT_MAX_SOCKETS;
+        }
+        table_limit = (int)n;
+        raise_fd_limit();
+    }
+    int limit = table_limit;
+    pthread_mutex_unlock(&table_lock);
+    return limit;
+}
+
+/* Double the table (up to the limit).  Table lock held.  The old array
+ * stays allocated: a transport thread may be reading it right now. */
+static int table_grow(void)
+{
+    int size = table_size ? MIN(2 * table_size, table_limit) : MIN(1024, table_limit);
+    if (size <= table_size)
+        return -1;
+    struct mysock **t = calloc((size_t)size, sizeof *t);
+    if (!t)
+        return -1;
+    if (table_size)
+        memcpy(t, table, (size_t)table_size * sizeof *t);
+    if (table)
+        tables_old[ntables_old++] = table;
+    __atomic_store_n(&table, t, __ATOMIC_RELEASE);
+    __atomic_store_n(&table_size, size, __ATOMIC_RELEASE);
+    return 0;
+}
 
 static struct mysock *sock_alloc(bool reliable)
 {
+    sock_table_limit();
     struct mysock *s = calloc(1, sizeof *s);
     if (!s) {
         errno = ENOMEM;
@@ -145,17 +221,23 @@ static struct mysock *sock_alloc(bool reliable)
     for (int i = 0; i < MYSO_COUNT; i++)
         s->opt[i] = -1;
     pthread_mutex_lock(&table_lock);
-    /* Hand out descriptors round-robin so a closed one is not reused at once. */
-    for (unsigned i = 0; i < MAX_NUM_CONNECTIONS; i++) {
-        unsigned slot = (next_slot + i) % MAX_NUM_CONNECTIONS;
-        if (!table[slot]) {
-            s->sd = (mysocket_t)slot;
-            s->refs = 1; /* the application's */
-            __atomic_store_n(&table[slot], s, __ATOMIC_RELEASE);
-            next_slot = slot + 1;
-            pthread_mutex_unlock(&table_lock);
-            return s;
+    /* Hand out descriptors round-robin so a closed one is not reused at once;
+     * grow the table only when every entry is taken. */
+    for (int tries = 0; tries < 2; tries++) {
+        for (int i = 0; i < table_size; i++) {
+            unsigned slot = (next_slot + (unsigned)i) % (unsigned)table_size;
+            if (!table[slot]) {
+                s->sd = (mysocket_t)slot;
+                s->refs = 1; /* the application's */
+                __atomic_store_n(&table[slot], s, __ATOMIC_RELEASE);
+                next_slot = slot + 1;
+                pthread_mutex_unlock(&table_lock);
+                return s;
+            }
         }
+        if (table_grow() < 0)
+            break;
+        next_slot = 0;
     }
     pthread_mutex_unlock(&table_lock);
     pthread_mutex_destroy(&s->lock);
@@ -204,7 +286,7 @@ static void sock_destroy(struct mysock *s)
 
 static struct mysock *sock_ref_locked(mysocket_t sd, bool need_app)
 {
-    if (sd < 0 || sd >= MAX_NUM_CONNECTIONS)
+    if (sd < 0 || sd >= table_size)
         return NULL;
     struct mysock *s = table[sd];
     if (!s || (need_app && !s->app_open))
@@ -252,9 +334,10 @@ void sock_put(struct mysock *s)
 
 struct mysock *sock_transport(mysocket_t sd)
 {
-    if (sd < 0 || sd >= MAX_NUM_CONNECTIONS)
+    if (sd < 0 || sd >= __atomic_load_n(&table_size, __ATOMIC_ACQUIRE))
         return NULL;
-    return __atomic_load_n(&table[sd], __ATOMIC_ACQUIRE);
+    struct mysock **t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&t[sd], __ATOMIC_ACQUIRE);
 }
 
 /* ================================ Options ================================= */
@@ -476,6 +559,7 @@ static struct conn *conn_new(const struct mysock *s, const struct sockaddr_in *l
     if (c->wake_fd < 0 || byteq_init(&c->sndq, (size_t)sock_option(s, MYSO_SNDBUF)) < 0 ||
         byteq_init(&c->rcvq, (size_t)sock_option(s, MYSO_RCVBUF)) < 0) {
         int saved = c->wake_fd < 0 ? errno : ENOMEM;
+        report_fd_limit(saved);
         conn_free(c);
         errno = saved;
         return NULL;
@@ -555,23 +639,24 @@ static void conn_transport_finished(struct mysock *s, int transport_errno)
     }
 }
 
-static void *conn_thread(void *arg)
+/* Run one connection's transport to its end, on the calling thread. */
+static void conn_run(struct mysock *s)
 {
-    struct mysock *s = arg;
-    log_msg(STCP_LOG_DEBUG, s->conn->name, "transport thread starts (%s)",
+    log_msg(STCP_LOG_DEBUG, s->conn->name, "transport starts (%s)",
             s->conn->is_active ? "active" : "passive");
     errno = 0;
     transport_init(s->sd, s->conn->is_active ? TRUE : FALSE);
     conn_transport_finished(s, errno);
-    log_msg(STCP_LOG_DEBUG, s->conn->name, "transport thread ends");
+    log_msg(STCP_LOG_DEBUG, s->conn->name, "transport ends");
     sock_put(s); /* the transport's reference */
-    return NULL;
 }
 
 static int spawn_detached(void *(*fn)(void *), void *arg, pthread_t *tid, bool detached)
 {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
+    /* Only the pages a thread touches are resident; the transport's
+     * deepest frame holds one received segment (up to 64 KiB). */
     pthread_attr_setstacksize(&attr, 256 * 1024);
     if (detached)
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -585,10 +670,93 @@ static int spawn_detached(void *(*fn)(void *), void *arg, pthread_t *tid, bool d
     return 0;
 }
 
+/* ------------------------- The transport threads ------------------------- */
+
+/* Each connection runs on a transport thread, as in the classic framework
+ * (transport_init blocks for the connection's life).  A thread whose
+ * transport_init returned waits, up to STCP_THREAD_IDLE_MS (default 10 s),
+ * for the next connection instead of exiting, so opening a connection
+ * creates no thread while one is idle.  There are never more threads than
+ * connections, so the socket table's limit bounds them. */
+#define POOL_IDLE_MS_DEFAULT 10000
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cv;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static struct mysock *pool_head, *pool_tail; /* connections waiting for a thread */
+static int pool_waiting;                       /* their number */
+static int pool_idle;                          /* threads waiting for a connection */
+static long pool_idle_ms = POOL_IDLE_MS_DEFAULT;
+
+static void pool_init(void)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&pool_cv, &attr);
+    pthread_condattr_destroy(&attr);
+    const char *v = getenv("STCP_THREAD_IDLE_MS");
+    if (v && *v)
+        pool_idle_ms = MAX(0L, strtol(v, NULL, 10));
+}
+
+/* The next connection to run, or NULL once the thread has idled long enough.
+ * Pool lock held. */
+static struct mysock *pool_next(void)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += pool_idle_ms / 1000;
+    deadline.tv_nsec += (pool_idle_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pool_idle++;
+    while (!pool_head)
+        if (pthread_cond_timedwait(&pool_cv, &pool_lock, &deadline) == ETIMEDOUT)
+            break;
+    pool_idle--;
+    struct mysock *s = pool_head;
+    if (s) {
+        pool_head = s->conn->next_start;
+        if (!pool_head)
+            pool_tail = NULL;
+        s->conn->next_start = NULL;
+        pool_waiting--;
+    }
+    return s;
+}
+
+static void *transport_thread(void *arg)
+{
+    struct mysock *s = arg;
+    while (s) {
+        conn_run(s);
+        pthread_mutex_lock(&pool_lock);
+        s = pool_next();
+        pthread_mutex_unlock(&pool_lock);
+    }
+    return NULL;
+}
+
 static int conn_start(struct mysock *s)
 {
+    pthread_once(&pool_once, pool_init);
     sock_hold(s); /* the transport's reference */
-    if (spawn_detached(conn_thread, s, NULL, true) < 0) {
+    pthread_mutex_lock(&pool_lock);
+    bool handed = pool_idle > pool_waiting; /* an idle thread is free to take it */
+    if (handed) {
+        if (pool_tail)
+            pool_tail->conn->next_start = s;
+        else
+            pool_head = s;
+        pool_tail = s;
+        pool_waiting++;
+        pthread_cond_signal(&pool_cv);
+    }
+    pthread_mutex_unlock(&pool_lock);
+    if (!handed && spawn_detached(transport_thread, s, NULL, true) < 0) {
         int saved = errno;
         sock_put(s);
         errno = saved;
@@ -604,6 +772,20 @@ struct listener_child {
     uint16_t port;
     mysocket_t sd;
 };
+
+/* Room for one more child: the array doubles as needed.  Listener lock held. */
+static int children_room(struct listener *l)
+{
+    if (l->nchildren < l->children_cap)
+        return 0;
+    int cap = 2 * l->children_cap;
+    struct listener_child *c = realloc(l->children, (size_t)cap * sizeof *c);
+    if (!c)
+        return -1;
+    l->children = c;
+    l->children_cap = cap;
+    return 0;
+}
 
 static mysocket_t listener_find_child(struct listener *l, const struct sockaddr_in *peer)
 {
@@ -654,7 +836,7 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
 {
     pthread_mutex_lock(&ls->lock);
     struct listener *l = ls->lst;
-    if (l->stopping || l->pending >= l->backlog || l->nchildren >= l->children_cap) {
+    if (l->stopping || l->pending >= l->backlog || children_room(l) < 0) {
         pthread_mutex_unlock(&ls->lock);
         errno = EAGAIN;
         return -1;
@@ -688,8 +870,9 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
         conn_inbox_put(c, segment, len);
 
     pthread_mutex_lock(&ls->lock);
-    l->children[l->nchildren++] =
-        (struct listener_child){peer->sin_addr.s_addr, peer->sin_port, s->sd};
+    if (children_room(l) == 0) /* else only its racing segments go unrouted */
+        l->children[l->nchildren++] =
+            (struct listener_child){peer->sin_addr.s_addr, peer->sin_port, s->sd};
     pthread_mutex_unlock(&ls->lock);
     /* Once its thread runs the connection may end and be freed at any
      * moment: nothing of it is touched after conn_start. */
@@ -705,6 +888,7 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
     return sd;
 fail : {
     int saved = errno;
+    report_fd_limit(saved);
     if (s)
         sock_put(s);
     pthread_mutex_lock(&ls->lock);
@@ -876,7 +1060,10 @@ int mybind(mysocket_t sd, struct sockaddr *addr, int addrlen)
 static struct net_ep *any_endpoint(void)
 {
     struct sockaddr_in any = {.sin_family = AF_INET};
-    return net_ep_open(&any, NULL, false);
+    struct net_ep *ep = net_ep_open(&any, NULL, false);
+    if (!ep)
+        report_fd_limit(errno);
+    return ep;
 }
 
 static int listen_start(struct mysock *s, int backlog)
@@ -891,7 +1078,7 @@ static int listen_start(struct mysock *s, int backlog)
     l->backlog = backlog;
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     l->ready = calloc((size_t)backlog, sizeof *l->ready);
-    l->children_cap = MAX_NUM_CONNECTIONS;
+    l->children_cap = 64; /* grows with the connections (listener_open_conn) */
     l->children = calloc((size_t)l->children_cap, sizeof *l->children);
     if (l->wake_fd < 0 || !l->ready || !l->children) {
         if (l->wake_fd >= 0)
@@ -923,8 +1110,8 @@ int mylisten(mysocket_t sd, int backlog)
         return -1;
     if (backlog < 1)
         backlog = 1;
-    if (backlog > MAX_NUM_CONNECTIONS)
-        backlog = MAX_NUM_CONNECTIONS;
+    if (backlog > sock_table_limit())
+        backlog = sock_table_limit();
     int rc = 0;
     bool started = false;
     pthread_mutex_lock(&s->lock);

@@ -110,6 +110,7 @@ struct conn {
 
     void *context; /* stcp_set_context */
     struct mysock *parent; /* the listener that opened it (a reference), or NULL */
+    struct mysock *next_start; /* waiting for a transport thread (mysock.c's pool) */
 };
 
 enum { MYSO_COUNT = 8 };
@@ -138,6 +139,9 @@ void sock_put(struct mysock *s);
 /* For transport-side calls: the transport thread holds a reference for as
  * long as it runs, so no extra reference is needed.  NULL if no such socket. */
 struct mysock *sock_transport(mysocket_t sd);
+
+/* The most sockets the table holds: STCP_MAX_SOCKETS (default 16384). */
+int sock_table_limit(void);
 
 /* Option value with the default applied. */
 long sock_option(const struct mysock *s, int option);
