@@ -28,19 +28,19 @@
 
 /* ============================== Byte queues =============================== */
 
-int byteq_init(struct byteq *q, size_t cap)
+/* The memory comes with the first byte put: an idle connection holds none. */
+void byteq_init(struct byteq *q, size_t cap)
 {
-    q->buf = malloc(cap);
-    q->cap = q->buf ? cap : 0;
+    q->buf = NULL;
+    q->cap = cap;
     q->head = q->len = 0;
-    return q->buf ? 0 : -1;
 }
 
 void byteq_free(struct byteq *q)
 {
     free(q->buf);
     q->buf = NULL;
-    q->cap = q->len = 0;
+    q->len = 0;
 }
 
 size_t byteq_space(const struct byteq *q)
@@ -51,14 +51,19 @@ size_t byteq_space(const struct byteq *q)
 size_t byteq_put(struct byteq *q, const void *src, size_t len)
 {
     len = MIN(len, byteq_space(q));
-    if (!len)
-        return 0;
+    if (!len || (!q->buf && !(q->buf = malloc(q->cap))))
+        return 0; /* full, or no memory (byteq_put_failed) */
     size_t tail = (q->head + q->len) % (q->cap ? q->cap : 1);
     size_t first = MIN(len, q->cap - tail);
     memcpy(q->buf + tail, src, first);
     memcpy(q->buf, (const uint8_t *)src + first, len - first);
     q->len += len;
     return len;
+}
+
+bool byteq_put_failed(const struct byteq *q, size_t len)
+{
+    return len && !q->buf && byteq_space(q);
 }
 
 size_t byteq_get(struct byteq *q, void *dst, size_t len)
@@ -137,9 +142,10 @@ static int table_limit; /* STCP_MAX_SOCKETS */
 static unsigned next_slot;
 static struct mysock **tables_old[24]; /* each growth doubles: 2^24 > the limit */
 static int ntables_old;
+static int live_socks, trim_mark; /* sockets now; and when malloc_trim last ran */
 
 #define DEFAULT_MAX_SOCKETS 16384
-#define MAX_MAX_SOCKETS (1 << 20)
+#define MAX_MAX_SOCKETS     (1 << 20)
 
 /* The udp carrier takes two descriptors per connection (its socket and
  * the transport's eventfd): take all the process may have. */
@@ -230,6 +236,7 @@ static struct mysock *sock_alloc(bool reliable)
                 s->sd = (mysocket_t)slot;
                 s->refs = 1; /* the application's */
                 __atomic_store_n(&table[slot], s, __ATOMIC_RELEASE);
+                trim_mark = MAX(trim_mark, ++live_socks);
                 next_slot = slot + 1;
                 pthread_mutex_unlock(&table_lock);
                 return s;
@@ -264,6 +271,22 @@ static void conn_free(struct conn *c)
     free(c);
 }
 
+/* A connection's queues are large blocks the allocator would keep: give
+ * them back, so memory follows the connections that are open.  But not on
+ * every close: malloc_trim's madvise flushes the TLB of every CPU running
+ * one of our threads, which with thousands of connections cost more than
+ * the connections themselves.  Trimming each time the number of sockets
+ * has halved since the last trim keeps memory within twice what is in use. */
+static bool trim_due(void)
+{
+    pthread_mutex_lock(&table_lock);
+    bool due = live_socks <= trim_mark / 2;
+    if (due)
+        trim_mark = live_socks;
+    pthread_mutex_unlock(&table_lock);
+    return due;
+}
+
 static void sock_destroy(struct mysock *s)
 {
     if (s->conn)
@@ -279,9 +302,8 @@ static void sock_destroy(struct mysock *s)
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cv);
     free(s);
-    /* A connection's queues are large blocks the allocator would keep:
-     * give them back, so memory follows the connections that are open. */
-    malloc_trim(0);
+    if (trim_due())
+        malloc_trim(0);
 }
 
 static struct mysock *sock_ref_locked(mysocket_t sd, bool need_app)
@@ -325,8 +347,10 @@ void sock_put(struct mysock *s)
 {
     pthread_mutex_lock(&table_lock);
     bool last = --s->refs == 0;
-    if (last)
+    if (last) {
         __atomic_store_n(&table[s->sd], NULL, __ATOMIC_RELEASE);
+        live_socks--;
+    }
     pthread_mutex_unlock(&table_lock);
     if (last)
         sock_destroy(s);
@@ -556,9 +580,10 @@ static struct conn *conn_new(const struct mysock *s, const struct sockaddr_in *l
     pthread_cond_init(&c->rd_cv, &mono); /* myread's timeout is on this clock */
     pthread_condattr_destroy(&mono);
     pthread_cond_init(&c->wr_cv, NULL);
-    if (c->wake_fd < 0 || byteq_init(&c->sndq, (size_t)sock_option(s, MYSO_SNDBUF)) < 0 ||
-        byteq_init(&c->rcvq, (size_t)sock_option(s, MYSO_RCVBUF)) < 0) {
-        int saved = c->wake_fd < 0 ? errno : ENOMEM;
+    byteq_init(&c->sndq, (size_t)sock_option(s, MYSO_SNDBUF));
+    byteq_init(&c->rcvq, (size_t)sock_option(s, MYSO_RCVBUF));
+    if (c->wake_fd < 0) {
+        int saved = errno;
         report_fd_limit(saved);
         conn_free(c);
         errno = saved;
@@ -684,8 +709,8 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cv;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static struct mysock *pool_head, *pool_tail; /* connections waiting for a thread */
-static int pool_waiting;                       /* their number */
-static int pool_idle;                          /* threads waiting for a connection */
+static int pool_waiting;                     /* their number */
+static int pool_idle;                        /* threads waiting for a connection */
 static long pool_idle_ms = POOL_IDLE_MS_DEFAULT;
 
 static void pool_init(void)
@@ -1306,6 +1331,10 @@ int mywrite(mysocket_t sd, const void *buffer, size_t length)
         if (err)
             break;
         size_t n = byteq_put(&c->sndq, (const uint8_t *)buffer + done, length - done);
+        if (byteq_put_failed(&c->sndq, length - done)) {
+            err = ENOMEM;
+            break;
+        }
         if (n) {
             done += n;
             conn_wake(c, APP_DATA);

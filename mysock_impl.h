@@ -33,11 +33,13 @@ struct byteq {
     uint8_t *buf;
     size_t cap, head, len;
 };
-int byteq_init(struct byteq *q, size_t cap);
+void byteq_init(struct byteq *q, size_t cap);
 void byteq_free(struct byteq *q);
 size_t byteq_space(const struct byteq *q);
 size_t byteq_put(struct byteq *q, const void *src, size_t len);
 size_t byteq_get(struct byteq *q, void *dst, size_t len);
+/* byteq_put of len bytes took nothing for want of memory. */
+bool byteq_put_failed(const struct byteq *q, size_t len);
 
 /* ---- Segments a listener forwards to a connection -------------------------- */
 

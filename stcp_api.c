@@ -405,6 +405,11 @@ void stcp_app_send(mysocket_t sd, const void *src, size_t src_len)
     pthread_mutex_lock(&s->lock);
     while (src_len && s->app_open && !c->close_requested && !c->shut_rd) {
         size_t n = byteq_put(&c->rcvq, p, src_len);
+        if (byteq_put_failed(&c->rcvq, src_len)) {
+            c->error = ENOMEM; /* the application's myread reports it */
+            c->wake_reader = true;
+            break;
+        }
         p += n;
         src_len -= n;
         if (n)
