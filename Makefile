@@ -67,7 +67,7 @@ TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/test_ca
             tests/test_linkem.c
 TEST_TOOLS = $(P)tests/unit $(P)tests/duplex $(P)tests/synflood $(P)tests/peer $(P)tests/garbage \
              $(P)tests/carrier_ports $(P)tests/kpeer $(P)tests/mfetch $(P)tests/halfclose \
-             $(P)tests/mconn
+             $(P)tests/mconn $(P)tests/twsyn
 
 .PHONY: all deps demo test lint sweep bench fuzz clean format tools
 

@@ -268,6 +268,7 @@ static void conn_free(struct conn *c)
             free(c->inbox->data[(c->inbox->head + i) % SEGQ_SLOTS]);
     free(c->inbox);
     free(c->stage);
+    free(c->last_syn);
     free(c);
 }
 
@@ -296,6 +297,8 @@ static void sock_destroy(struct mysock *s)
             close(s->lst->wake_fd);
         free(s->lst->ready);
         free(s->lst->children);
+        for (int i = 0; i < s->lst->nreroute; i++)
+            free(s->lst->reroute[i].seg);
         free(s->lst);
     }
     net_ep_close(s->ep);
@@ -629,6 +632,59 @@ bool conn_inbox_put(struct conn *c, const void *seg, size_t len)
     return true;
 }
 
+static bool is_pure_syn(const void *seg, size_t len)
+{
+    const STCPHeader *h = seg;
+    return len >= sizeof *h && (h->th_flags & (TH_SYN | TH_ACK | TH_FIN | TH_RST)) == TH_SYN;
+}
+
+void conn_note_segment(struct conn *c, const void *seg, size_t len)
+{
+    if (!is_pure_syn(seg, len)) {
+        if (c->last_syn) {
+            free(c->last_syn);
+            c->last_syn = NULL;
+        }
+        return;
+    }
+    uint8_t *copy = realloc(c->last_syn, len);
+    if (!copy)
+        return; /* then the peer resends it, as before */
+    memcpy(copy, seg, len);
+    c->last_syn = copy;
+    c->last_syn_len = len;
+}
+
+/* The transport ended right after a new SYN from its peer (RFC 9293
+ * 3.10.7.4 / RFC 1122 4.2.2.13: a SYN ends TIME_WAIT and opens a new
+ * connection): give it to the listener, so the client does not wait an
+ * RTO to send it again.  Only for a connection that was established, and
+ * not for a copy of the SYN that opened it. */
+static bool conn_syn_for_listener(const struct conn *c, bool never_ready)
+{
+    if (!c->last_syn || !c->parent || never_ready)
+        return false;
+    const STCPHeader *h = (const STCPHeader *)c->last_syn;
+    return !c->has_first_syn || ntohl(h->th_seq) != c->first_syn_seq;
+}
+
+/* Queue the SYN for ls's listener thread, which routes it as if it had just
+ * arrived there (the connection is out of its children by now). */
+static void listener_reroute(struct mysock *ls, struct conn *c)
+{
+    pthread_mutex_lock(&ls->lock);
+    struct listener *l = ls->lst;
+    if (!l->stopping && l->nreroute < SEGQ_SLOTS) {
+        l->reroute[l->nreroute++] =
+            (struct rerouted_syn){c->peer, c->local, c->last_syn, c->last_syn_len};
+        c->last_syn = NULL;
+        uint64_t one = 1;
+        ssize_t n = write(l->wake_fd, &one, sizeof one);
+        (void)n; /* the counter is read on every wake */
+    }
+    pthread_mutex_unlock(&ls->lock);
+}
+
 /* The connection's transport thread has returned: release whoever waits. */
 static void listener_child_gone(struct mysock *ls, struct mysock *child, bool never_ready);
 
@@ -657,9 +713,19 @@ static void conn_transport_finished(struct mysock *s, int transport_errno)
     pthread_cond_broadcast(&c->rd_cv);
     pthread_cond_broadcast(&c->wr_cv);
     struct mysock *parent = c->parent;
+    bool reroute = conn_syn_for_listener(c, never_ready);
+    if (parent) {
+        /* Nobody reads its endpoint any more: what the peer sends from now
+         * on reaches the listener (a new SYN, or a segment it answers
+         * with RST, as for no connection). */
+        net_ep_close(c->ep);
+        c->ep = NULL;
+    }
     pthread_mutex_unlock(&s->lock);
     if (parent) {
         listener_child_gone(parent, s, never_ready);
+        if (reroute)
+            listener_reroute(parent, c);
         sock_put(parent);
     }
 }
@@ -893,6 +959,10 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
     c->parent = ls;
     if (segment)
         conn_inbox_put(c, segment, len);
+    if (segment && is_pure_syn(segment, len)) {
+        c->has_first_syn = true;
+        c->first_syn_seq = ntohl(((const STCPHeader *)segment)->th_seq);
+    }
 
     pthread_mutex_lock(&ls->lock);
     if (children_room(l) == 0) /* else only its racing segments go unrouted */
@@ -986,6 +1056,28 @@ static void listener_route(struct mysock *ls, const uint8_t *seg, size_t len,
         net_send_rst(ls->lst->ep, local, peer, seg, len);
 }
 
+/* The wake eventfd was written: true if for myclose, else route the SYNs
+ * that ended TIME_WAITs (listener_reroute). */
+static bool listener_wake(struct mysock *ls)
+{
+    struct listener *l = ls->lst;
+    uint64_t count;
+    ssize_t r = read(l->wake_fd, &count, sizeof count);
+    (void)r; /* nonblocking: already read by an earlier wake */
+    pthread_mutex_lock(&ls->lock);
+    bool stop = l->stopping;
+    int n = stop ? 0 : l->nreroute;
+    struct rerouted_syn syns[SEGQ_SLOTS];
+    memcpy(syns, l->reroute, (size_t)n * sizeof *syns);
+    l->nreroute -= n;
+    pthread_mutex_unlock(&ls->lock);
+    for (int i = 0; i < n; i++) {
+        listener_route(ls, syns[i].seg, syns[i].len, &syns[i].peer, &syns[i].local);
+        free(syns[i].seg);
+    }
+    return stop;
+}
+
 static void *listener_thread(void *arg)
 {
     struct mysock *ls = arg;
@@ -998,7 +1090,7 @@ static void *listener_thread(void *arg)
     for (;;) {
         if (poll(pfd, 2, -1) < 0 && errno != EINTR)
             break;
-        if (pfd[1].revents)
+        if (pfd[1].revents && listener_wake(ls))
             break; /* myclose */
         for (int i = 0; i < 64; i++) {
             struct sockaddr_in peer, local;

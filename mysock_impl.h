@@ -61,29 +61,37 @@ struct mysock;
 struct listener {
     struct net_ep *ep;
     pthread_t thread;
-    int wake_fd;     /* eventfd: tells the listener thread to stop */
+    int wake_fd; /* eventfd: tells the listener thread to stop */
     int backlog;
-    int pending;     /* connections opened and not yet accepted */
+    int pending;       /* connections opened and not yet accepted */
     mysocket_t *ready; /* established, waiting for myaccept: a ring of backlog */
     int ready_head, ready_count;
     struct listener_child *children; /* connections it opened, by peer */
     int nchildren, children_cap;
     bool stopping;
     bool thread_running;
+    /* SYNs that ended a connection's TIME_WAIT, for the listener thread to
+     * route (listener_reroute). */
+    struct rerouted_syn {
+        struct sockaddr_in peer, local;
+        uint8_t *seg;
+        size_t len;
+    } reroute[SEGQ_SLOTS];
+    int nreroute;
 };
 
 struct conn {
     struct net_ep *ep; /* its own endpoint, connected to the peer */
     struct sockaddr_in local, peer;
-    char name[48];     /* "local>peer" for log lines */
-    int wake_fd;       /* eventfd: wakes the transport thread */
-    unsigned waiting;  /* events the transport is blocked on, 0 if running */
+    char name[48];    /* "local>peer" for log lines */
+    int wake_fd;      /* eventfd: wakes the transport thread */
+    unsigned waiting; /* events the transport is blocked on, 0 if running */
 
-    struct byteq sndq; /* mywrite -> transport */
-    struct byteq rcvq; /* transport -> myread */
-    pthread_cond_t rd_cv, wr_cv; /* myread / mywrite wait here */
+    struct byteq sndq;             /* mywrite -> transport */
+    struct byteq rcvq;             /* transport -> myread */
+    pthread_cond_t rd_cv, wr_cv;   /* myread / mywrite wait here */
     bool wake_reader, wake_writer; /* signals owed, sent when the transport waits */
-    bool app_send_blocked; /* the transport waits in stcp_app_send for room */
+    bool app_send_blocked;         /* the transport waits in stcp_app_send for room */
 
     uint8_t *stage; /* one received segment, checked: net_carrier_max_segment()
                        bytes, allocated at the first receive */
@@ -102,17 +110,24 @@ struct conn {
     int error;            /* stcp_set_error */
 
     bool is_active;
-    bool unblocked;       /* stcp_unblock_application was called */
+    bool unblocked; /* stcp_unblock_application was called */
     int connect_errno;
-    bool close_done;      /* stcp_unblock_close was called */
+    bool close_done; /* stcp_unblock_close was called */
     int close_err;
-    bool transport_done;  /* transport_init returned */
-    bool accepted;        /* handed to the application by myaccept */
-    bool lingering;       /* counted by the exit linger (see mysock.c) */
+    bool transport_done; /* transport_init returned */
+    bool accepted;       /* handed to the application by myaccept */
+    bool lingering;      /* counted by the exit linger (see mysock.c) */
 
-    void *context; /* stcp_set_context */
-    struct mysock *parent; /* the listener that opened it (a reference), or NULL */
+    void *context;             /* stcp_set_context */
+    struct mysock *parent;     /* the listener that opened it (a reference), or NULL */
     struct mysock *next_start; /* waiting for a transport thread (mysock.c's pool) */
+    /* The last segment handed to the transport, if it was a SYN (without
+     * ACK): should the transport end on it (a SYN in TIME_WAIT), it goes
+     * to the listener.  Transport thread only. */
+    uint8_t *last_syn;
+    size_t last_syn_len;
+    bool has_first_syn;     /* the SYN that opened it is known: */
+    uint32_t first_syn_seq; /* its sequence number */
 };
 
 enum { MYSO_COUNT = 8 };
@@ -121,8 +136,8 @@ struct mysock {
     pthread_mutex_t lock;
     pthread_cond_t cv; /* application threads wait here */
     mysocket_t sd;
-    int refs;          /* guarded by the table lock */
-    bool app_open;     /* the application may use the descriptor */
+    int refs;      /* guarded by the table lock */
+    bool app_open; /* the application may use the descriptor */
     bool reliable;
     enum sock_kind kind;
     long opt[MYSO_COUNT]; /* -1: default */
@@ -152,14 +167,16 @@ void sock_cc(const struct mysock *s, char *buf, size_t len);
 
 /* Listener side (mysock.c), used by stcp_api.c. */
 mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local,
-                              const struct sockaddr_in *peer, void *context,
-                              const void *segment, size_t len);
+                              const struct sockaddr_in *peer, void *context, const void *segment,
+                              size_t len);
 void conn_established(struct mysock *s);
 /* Wake the transport thread if it waits for any of events. */
 void conn_wake(struct conn *c, unsigned events);
 /* Closed by the application, FIN acknowledged, the peer's FIN awaited:
  * the process waits for it (briefly) at exit.  Socket lock held. */
 void conn_update_linger(struct conn *c);
+/* Remember whether the segment the transport takes is a SYN (see last_syn). */
+void conn_note_segment(struct conn *c, const void *seg, size_t len);
 /* Queue a forwarded segment for the connection; false if the inbox is full. */
 bool conn_inbox_put(struct conn *c, const void *seg, size_t len);
 

@@ -309,6 +309,7 @@ ssize_t stcp_network_recv(mysocket_t sd, void *dst, size_t max_len)
         q->head = (q->head + 1) % SEGQ_SLOTS;
         q->count--;
         pthread_mutex_unlock(&s->lock);
+        conn_note_segment(c, dst, n);
         return (ssize_t)n;
     }
     pthread_mutex_unlock(&s->lock);
@@ -316,6 +317,7 @@ ssize_t stcp_network_recv(mysocket_t sd, void *dst, size_t max_len)
         n = MIN(max_len, c->stage_len);
         memcpy(dst, c->stage, n);
         c->stage_len = 0;
+        conn_note_segment(c, dst, n);
         return (ssize_t)n;
     }
     /* An error the path reported: given once, as the socket gave it. */
