@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -1902,7 +1903,11 @@ static uint32_t random_isn(void)
 
 void transport_init(mysocket_t sd, bool_t is_active)
 {
-    struct driver *d = calloc(1, sizeof *d);
+    /* The segment buffer is left as malloc gives it: only the pages a
+     * segment is written to become resident (an idle connection's few). */
+    struct driver *d = malloc(sizeof *d);
+    if (d)
+        memset(d, 0, offsetof(struct driver, seg));
     struct cookie_handoff *cookie = stcp_get_context(sd);
     if (cookie && cookie->magic != COOKIE_HANDOFF_MAGIC)
         cookie = NULL;
