@@ -1,7 +1,7 @@
 /* mconn.c -- many concurrent connections to one file server from one
  * process, with few threads, using only mysock.h.
  *
- *   mconn HOST:PORT NAME EXPECTED COUNT THREADS
+ *   mconn HOST:PORT NAME EXPECTED COUNT THREADS [HOLD_S]
  *
  * Opens COUNT connections, spread over THREADS threads.  Each thread
  * connects its share and sends the request line "NAME\r\n" on each; then
@@ -10,8 +10,10 @@
  * other, each to the server's FIN, comparing the bytes after the reply line
  * with the file EXPECTED.  While a thread reads one connection, the others'
  * transports keep receiving into their queues, so few threads serve many
- * connections.  Prints one line per failure and a summary; exit 0 if every
- * fetch was byte-exact, 1 otherwise, 2 on misuse. */
+ * connections.  With HOLD_S, every connection is first opened, then all
+ * are held idle for HOLD_S seconds (prints "mconn: all N open, idle" at its
+ * start, so a script can measure the server), then asked.  Prints one line per failure and a
+ * summary; exit 0 if every fetch was byte-exact, 1 otherwise, 2 on misuse. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mysock.h"
 
@@ -33,7 +36,8 @@ static const char *name;
 static unsigned char *expected;
 static long expected_len;
 static mysocket_t *sds;
-static pthread_barrier_t all_open;
+static pthread_barrier_t all_open, all_connected;
+static int hold_s, total_count;
 
 static int read_reply_line(mysocket_t sd, long long *length)
 {
@@ -61,18 +65,27 @@ static int read_reply_line(mysocket_t sd, long long *length)
     return *length < 0 ? -1 : 0;
 }
 
-static mysocket_t open_and_ask(void)
+static mysocket_t open_one(void)
 {
     mysocket_t sd = mysocket(TRUE);
     if (sd < 0) {
         fprintf(stderr, "mconn: mysocket: %s\n", strerror(errno));
         return -1;
     }
+    if (myconnect(sd, (struct sockaddr *)&server, sizeof server) < 0) {
+        fprintf(stderr, "mconn: connect: %s\n", strerror(errno));
+        myclose(sd);
+        return -1;
+    }
+    return sd;
+}
+
+static mysocket_t ask(mysocket_t sd)
+{
     char req[1100];
     int len = snprintf(req, sizeof req, "%s\r\n", name);
-    if (myconnect(sd, (struct sockaddr *)&server, sizeof server) < 0 ||
-        mywrite(sd, req, (size_t)len) != len) {
-        fprintf(stderr, "mconn: connect/request: %s\n", strerror(errno));
+    if (sd >= 0 && mywrite(sd, req, (size_t)len) != len) {
+        fprintf(stderr, "mconn: request: %s\n", strerror(errno));
         myclose(sd);
         return -1;
     }
@@ -109,7 +122,16 @@ static void *work(void *arg)
 {
     struct worker *w = arg;
     for (int i = w->first; i < w->first + w->count; i++)
-        sds[i] = open_and_ask();
+        sds[i] = hold_s ? open_one() : ask(open_one());
+    if (hold_s) {
+        if (pthread_barrier_wait(&all_connected) == PTHREAD_BARRIER_SERIAL_THREAD) {
+            printf("mconn: all %d open, idle\n", total_count);
+            fflush(stdout);
+        }
+        sleep((unsigned)hold_s); /* the measurement window, not synchronisation */
+        for (int i = w->first; i < w->first + w->count; i++)
+            sds[i] = ask(sds[i]);
+    }
     pthread_barrier_wait(&all_open);
     for (int i = w->first; i < w->first + w->count; i++) {
         if (sds[i] < 0)
@@ -150,9 +172,13 @@ static int parse_server(const char *arg)
 
 int main(int argc, char **argv)
 {
-    int count = argc == 6 ? atoi(argv[4]) : 0, threads = argc == 6 ? atoi(argv[5]) : 0;
-    if (argc != 6 || count < 1 || threads < 1 || threads > count || parse_server(argv[1]) < 0) {
-        fprintf(stderr, "usage: %s HOST:PORT NAME EXPECTED COUNT THREADS\n", argv[0]);
+    int count = argc >= 6 ? atoi(argv[4]) : 0, threads = argc >= 6 ? atoi(argv[5]) : 0;
+    if (argc == 7)
+        hold_s = atoi(argv[6]);
+    total_count = count;
+    if (argc < 6 || argc > 7 || hold_s < 0 || count < 1 || threads < 1 || threads > count ||
+        parse_server(argv[1]) < 0) {
+        fprintf(stderr, "usage: %s HOST:PORT NAME EXPECTED COUNT THREADS [HOLD_S]\n", argv[0]);
         return 2;
     }
     name = argv[2];
@@ -165,6 +191,7 @@ int main(int argc, char **argv)
     if (!sds || !w)
         return 1;
     pthread_barrier_init(&all_open, NULL, (unsigned)threads);
+    pthread_barrier_init(&all_connected, NULL, (unsigned)threads);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, 256 * 1024);
