@@ -199,11 +199,11 @@ static int table_grow(void)
     int size = table_size ? MIN(2 * table_size, table_limit) : MIN(1024, table_limit);
     if (size <= table_size)
         return -1;
-    struct mysock **t = calloc((size_t)size, sizeof *t);
+    struct mysock **t = calloc((size_t)size, sizeof(struct mysock *));
     if (!t)
         return -1;
     if (table_size)
-        memcpy(t, table, (size_t)table_size * sizeof *t);
+        memcpy(t, table, (size_t)table_size * sizeof(struct mysock *));
     if (table)
         tables_old[ntables_old++] = table;
     __atomic_store_n(&table, t, __ATOMIC_RELEASE);
@@ -236,7 +236,8 @@ static struct mysock *sock_alloc(bool reliable)
                 s->sd = (mysocket_t)slot;
                 s->refs = 1; /* the application's */
                 __atomic_store_n(&table[slot], s, __ATOMIC_RELEASE);
-                trim_mark = MAX(trim_mark, ++live_socks);
+                live_socks++;
+                trim_mark = MAX(trim_mark, live_socks);
                 next_slot = slot + 1;
                 pthread_mutex_unlock(&table_lock);
                 return s;
