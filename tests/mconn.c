@@ -216,6 +216,9 @@ int main(int argc, char **argv)
         pthread_join(w[i].thread, NULL);
         ok += w[i].ok;
     }
+    free(w);
+    free(sds);
+    free(expected);
     printf("mconn: %d of %d concurrent fetches byte-exact\n", ok, count);
     return ok == count ? 0 : 1;
 }
