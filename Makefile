@@ -66,7 +66,8 @@ HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h carrier.h transport.h pca
 TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/test_carriers.c tests/test_cc.c tests/harness.c \
             tests/test_linkem.c
 TEST_TOOLS = $(P)tests/unit $(P)tests/duplex $(P)tests/synflood $(P)tests/peer $(P)tests/garbage \
-             $(P)tests/carrier_ports $(P)tests/kpeer $(P)tests/mfetch $(P)tests/halfclose $(P)tests/ipgarbage $(P)tests/cprobe
+             $(P)tests/carrier_ports $(P)tests/kpeer $(P)tests/mfetch $(P)tests/halfclose \
+             $(P)tests/ipgarbage $(P)tests/cprobe $(P)tests/mconn $(P)tests/twsyn
 
 .PHONY: all deps demo test lint sweep bench fuzz clean format tools
 

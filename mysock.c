@@ -15,6 +15,7 @@
 #include <string.h>
 #include <malloc.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "mysock_impl.h"
@@ -27,19 +28,19 @@
 
 /* ============================== Byte queues =============================== */
 
-int byteq_init(struct byteq *q, size_t cap)
+/* The memory comes with the first byte put: an idle connection holds none. */
+void byteq_init(struct byteq *q, size_t cap)
 {
-    q->buf = malloc(cap);
-    q->cap = q->buf ? cap : 0;
+    q->buf = NULL;
+    q->cap = cap;
     q->head = q->len = 0;
-    return q->buf ? 0 : -1;
 }
 
 void byteq_free(struct byteq *q)
 {
     free(q->buf);
     q->buf = NULL;
-    q->cap = q->len = 0;
+    q->len = 0;
 }
 
 size_t byteq_space(const struct byteq *q)
@@ -50,14 +51,19 @@ size_t byteq_space(const struct byteq *q)
 size_t byteq_put(struct byteq *q, const void *src, size_t len)
 {
     len = MIN(len, byteq_space(q));
-    if (!len)
-        return 0;
+    if (!len || (!q->buf && !(q->buf = malloc(q->cap))))
+        return 0; /* full, or no memory (byteq_put_failed) */
     size_t tail = (q->head + q->len) % (q->cap ? q->cap : 1);
     size_t first = MIN(len, q->cap - tail);
     memcpy(q->buf + tail, src, first);
     memcpy(q->buf, (const uint8_t *)src + first, len - first);
     q->len += len;
     return len;
+}
+
+bool byteq_put_failed(const struct byteq *q, size_t len)
+{
+    return len && !q->buf && byteq_space(q);
 }
 
 size_t byteq_get(struct byteq *q, void *dst, size_t len)
@@ -127,11 +133,87 @@ void conn_update_linger(struct conn *c)
 /* ============================== Socket table ============================== */
 
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct mysock *table[MAX_NUM_CONNECTIONS];
+/* Grown under the table lock, never shrunk nor moved while in use: a
+ * transport reads its entry without the lock (sock_transport), so a grown
+ * table keeps the old array alive (tables_old) until exit. */
+static struct mysock **table;
+static int table_size;  /* entries allocated */
+static int table_limit; /* STCP_MAX_SOCKETS */
 static unsigned next_slot;
+static struct mysock **tables_old[24]; /* each growth doubles: 2^24 > the limit */
+static int ntables_old;
+static int live_socks, trim_mark; /* sockets now; and when malloc_trim last ran */
+
+#define DEFAULT_MAX_SOCKETS 16384
+#define MAX_MAX_SOCKETS     (1 << 20)
+
+/* The udp carrier takes two descriptors per connection (its socket and
+ * the transport's eventfd): take all the process may have. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* Out of descriptors: say so once, with the limit, not just "EMFILE". */
+static void report_fd_limit(int err)
+{
+    static bool reported;
+    struct rlimit rl;
+    if (err != EMFILE || __atomic_exchange_n(&reported, true, __ATOMIC_RELAXED) ||
+        getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    fprintf(stderr,
+            "stcp: out of file descriptors (RLIMIT_NOFILE %llu): each connection takes two; "
+            "raise the hard limit (ulimit -Hn) for more connections\n",
+            (unsigned long long)rl.rlim_cur);
+}
+
+/* The most sockets a process may hold: STCP_MAX_SOCKETS, or the default. */
+int sock_table_limit(void)
+{
+    pthread_mutex_lock(&table_lock);
+    if (!table_limit) {
+        const char *v = getenv("STCP_MAX_SOCKETS");
+        long n = v && *v ? strtol(v, NULL, 10) : DEFAULT_MAX_SOCKETS;
+        if (n < 1 || n > MAX_MAX_SOCKETS) {
+            fprintf(stderr, "STCP_MAX_SOCKETS: %s is not 1..%d: using %d\n", v, MAX_MAX_SOCKETS,
+                    DEFAULT_MAX_SOCKETS);
+            n = DEFAULT_MAX_SOCKETS;
+        }
+        table_limit = (int)n;
+        raise_fd_limit();
+    }
+    int limit = table_limit;
+    pthread_mutex_unlock(&table_lock);
+    return limit;
+}
+
+/* Double the table (up to the limit).  Table lock held.  The old array
+ * stays allocated: a transport thread may be reading it right now. */
+static int table_grow(void)
+{
+    int size = table_size ? MIN(2 * table_size, table_limit) : MIN(1024, table_limit);
+    if (size <= table_size)
+        return -1;
+    struct mysock **t = calloc((size_t)size, sizeof(struct mysock *));
+    if (!t)
+        return -1;
+    if (table_size)
+        memcpy(t, table, (size_t)table_size * sizeof(struct mysock *));
+    if (table)
+        tables_old[ntables_old++] = table;
+    __atomic_store_n(&table, t, __ATOMIC_RELEASE);
+    __atomic_store_n(&table_size, size, __ATOMIC_RELEASE);
+    return 0;
+}
 
 static struct mysock *sock_alloc(bool reliable)
 {
+    sock_table_limit();
     struct mysock *s = calloc(1, sizeof *s);
     if (!s) {
         errno = ENOMEM;
@@ -145,17 +227,25 @@ static struct mysock *sock_alloc(bool reliable)
     for (int i = 0; i < MYSO_COUNT; i++)
         s->opt[i] = -1;
     pthread_mutex_lock(&table_lock);
-    /* Hand out descriptors round-robin so a closed one is not reused at once. */
-    for (unsigned i = 0; i < MAX_NUM_CONNECTIONS; i++) {
-        unsigned slot = (next_slot + i) % MAX_NUM_CONNECTIONS;
-        if (!table[slot]) {
-            s->sd = (mysocket_t)slot;
-            s->refs = 1; /* the application's */
-            __atomic_store_n(&table[slot], s, __ATOMIC_RELEASE);
-            next_slot = slot + 1;
-            pthread_mutex_unlock(&table_lock);
-            return s;
+    /* Hand out descriptors round-robin so a closed one is not reused at once;
+     * grow the table only when every entry is taken. */
+    for (int tries = 0; tries < 2; tries++) {
+        for (int i = 0; i < table_size; i++) {
+            unsigned slot = (next_slot + (unsigned)i) % (unsigned)table_size;
+            if (!table[slot]) {
+                s->sd = (mysocket_t)slot;
+                s->refs = 1; /* the application's */
+                __atomic_store_n(&table[slot], s, __ATOMIC_RELEASE);
+                live_socks++;
+                trim_mark = MAX(trim_mark, live_socks);
+                next_slot = slot + 1;
+                pthread_mutex_unlock(&table_lock);
+                return s;
+            }
         }
+        if (table_grow() < 0)
+            break;
+        next_slot = 0;
     }
     pthread_mutex_unlock(&table_lock);
     pthread_mutex_destroy(&s->lock);
@@ -179,7 +269,24 @@ static void conn_free(struct conn *c)
             free(c->inbox->data[(c->inbox->head + i) % SEGQ_SLOTS]);
     free(c->inbox);
     free(c->stage);
+    free(c->last_syn);
     free(c);
+}
+
+/* A connection's queues are large blocks the allocator would keep: give
+ * them back, so memory follows the connections that are open.  But not on
+ * every close: malloc_trim's madvise flushes the TLB of every CPU running
+ * one of our threads, which with thousands of connections cost more than
+ * the connections themselves.  Trimming each time the number of sockets
+ * has halved since the last trim keeps memory within twice what is in use. */
+static bool trim_due(void)
+{
+    pthread_mutex_lock(&table_lock);
+    bool due = live_socks <= trim_mark / 2;
+    if (due)
+        trim_mark = live_socks;
+    pthread_mutex_unlock(&table_lock);
+    return due;
 }
 
 static void sock_destroy(struct mysock *s)
@@ -191,20 +298,21 @@ static void sock_destroy(struct mysock *s)
             close(s->lst->wake_fd);
         free(s->lst->ready);
         free(s->lst->children);
+        for (int i = 0; i < s->lst->nreroute; i++)
+            free(s->lst->reroute[i].seg);
         free(s->lst);
     }
     net_ep_close(s->ep);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cv);
     free(s);
-    /* A connection's queues are large blocks the allocator would keep:
-     * give them back, so memory follows the connections that are open. */
-    malloc_trim(0);
+    if (trim_due())
+        malloc_trim(0);
 }
 
 static struct mysock *sock_ref_locked(mysocket_t sd, bool need_app)
 {
-    if (sd < 0 || sd >= MAX_NUM_CONNECTIONS)
+    if (sd < 0 || sd >= table_size)
         return NULL;
     struct mysock *s = table[sd];
     if (!s || (need_app && !s->app_open))
@@ -243,8 +351,10 @@ void sock_put(struct mysock *s)
 {
     pthread_mutex_lock(&table_lock);
     bool last = --s->refs == 0;
-    if (last)
+    if (last) {
         __atomic_store_n(&table[s->sd], NULL, __ATOMIC_RELEASE);
+        live_socks--;
+    }
     pthread_mutex_unlock(&table_lock);
     if (last)
         sock_destroy(s);
@@ -252,9 +362,10 @@ void sock_put(struct mysock *s)
 
 struct mysock *sock_transport(mysocket_t sd)
 {
-    if (sd < 0 || sd >= MAX_NUM_CONNECTIONS)
+    if (sd < 0 || sd >= __atomic_load_n(&table_size, __ATOMIC_ACQUIRE))
         return NULL;
-    return __atomic_load_n(&table[sd], __ATOMIC_ACQUIRE);
+    struct mysock **t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&t[sd], __ATOMIC_ACQUIRE);
 }
 
 /* ================================ Options ================================= */
@@ -473,9 +584,11 @@ static struct conn *conn_new(const struct mysock *s, const struct sockaddr_in *l
     pthread_cond_init(&c->rd_cv, &mono); /* myread's timeout is on this clock */
     pthread_condattr_destroy(&mono);
     pthread_cond_init(&c->wr_cv, NULL);
-    if (c->wake_fd < 0 || byteq_init(&c->sndq, (size_t)sock_option(s, MYSO_SNDBUF)) < 0 ||
-        byteq_init(&c->rcvq, (size_t)sock_option(s, MYSO_RCVBUF)) < 0) {
-        int saved = c->wake_fd < 0 ? errno : ENOMEM;
+    byteq_init(&c->sndq, (size_t)sock_option(s, MYSO_SNDBUF));
+    byteq_init(&c->rcvq, (size_t)sock_option(s, MYSO_RCVBUF));
+    if (c->wake_fd < 0) {
+        int saved = errno;
+        report_fd_limit(saved);
         conn_free(c);
         errno = saved;
         return NULL;
@@ -520,6 +633,59 @@ bool conn_inbox_put(struct conn *c, const void *seg, size_t len)
     return true;
 }
 
+static bool is_pure_syn(const void *seg, size_t len)
+{
+    const STCPHeader *h = seg;
+    return len >= sizeof *h && (h->th_flags & (TH_SYN | TH_ACK | TH_FIN | TH_RST)) == TH_SYN;
+}
+
+void conn_note_segment(struct conn *c, const void *seg, size_t len)
+{
+    if (!is_pure_syn(seg, len)) {
+        if (c->last_syn) {
+            free(c->last_syn);
+            c->last_syn = NULL;
+        }
+        return;
+    }
+    uint8_t *copy = realloc(c->last_syn, len);
+    if (!copy)
+        return; /* then the peer resends it, as before */
+    memcpy(copy, seg, len);
+    c->last_syn = copy;
+    c->last_syn_len = len;
+}
+
+/* The transport ended right after a new SYN from its peer (RFC 9293
+ * 3.10.7.4 / RFC 1122 4.2.2.13: a SYN ends TIME_WAIT and opens a new
+ * connection): give it to the listener, so the client does not wait an
+ * RTO to send it again.  Only for a connection that was established, and
+ * not for a copy of the SYN that opened it. */
+static bool conn_syn_for_listener(const struct conn *c, bool never_ready)
+{
+    if (!c->last_syn || !c->parent || never_ready)
+        return false;
+    const STCPHeader *h = (const STCPHeader *)c->last_syn;
+    return !c->has_first_syn || ntohl(h->th_seq) != c->first_syn_seq;
+}
+
+/* Queue the SYN for ls's listener thread, which routes it as if it had just
+ * arrived there (the connection is out of its children by now). */
+static void listener_reroute(struct mysock *ls, struct conn *c)
+{
+    pthread_mutex_lock(&ls->lock);
+    struct listener *l = ls->lst;
+    if (!l->stopping && l->nreroute < SEGQ_SLOTS) {
+        l->reroute[l->nreroute++] =
+            (struct rerouted_syn){c->peer, c->local, c->last_syn, c->last_syn_len};
+        c->last_syn = NULL;
+        uint64_t one = 1;
+        ssize_t n = write(l->wake_fd, &one, sizeof one);
+        (void)n; /* the counter is read on every wake */
+    }
+    pthread_mutex_unlock(&ls->lock);
+}
+
 /* The connection's transport thread has returned: release whoever waits. */
 static void listener_child_gone(struct mysock *ls, struct mysock *child, bool never_ready);
 
@@ -548,30 +714,41 @@ static void conn_transport_finished(struct mysock *s, int transport_errno)
     pthread_cond_broadcast(&c->rd_cv);
     pthread_cond_broadcast(&c->wr_cv);
     struct mysock *parent = c->parent;
+    bool reroute = conn_syn_for_listener(c, never_ready);
+    if (parent) {
+        /* Nobody reads its endpoint any more: what the peer sends from now
+         * on reaches the listener (a new SYN, or a segment it answers
+         * with RST, as for no connection). */
+        net_ep_close(c->ep);
+        c->ep = NULL;
+    }
     pthread_mutex_unlock(&s->lock);
     if (parent) {
         listener_child_gone(parent, s, never_ready);
+        if (reroute)
+            listener_reroute(parent, c);
         sock_put(parent);
     }
 }
 
-static void *conn_thread(void *arg)
+/* Run one connection's transport to its end, on the calling thread. */
+static void conn_run(struct mysock *s)
 {
-    struct mysock *s = arg;
-    log_msg(STCP_LOG_DEBUG, s->conn->name, "transport thread starts (%s)",
+    log_msg(STCP_LOG_DEBUG, s->conn->name, "transport starts (%s)",
             s->conn->is_active ? "active" : "passive");
     errno = 0;
     transport_init(s->sd, s->conn->is_active ? TRUE : FALSE);
     conn_transport_finished(s, errno);
-    log_msg(STCP_LOG_DEBUG, s->conn->name, "transport thread ends");
+    log_msg(STCP_LOG_DEBUG, s->conn->name, "transport ends");
     sock_put(s); /* the transport's reference */
-    return NULL;
 }
 
 static int spawn_detached(void *(*fn)(void *), void *arg, pthread_t *tid, bool detached)
 {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
+    /* Only the pages a thread touches are resident; the transport's
+     * deepest frame holds one received segment (up to 64 KiB). */
     pthread_attr_setstacksize(&attr, 256 * 1024);
     if (detached)
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -585,10 +762,93 @@ static int spawn_detached(void *(*fn)(void *), void *arg, pthread_t *tid, bool d
     return 0;
 }
 
+/* ------------------------- The transport threads ------------------------- */
+
+/* Each connection runs on a transport thread, as in the classic framework
+ * (transport_init blocks for the connection's life).  A thread whose
+ * transport_init returned waits, up to STCP_THREAD_IDLE_MS (default 10 s),
+ * for the next connection instead of exiting, so opening a connection
+ * creates no thread while one is idle.  There are never more threads than
+ * connections, so the socket table's limit bounds them. */
+#define POOL_IDLE_MS_DEFAULT 10000
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cv;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+static struct mysock *pool_head, *pool_tail; /* connections waiting for a thread */
+static int pool_waiting;                     /* their number */
+static int pool_idle;                        /* threads waiting for a connection */
+static long pool_idle_ms = POOL_IDLE_MS_DEFAULT;
+
+static void pool_init(void)
+{
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&pool_cv, &attr);
+    pthread_condattr_destroy(&attr);
+    const char *v = getenv("STCP_THREAD_IDLE_MS");
+    if (v && *v)
+        pool_idle_ms = MAX(0L, strtol(v, NULL, 10));
+}
+
+/* The next connection to run, or NULL once the thread has idled long enough.
+ * Pool lock held. */
+static struct mysock *pool_next(void)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += pool_idle_ms / 1000;
+    deadline.tv_nsec += (pool_idle_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pool_idle++;
+    while (!pool_head)
+        if (pthread_cond_timedwait(&pool_cv, &pool_lock, &deadline) == ETIMEDOUT)
+            break;
+    pool_idle--;
+    struct mysock *s = pool_head;
+    if (s) {
+        pool_head = s->conn->next_start;
+        if (!pool_head)
+            pool_tail = NULL;
+        s->conn->next_start = NULL;
+        pool_waiting--;
+    }
+    return s;
+}
+
+static void *transport_thread(void *arg)
+{
+    struct mysock *s = arg;
+    while (s) {
+        conn_run(s);
+        pthread_mutex_lock(&pool_lock);
+        s = pool_next();
+        pthread_mutex_unlock(&pool_lock);
+    }
+    return NULL;
+}
+
 static int conn_start(struct mysock *s)
 {
+    pthread_once(&pool_once, pool_init);
     sock_hold(s); /* the transport's reference */
-    if (spawn_detached(conn_thread, s, NULL, true) < 0) {
+    pthread_mutex_lock(&pool_lock);
+    bool handed = pool_idle > pool_waiting; /* an idle thread is free to take it */
+    if (handed) {
+        if (pool_tail)
+            pool_tail->conn->next_start = s;
+        else
+            pool_head = s;
+        pool_tail = s;
+        pool_waiting++;
+        pthread_cond_signal(&pool_cv);
+    }
+    pthread_mutex_unlock(&pool_lock);
+    if (!handed && spawn_detached(transport_thread, s, NULL, true) < 0) {
         int saved = errno;
         sock_put(s);
         errno = saved;
@@ -604,6 +864,20 @@ struct listener_child {
     uint16_t port;
     mysocket_t sd;
 };
+
+/* Room for one more child: the array doubles as needed.  Listener lock held. */
+static int children_room(struct listener *l)
+{
+    if (l->nchildren < l->children_cap)
+        return 0;
+    int cap = 2 * l->children_cap;
+    struct listener_child *c = realloc(l->children, (size_t)cap * sizeof *c);
+    if (!c)
+        return -1;
+    l->children = c;
+    l->children_cap = cap;
+    return 0;
+}
 
 static mysocket_t listener_find_child(struct listener *l, const struct sockaddr_in *peer)
 {
@@ -654,7 +928,7 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
 {
     pthread_mutex_lock(&ls->lock);
     struct listener *l = ls->lst;
-    if (l->stopping || l->pending >= l->backlog || l->nchildren >= l->children_cap) {
+    if (l->stopping || l->pending >= l->backlog || children_room(l) < 0) {
         pthread_mutex_unlock(&ls->lock);
         errno = EAGAIN;
         return -1;
@@ -686,10 +960,15 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
     c->parent = ls;
     if (segment)
         conn_inbox_put(c, segment, len);
+    if (segment && is_pure_syn(segment, len)) {
+        c->has_first_syn = true;
+        c->first_syn_seq = ntohl(((const STCPHeader *)segment)->th_seq);
+    }
 
     pthread_mutex_lock(&ls->lock);
-    l->children[l->nchildren++] =
-        (struct listener_child){peer->sin_addr.s_addr, peer->sin_port, s->sd};
+    if (children_room(l) == 0) /* else only its racing segments go unrouted */
+        l->children[l->nchildren++] =
+            (struct listener_child){peer->sin_addr.s_addr, peer->sin_port, s->sd};
     pthread_mutex_unlock(&ls->lock);
     /* Once its thread runs the connection may end and be freed at any
      * moment: nothing of it is touched after conn_start. */
@@ -705,6 +984,7 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
     return sd;
 fail : {
     int saved = errno;
+    report_fd_limit(saved);
     if (s)
         sock_put(s);
     pthread_mutex_lock(&ls->lock);
@@ -777,6 +1057,28 @@ static void listener_route(struct mysock *ls, const uint8_t *seg, size_t len,
         net_send_rst(ls->lst->ep, local, peer, seg, len);
 }
 
+/* The wake eventfd was written: true if for myclose, else route the SYNs
+ * that ended TIME_WAITs (listener_reroute). */
+static bool listener_wake(struct mysock *ls)
+{
+    struct listener *l = ls->lst;
+    uint64_t count;
+    ssize_t r = read(l->wake_fd, &count, sizeof count);
+    (void)r; /* nonblocking: already read by an earlier wake */
+    pthread_mutex_lock(&ls->lock);
+    bool stop = l->stopping;
+    int n = stop ? 0 : l->nreroute;
+    struct rerouted_syn syns[SEGQ_SLOTS];
+    memcpy(syns, l->reroute, (size_t)n * sizeof *syns);
+    l->nreroute -= n;
+    pthread_mutex_unlock(&ls->lock);
+    for (int i = 0; i < n; i++) {
+        listener_route(ls, syns[i].seg, syns[i].len, &syns[i].peer, &syns[i].local);
+        free(syns[i].seg);
+    }
+    return stop;
+}
+
 static void *listener_thread(void *arg)
 {
     struct mysock *ls = arg;
@@ -789,7 +1091,7 @@ static void *listener_thread(void *arg)
     for (;;) {
         if (poll(pfd, 2, -1) < 0 && errno != EINTR)
             break;
-        if (pfd[1].revents)
+        if (pfd[1].revents && listener_wake(ls))
             break; /* myclose */
         for (int i = 0; i < 64; i++) {
             struct sockaddr_in peer, local;
@@ -876,7 +1178,10 @@ int mybind(mysocket_t sd, struct sockaddr *addr, int addrlen)
 static struct net_ep *any_endpoint(void)
 {
     struct sockaddr_in any = {.sin_family = AF_INET};
-    return net_ep_open(&any, NULL, false);
+    struct net_ep *ep = net_ep_open(&any, NULL, false);
+    if (!ep)
+        report_fd_limit(errno);
+    return ep;
 }
 
 static int listen_start(struct mysock *s, int backlog)
@@ -891,7 +1196,7 @@ static int listen_start(struct mysock *s, int backlog)
     l->backlog = backlog;
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     l->ready = calloc((size_t)backlog, sizeof *l->ready);
-    l->children_cap = MAX_NUM_CONNECTIONS;
+    l->children_cap = 64; /* grows with the connections (listener_open_conn) */
     l->children = calloc((size_t)l->children_cap, sizeof *l->children);
     if (l->wake_fd < 0 || !l->ready || !l->children) {
         if (l->wake_fd >= 0)
@@ -923,8 +1228,8 @@ int mylisten(mysocket_t sd, int backlog)
         return -1;
     if (backlog < 1)
         backlog = 1;
-    if (backlog > MAX_NUM_CONNECTIONS)
-        backlog = MAX_NUM_CONNECTIONS;
+    if (backlog > sock_table_limit())
+        backlog = sock_table_limit();
     int rc = 0;
     bool started = false;
     pthread_mutex_lock(&s->lock);
@@ -1119,6 +1424,10 @@ int mywrite(mysocket_t sd, const void *buffer, size_t length)
         if (err)
             break;
         size_t n = byteq_put(&c->sndq, (const uint8_t *)buffer + done, length - done);
+        if (byteq_put_failed(&c->sndq, length - done)) {
+            err = ENOMEM;
+            break;
+        }
         if (n) {
             done += n;
             conn_wake(c, APP_DATA);

@@ -33,11 +33,13 @@ struct byteq {
     uint8_t *buf;
     size_t cap, head, len;
 };
-int byteq_init(struct byteq *q, size_t cap);
+void byteq_init(struct byteq *q, size_t cap);
 void byteq_free(struct byteq *q);
 size_t byteq_space(const struct byteq *q);
 size_t byteq_put(struct byteq *q, const void *src, size_t len);
 size_t byteq_get(struct byteq *q, void *dst, size_t len);
+/* byteq_put of len bytes took nothing for want of memory. */
+bool byteq_put_failed(const struct byteq *q, size_t len);
 
 /* ---- Segments a listener forwards to a connection -------------------------- */
 
@@ -68,6 +70,14 @@ struct listener {
     int nchildren, children_cap;
     bool stopping;
     bool thread_running;
+    /* SYNs that ended a connection's TIME_WAIT, for the listener thread to
+     * route (listener_reroute). */
+    struct rerouted_syn {
+        struct sockaddr_in peer, local;
+        uint8_t *seg;
+        size_t len;
+    } reroute[SEGQ_SLOTS];
+    int nreroute;
 };
 
 struct conn {
@@ -112,8 +122,16 @@ struct conn {
     bool accepted;       /* handed to the application by myaccept */
     bool lingering;      /* counted by the exit linger (see mysock.c) */
 
-    void *context;         /* stcp_set_context */
-    struct mysock *parent; /* the listener that opened it (a reference), or NULL */
+    void *context;             /* stcp_set_context */
+    struct mysock *parent;     /* the listener that opened it (a reference), or NULL */
+    struct mysock *next_start; /* waiting for a transport thread (mysock.c's pool) */
+    /* The last segment handed to the transport, if it was a SYN (without
+     * ACK): should the transport end on it (a SYN in TIME_WAIT), it goes
+     * to the listener.  Transport thread only. */
+    uint8_t *last_syn;
+    size_t last_syn_len;
+    bool has_first_syn;     /* the SYN that opened it is known: */
+    uint32_t first_syn_seq; /* its sequence number */
 };
 
 enum { MYSO_COUNT = 8 };
@@ -143,6 +161,9 @@ void sock_put(struct mysock *s);
  * long as it runs, so no extra reference is needed.  NULL if no such socket. */
 struct mysock *sock_transport(mysocket_t sd);
 
+/* The most sockets the table holds: STCP_MAX_SOCKETS (default 16384). */
+int sock_table_limit(void);
+
 /* Option value with the default applied. */
 long sock_option(const struct mysock *s, int option);
 /* MYSO_CC with its default applied, into buf.  Socket lock held. */
@@ -158,6 +179,8 @@ void conn_wake(struct conn *c, unsigned events);
 /* Closed by the application, FIN acknowledged, the peer's FIN awaited:
  * the process waits for it (briefly) at exit.  Socket lock held. */
 void conn_update_linger(struct conn *c);
+/* Remember whether the segment the transport takes is a SYN (see last_syn). */
+void conn_note_segment(struct conn *c, const void *seg, size_t len);
 /* Queue a forwarded segment for the connection; false if the inbox is full. */
 bool conn_inbox_put(struct conn *c, const void *seg, size_t len);
 

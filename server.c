@@ -26,6 +26,8 @@
 #include "mysock.h"
 
 #define REQUEST_MAX 1024 /* longest request line accepted, bytes */
+/* -b and -m: the socket table (STCP_MAX_SOCKETS) is the real bound. */
+#define SERVER_MAX_CONNS (1L << 20)
 
 struct options {
     bool_t reliable;
@@ -111,7 +113,7 @@ static void parse_args(int argc, char **argv, struct options *o)
             o->mss = parse_long(optarg, 64, 65495, argv[0]);
             break;
         case 'b':
-            o->backlog = (int)parse_long(optarg, 1, MAX_NUM_CONNECTIONS, argv[0]);
+            o->backlog = (int)parse_long(optarg, 1, SERVER_MAX_CONNS, argv[0]);
             break;
         case 'n':
             o->serve_count = parse_long(optarg, 1, 1L << 40, argv[0]);
@@ -120,7 +122,7 @@ static void parse_args(int argc, char **argv, struct options *o)
             o->request_timeout_ms = 1000 * parse_long(optarg, 1, 3600, argv[0]);
             break;
         case 'm':
-            o->max_conns = parse_long(optarg, 1, MAX_NUM_CONNECTIONS, argv[0]);
+            o->max_conns = parse_long(optarg, 1, SERVER_MAX_CONNS, argv[0]);
             break;
         case 'c':
             if (!*optarg)

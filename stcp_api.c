@@ -335,6 +335,7 @@ ssize_t stcp_network_recv(mysocket_t sd, void *dst, size_t max_len)
         q->head = (q->head + 1) % SEGQ_SLOTS;
         q->count--;
         pthread_mutex_unlock(&s->lock);
+        conn_note_segment(c, dst, n);
         return (ssize_t)n;
     }
     pthread_mutex_unlock(&s->lock);
@@ -342,6 +343,7 @@ ssize_t stcp_network_recv(mysocket_t sd, void *dst, size_t max_len)
         n = MIN(max_len, c->stage_len);
         memcpy(dst, c->stage, n);
         c->stage_len = 0;
+        conn_note_segment(c, dst, n);
         return (ssize_t)n;
     }
     /* An error the path reported: given once, as the socket gave it. */
@@ -368,12 +370,14 @@ ssize_t stcp_network_peek(mysocket_t sd, const void **seg)
         size_t n = q->len[q->head];
         c->peeked = 2;
         pthread_mutex_unlock(&s->lock);
+        conn_note_segment(c, *seg, n);
         return (ssize_t)n;
     }
     pthread_mutex_unlock(&s->lock);
     if (c->stage_len) {
         *seg = c->stage;
         c->peeked = 1;
+        conn_note_segment(c, *seg, c->stage_len);
         return (ssize_t)c->stage_len;
     }
     errno = c->net_error;
@@ -482,6 +486,11 @@ void stcp_app_send(mysocket_t sd, const void *src, size_t src_len)
     pthread_mutex_lock(&s->lock);
     while (src_len && s->app_open && !c->close_requested && !c->shut_rd) {
         size_t n = byteq_put(&c->rcvq, p, src_len);
+        if (byteq_put_failed(&c->rcvq, src_len)) {
+            c->error = ENOMEM; /* the application's myread reports it */
+            c->wake_reader = true;
+            break;
+        }
         p += n;
         src_len -= n;
         if (n)

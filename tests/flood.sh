@@ -28,6 +28,9 @@
 set -u
 
 cd "$(dirname "$0")/.." || exit 1
+# Threads are counted to see connections end: transport threads must not
+# wait in the pool for the next connection (mysock.c), they exit at once.
+export STCP_THREAD_IDLE_MS=0
 
 SERVER=./server
 CLIENT=./client

@@ -46,6 +46,9 @@
 set -u
 
 cd "$(dirname "$0")/.." || exit 2
+# Threads are counted to see connections end: transport threads must not
+# wait in the pool for the next connection (mysock.c), they exit at once.
+export STCP_THREAD_IDLE_MS=0
 
 BIN=${BIN:-.}
 SERVER=$BIN/server

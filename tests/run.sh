@@ -37,6 +37,7 @@ suite capture bash tests/capture.sh
 suite carriers bash tests/carriers.sh
 suite kernel bash tests/kernel.sh full
 suite robust bash tests/robust.sh
+suite conns bash tests/conns.sh
 suite tcpnode bash tests/tcpnode.sh
 suite garbage bash tests/garbage.sh
 suite kgarbage bash tests/kgarbage.sh

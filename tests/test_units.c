@@ -213,8 +213,12 @@ static void test_parse_rejects_bad_offset(void)
 static void test_byteq_wraps(void)
 {
     struct byteq q;
-    CU_ASSERT_EQUAL_FATAL(byteq_init(&q, 8), 0);
+    byteq_init(&q, 8);
+    CU_ASSERT_PTR_NULL(q.buf); /* no memory until the first byte */
+    CU_ASSERT_EQUAL(byteq_space(&q), 8);
     char out[16];
+    CU_ASSERT_EQUAL(byteq_get(&q, out, 4), 0);
+    CU_ASSERT_FALSE(byteq_put_failed(&q, 0));
     CU_ASSERT_EQUAL(byteq_put(&q, "abcdef", 6), 6);
     CU_ASSERT_EQUAL(byteq_get(&q, out, 4), 4);
     CU_ASSERT(memcmp(out, "abcd", 4) == 0);
@@ -233,10 +237,9 @@ static void test_netem_parse_full(void)
 {
     struct netem_profile p;
     char err[160];
-    CU_ASSERT_EQUAL(
-        netem_parse("loss=0.10,dup=0.02,reorder=0.05,corrupt=0.01,delay=1ms,seed=7", &p, err,
-                    sizeof err),
-        0);
+    CU_ASSERT_EQUAL(netem_parse("loss=0.10,dup=0.02,reorder=0.05,corrupt=0.01,delay=1ms,seed=7", &p,
+                                err, sizeof err),
+                    0);
     CU_ASSERT_DOUBLE_EQUAL(p.loss, 0.10, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(p.dup, 0.02, 1e-12);
     CU_ASSERT_DOUBLE_EQUAL(p.reorder, 0.05, 1e-12);
