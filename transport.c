@@ -401,6 +401,15 @@ static void sb_skip_sacked(const struct tcp_scoreboard *sb, uint32_t *seq, uint3
             *seq = seq_lt(sb->r[i].end, limit) ? sb->r[i].end : limit;
 }
 
+/* Bytes SACKed below seq: they have left the network. */
+static uint32_t sb_sacked_below(const struct tcp_scoreboard *sb, uint32_t seq)
+{
+    uint32_t bytes = 0;
+    for (unsigned i = 0; i < sb->n && seq_lt(sb->r[i].start, seq); i++)
+        bytes += (seq_lt(sb->r[i].end, seq) ? sb->r[i].end : seq) - sb->r[i].start;
+    return bytes;
+}
+
 /* How much of the len bytes from seq (unSACKed itself) come before the
  * next SACKed range. */
 static uint32_t sb_unsacked_len(const struct tcp_scoreboard *sb, uint32_t seq, uint32_t len)
@@ -935,7 +944,7 @@ static void resend_rewound(struct tcb *t, stcp_usec_t now, uint32_t wnd)
         uint32_t data_end = t->snd_max - (t->fin_sent ? 1 : 0);
         /* What the peer has SACKed since the timeout is not sent again. */
         sb_skip_sacked(&t->sb, &t->snd_nxt, data_end);
-        uint32_t flight = t->snd_nxt - t->snd_una;
+        uint32_t flight = t->snd_nxt - t->snd_una - sb_sacked_below(&t->sb, t->snd_nxt);
         uint32_t usable = wnd > flight ? wnd - flight : 0;
         uint32_t left = sb_unsacked_len(&t->sb, t->snd_nxt, data_end - t->snd_nxt);
         uint32_t len = MIN(MIN(send_mss(t), left), usable);
@@ -1072,7 +1081,9 @@ void tcp_output(struct tcb *t, stcp_usec_t now)
         arm_timers(t, now);
         return;
     }
-    if (t->sack_ok && t->fast_recovery)
+    /* SACK recovery: after duplicate ACKs, and after a timeout under
+     * `none`, which has no go-back-N to repair the holes. */
+    if (t->sack_ok && t->in_recovery && (t->fast_recovery || !t->cc.algo->loss_window))
         sack_output(t, now);
     /* After a timeout's rewind, what was sent before goes first, whatever
      * the state (the FIN may be among it); new data waits for it. */
@@ -1247,7 +1258,7 @@ static void recovery_ack(struct tcb *t, stcp_usec_t now, uint32_t acked)
         return;
     }
     if (t->snd_una != t->snd_max) {
-        if (t->sack_ok && t->fast_recovery)
+        if (t->sack_ok && (t->fast_recovery || !cc->loss_window))
             return; /* the scoreboard says what to resend (sack_output) */
         /* A partial ACK shows where the next hole is: fill it now. */
         t->rexmit_now = true;
