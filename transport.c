@@ -420,6 +420,16 @@ static uint32_t sb_unsacked_len(const struct tcp_scoreboard *sb, uint32_t seq, u
     return len;
 }
 
+bool tcp_sack_is_lost(const struct tcb *t, uint32_t seq)
+{
+    return sb_is_lost(&t->sb, seq, t->snd_mss);
+}
+
+uint32_t tcp_sack_pipe(const struct tcb *t)
+{
+    return sb_pipe(&t->sb, t->snd_una, t->snd_max, t->snd_mss);
+}
+
 /* ---- Retransmission timeout (RFC 6298) ---- */
 
 #define RTO_CLOCK_GRANULARITY (100ULL) /* microseconds */

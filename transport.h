@@ -490,6 +490,11 @@ void tcp_output(struct tcb *tcb, stcp_usec_t now);
 /* The earliest time tcp_timer has work, or STCP_NO_TIMER. */
 stcp_usec_t tcp_next_timer(const struct tcb *tcb);
 
+/* The SACK scoreboard's view (RFC 6675 4), for tests: IsLost(seq), and
+ * the pipe (bytes believed in the network). */
+bool tcp_sack_is_lost(const struct tcb *tcb, uint32_t seq);
+uint32_t tcp_sack_pipe(const struct tcb *tcb);
+
 /* Window we would advertise now. */
 uint32_t tcp_rcv_window(const struct tcb *tcb);
 

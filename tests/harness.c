@@ -26,6 +26,10 @@ static void h_output(void *ctx, const STCPHeader *hdr, const void *payload, size
     memcpy(wire, hdr, TCP_DATA_START(hdr));
     CU_ASSERT(tcp_parse(wire, TCP_DATA_START(hdr), &parsed) == 0);
     o->mss = parsed.mss;
+    o->opt = parsed;
+    o->opt.payload = NULL;
+    o->optlen = (unsigned)TCP_OPTIONS_LEN(hdr);
+    memcpy(o->optbytes, wire + sizeof *hdr, o->optlen);
     if (len)
         memcpy(o->payload, payload, len < H_MAX_PAYLOAD ? len : H_MAX_PAYLOAD);
 }
