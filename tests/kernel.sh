@@ -234,7 +234,9 @@ scaled_ours=$(count "ip.src==$OURS && !(tcp.flags.syn==1) && tcp.window_size > 6
 echo "# SYN-ACKs with SACK-permitted and window scale: ours $offer_ours, kernel's $offer_kern; segments with SACK blocks: ours $sack_ours, kernel's $sack_kern; our windows above 65535: $scaled_ours"
 check "tshark: our SYN-ACK offers SACK and window scaling back to the kernel" [ "$offer_ours" -ge 1 ]
 check "tshark: the kernel's SYN-ACK offers SACK and window scaling to us" [ "$offer_kern" -ge 1 ]
-check "tshark: we send SACK blocks to the kernel" [ "$sack_ours" -gt 0 ]
+# Our SACK blocks need the kernel's segments to be lost, and emulation
+# drops only what we send (no netem qdisc or packet filter is assumed in
+# the namespace): ours are checked by tests/e2e.sh and the unit tests.
 check "tshark: the kernel sends SACK blocks to us" [ "$sack_kern" -gt 0 ]
 check "tshark: our scaled windows exceed 65535" [ "$scaled_ours" -gt 0 ]
 
