@@ -1029,14 +1029,14 @@ static void sack_output(struct tcb *t, stcp_usec_t now)
             return;
         uint32_t seq, hole_end;
         bool hole = sb_next_hole(&t->sb, t->snd_una, &seq, &hole_end);
-        if (hole && sb_is_lost(&t->sb, seq, mss))
-            sack_resend(t, now, seq, hole_end);
-        else if (may_send_data(t) && t->snd_nxt == t->snd_max && send_new_segment(t, now, peer_wnd))
+        bool lost = hole && sb_is_lost(&t->sb, seq, mss);
+        /* Rule 2 only when rule 1 has nothing; rule 3 only when 2 has not. */
+        if (!lost && may_send_data(t) && t->snd_nxt == t->snd_max &&
+            send_new_segment(t, now, peer_wnd))
             continue;
-        else if (hole)
-            sack_resend(t, now, seq, hole_end);
-        else
+        if (!hole)
             return;
+        sack_resend(t, now, seq, hole_end);
     }
 }
 
