@@ -2213,9 +2213,9 @@ static void publish_stats(struct driver *d)
     m.cwnd = t->cc.cwnd;
     m.ssthresh = t->cc.ssthresh;
     snprintf(m.cc, sizeof m.cc, "%s", t->cc.algo->name);
-    bool synced = t->state != TCPS_SYN_SENT && t->state != TCPS_LISTEN && t->state != TCPS_CLOSED;
-    m.sack = synced && t->sack_ok;
-    m.wscale = synced && t->wscale_ok;
+    /* Negotiated once our SYN is acknowledged (and still so once CLOSED). */
+    m.sack = t->syn_acked && t->sack_ok;
+    m.wscale = t->syn_acked && t->wscale_ok;
     m.snd_wscale = m.wscale ? t->snd_wscale : 0;
     m.rcv_wscale = m.wscale ? t->rcv_wscale : 0;
     m.sack_blocks_sent = st->sack_blocks_out;
