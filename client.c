@@ -42,7 +42,7 @@ static void usage(const char *prog)
             "  -q          discard the data instead of storing it\n"
             "  -f FILE     fetch FILE (default: prompt for names)\n"
             "  -o OUTPUT   store the data in OUTPUT (default: rcvd)\n"
-            "  -w WINDOW   receive/send window, 1..65535 bytes (default 3072)\n"
+            "  -w WINDOW   receive/send window, 1..16777216 bytes (default 3072)\n"
             "  -M MSS      largest segment payload we send and announce, 64..65495\n"
             "              (default: 536 on the udp carrier)\n"
             "  -c ALGO     congestion control: none, newreno, cubic (default: STCP_CC, "
@@ -112,7 +112,7 @@ static void parse_args(int argc, char **argv, struct options *o)
             char *end;
             errno = 0;
             o->window = strtol(optarg, &end, 10);
-            if (errno || *end || o->window < 1 || o->window > 65535)
+            if (errno || *end || o->window < 1 || o->window > MYSO_WINDOW_MAX)
                 usage(argv[0]);
             break;
         }
@@ -357,6 +357,12 @@ static void print_stats(const struct mystats *s)
             (unsigned long long)st.emu_corrupted, (unsigned long long)st.emu_delayed, st.srtt_us,
             st.rttvar_us, st.rto_us, st.snd_wnd, st.rcv_wnd, st.state, st.cc, st.cwnd, ssthresh,
             (unsigned long long)st.cc_recoveries, (unsigned long long)st.cc_timeouts);
+    fprintf(stderr,
+            "client: SACK %s: blocks sent %llu, received %llu, %llu segments resent on them; "
+            "window scaling %s (shift ours %u, peer's %u)\n",
+            st.sack ? "on" : "off", (unsigned long long)st.sack_blocks_sent,
+            (unsigned long long)st.sack_blocks_received, (unsigned long long)st.rexmit_sack,
+            st.wscale ? "on" : "off", st.rcv_wscale, st.snd_wscale);
     fprintf(stderr,
             "%s: carrier (process-wide): RSTs sent %llu, rate-limited %llu; dropped %llu for "
             "no socket, %llu IP malformed, %llu IP bad checksum, %llu fragments, %llu not for "

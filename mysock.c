@@ -400,10 +400,11 @@ static bool option_valid(int option, long value)
 {
     switch (option) {
     case MYSO_WINDOW:
-        return value >= 1 && value <= 65535;
+        return value >= 1 && value <= MYSO_WINDOW_MAX;
     case MYSO_RCVBUF:
     case MYSO_SNDBUF:
-        return value >= 1 && value <= 16L * 1024 * 1024;
+        /* Room for the largest window twice over (their default). */
+        return value >= 1 && value <= 2 * MYSO_WINDOW_MAX;
     case MYSO_SYNCOOKIES:
         return value == 0 || value == 1;
     case MYSO_ISN:

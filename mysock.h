@@ -68,7 +68,8 @@ extern uint32_t mylocalip(uint32_t peer_addr);
  * accepts. */
 enum mysock_option {
     MYSO_WINDOW = 1,     /* largest receive window advertised, and the send window:
-                            1..65535 bytes, default 3072 (the STCP value) */
+                            1..16777216 bytes (beyond 65535 through window
+                            scaling), default 3072 (the STCP value) */
     MYSO_RCVBUF = 2,     /* receive queue between transport and myread, bytes;
                             default max(2 * MYSO_WINDOW, 64 KiB) */
     MYSO_SNDBUF = 3,     /* send queue between mywrite and transport, bytes;
@@ -87,6 +88,9 @@ enum mysock_option {
                             set and read it with mysetsockopt_str/mygetsockopt_str
                             (no comma after the last entry: C89 has none) */
 };
+
+/* The largest MYSO_WINDOW: 16 MiB. */
+#define MYSO_WINDOW_MAX (16L * 1024 * 1024)
 
 extern int mysetsockopt(mysocket_t sd, int option, long value);
 extern int mygetsockopt(mysocket_t sd, int option, long *value);
@@ -147,6 +151,14 @@ struct mystats {
     uint32_t cwnd;          /* congestion window, bytes */
     uint32_t ssthresh;      /* slow start threshold, bytes; UINT32_MAX: not set yet */
     char cc[16];            /* the algorithm: "cubic", ...; "" if not reported */
+    /* SACK and window scaling (transport): in use when both SYNs offered them */
+    uint8_t sack;                  /* 1: SACK in use */
+    uint8_t wscale;                /* 1: window scaling in use ... */
+    uint8_t snd_wscale;            /* ... the peer's shift (applied to its windows) */
+    uint8_t rcv_wscale;            /* ... and ours (applied to what we advertise) */
+    uint64_t sack_blocks_sent;     /* SACK blocks in our ACKs */
+    uint64_t sack_blocks_received; /* SACK blocks in the peer's ACKs (valid ones) */
+    uint64_t rexmit_sack;          /* segments resent on SACK information */
 };
 extern int mygetstats(mysocket_t sd, struct mystats *stats);
 

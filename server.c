@@ -60,7 +60,7 @@ static void usage(const char *prog)
             "  -a ADDR     address to listen on (default 0.0.0.0)\n"
             "  -p PORT     port to listen on (default: any free port)\n"
             "  -d DIR      directory to serve (default: the working directory)\n"
-            "  -w WINDOW   receive/send window, 1..65535 bytes (default 3072)\n"
+            "  -w WINDOW   receive/send window, 1..16777216 bytes (default 3072)\n"
             "  -M MSS      largest segment payload we send and announce, 64..65495\n"
             "              (default: 536 on the udp carrier)\n"
             "  -b BACKLOG  listen backlog (default 64)\n"
@@ -107,7 +107,7 @@ static void parse_args(int argc, char **argv, struct options *o)
             o->dir = optarg;
             break;
         case 'w':
-            o->window = parse_long(optarg, 1, 65535, argv[0]);
+            o->window = parse_long(optarg, 1, MYSO_WINDOW_MAX, argv[0]);
             break;
         case 'M':
             o->mss = parse_long(optarg, 64, 65495, argv[0]);
@@ -307,7 +307,9 @@ static void print_conn_stats(const struct mystats *s, const char *name)
             "server: %s: sent %llu bytes in %llu segments; resent %llu on timeout, %llu on "
             "duplicate ACKs; %llu window probes; dropped %llu bad checksum, %llu malformed, "
             "%llu unacceptable; RSTs sent %llu, received %llu; srtt %u us, rto %u us; %s; "
-            "%s cwnd %u ssthresh %s, %llu recoveries, %llu timeouts\n",
+            "%s cwnd %u ssthresh %s, %llu recoveries, %llu timeouts; SACK %s (blocks sent "
+            "%llu, received %llu, %llu resent on them), window scaling %s (shift ours %u, "
+            "peer's %u)\n",
             name, (unsigned long long)st.bytes_sent, (unsigned long long)st.segs_sent,
             (unsigned long long)st.rexmit_timeout, (unsigned long long)st.rexmit_other,
             (unsigned long long)st.window_probes, (unsigned long long)st.bad_checksum,
@@ -315,7 +317,10 @@ static void print_conn_stats(const struct mystats *s, const char *name)
             (unsigned long long)st.rsts_sent, (unsigned long long)st.rsts_received, st.srtt_us,
             st.rto_us, st.state, st.cc, st.cwnd,
             ssthresh_str(st.ssthresh, ssthresh, sizeof ssthresh),
-            (unsigned long long)st.cc_recoveries, (unsigned long long)st.cc_timeouts);
+            (unsigned long long)st.cc_recoveries, (unsigned long long)st.cc_timeouts,
+            st.sack ? "on" : "off", (unsigned long long)st.sack_blocks_sent,
+            (unsigned long long)st.sack_blocks_received, (unsigned long long)st.rexmit_sack,
+            st.wscale ? "on" : "off", st.rcv_wscale, st.snd_wscale);
 }
 
 static void serve(mysocket_t sd)

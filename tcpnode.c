@@ -1220,7 +1220,7 @@ static void usage(const char *prog)
             "usage: %s [-U] [-a ADDR] [-w WINDOW]\n"
             "  -U          unreliable network (emulation; see STCP_NETEM)\n"
             "  -a ADDR     address a and rf listen on (default 0.0.0.0)\n"
-            "  -w WINDOW   window of every socket, 1..65535 bytes (default 3072)\n"
+            "  -w WINDOW   window of every socket, 1..16777216 bytes (default 3072)\n"
             "Commands are read from standard input; 'h' lists them.\n",
             prog);
     exit(2);
@@ -1242,7 +1242,7 @@ int main(int argc, char **argv)
             char *end;
             errno = 0;
             opt.window = strtol(optarg, &end, 10);
-            if (errno || *end || opt.window < 1 || opt.window > 65535)
+            if (errno || *end || opt.window < 1 || opt.window > MYSO_WINDOW_MAX)
                 usage(argv[0]);
             break;
         }

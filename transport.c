@@ -63,11 +63,70 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->keepalive_interval = 500 * STCP_MSEC;
     cfg->mss = STCP_MSS;
     cfg->cc = NULL; /* none: the classic core; transport_init picks MYSO_CC's */
+    cfg->sack = true;
+    cfg->wscale = true;
+}
+
+unsigned tcp_wscale_for(uint32_t window)
+{
+    /* Rounded up to a whole unit, the window must still fit in 16 bits
+     * (emit may round up to keep the advertised right edge). */
+    unsigned shift = 0;
+    while (shift < TCP_MAX_WSCALE && (window + (1u << shift) - 1) >> shift > 65535)
+        shift++;
+    return shift;
+}
+
+uint32_t tcp_sent_log_size(uint32_t window)
+{
+    return MAX((uint32_t)TCP_SENT_LOG, window / STCP_MSS + 2);
+}
+
+/* One option with a length byte: kind, length and the value's bytes are
+ * checked against what the option must be. */
+static int parse_option(const uint8_t *o, struct tcp_segment *seg)
+{
+    switch (o[0]) {
+    case TCPOPT_MSS:
+        if (o[1] != TCPOLEN_MSS)
+            return -1;
+        seg->mss = (uint16_t)((o[2] << 8) | o[3]);
+        break;
+    case TCPOPT_WSCALE:
+        if (o[1] != TCPOLEN_WSCALE)
+            return -1;
+        /* A larger shift is taken as 14 (RFC 7323 2.3). */
+        seg->wscale = (int8_t)MIN(o[2], TCP_MAX_WSCALE);
+        break;
+    case TCPOPT_SACK_PERMITTED:
+        if (o[1] != TCPOLEN_SACK_PERMITTED)
+            return -1;
+        seg->sack_permitted = true;
+        break;
+    case TCPOPT_SACK:
+        if ((o[1] - 2) % TCPOLEN_SACK_BLOCK != 0)
+            return -1;
+        for (unsigned k = 0; k < (unsigned)(o[1] - 2) / TCPOLEN_SACK_BLOCK; k++) {
+            const uint8_t *b = o + 2 + k * TCPOLEN_SACK_BLOCK;
+            if (seg->nsack == TCP_SACK_MAX_BLOCKS)
+                break;
+            seg->sack[seg->nsack].start =
+                (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+            seg->sack[seg->nsack].end =
+                (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
+            seg->nsack++;
+        }
+        break;
+    default:
+        break; /* not ours: skipped */
+    }
+    return 0;
 }
 
 /* Options (RFC 9293 3.1): EOL ends them, NOP is a single byte, any other
- * kind has a length byte that counts the kind and itself.  Only MSS is
- * used; the others are stepped over.  Returns -1 if they are malformed. */
+ * kind has a length byte that counts the kind and itself.  MSS, window
+ * scale, SACK-permitted and SACK are decoded; the others are stepped
+ * over.  Returns -1 if they are malformed. */
 static int parse_options(const uint8_t *opt, size_t len, struct tcp_segment *seg)
 {
     size_t i = 0;
@@ -78,11 +137,8 @@ static int parse_options(const uint8_t *opt, size_t len, struct tcp_segment *seg
         }
         if (len - i < 2 || opt[i + 1] < 2 || opt[i + 1] > len - i)
             return -1; /* no length, a length that cannot be, or past th_off */
-        if (opt[i] == TCPOPT_MSS) {
-            if (opt[i + 1] != TCPOLEN_MSS)
-                return -1;
-            seg->mss = (uint16_t)((opt[i + 2] << 8) | opt[i + 3]);
-        }
+        if (parse_option(opt + i, seg) < 0)
+            return -1;
         i += opt[i + 1];
     }
     return 0;
@@ -95,6 +151,9 @@ int tcp_parse(const void *buf, size_t len, struct tcp_segment *seg)
         return -1;
     size_t off = TCP_DATA_START(h);
     seg->mss = 0;
+    seg->sack_permitted = false;
+    seg->wscale = -1;
+    seg->nsack = 0;
     if (parse_options((const uint8_t *)buf + sizeof *h, TCP_OPTIONS_LEN(h), seg) < 0)
         return -2;
     seg->seq = ntohl(h->th_seq);
@@ -179,6 +238,15 @@ static void reasm_remove(struct tcp_reasm *r, unsigned i)
     r->nruns--;
 }
 
+/* seq was just stored: it heads the SACK report order (RFC 2018 4). */
+static void reasm_note_recent(struct tcp_reasm *r, uint32_t seq)
+{
+    unsigned n = MIN(r->nrecent, (unsigned)TCP_SACK_MAX_BLOCKS - 1);
+    memmove(&r->recent[1], &r->recent[0], n * sizeof r->recent[0]);
+    r->recent[0] = seq;
+    r->nrecent = n + 1;
+}
+
 /* Keep [seq, seq+len) of a segment that arrived beyond rcv_nxt.  It lies
  * inside the advertised window, so it fits in the ring. */
 static void reasm_store(struct tcb *t, uint32_t seq, const uint8_t *data, uint32_t len)
@@ -210,6 +278,168 @@ static void reasm_store(struct tcb *t, uint32_t seq, const uint8_t *data, uint32
     r->run[i].start = start;
     r->run[i].end = end;
     r->nruns++;
+    reasm_note_recent(r, seq);
+}
+
+/* The run holding seq, or -1. */
+static int reasm_run_of(const struct tcp_reasm *r, uint32_t seq)
+{
+    for (unsigned i = 0; i < r->nruns; i++)
+        if (seq_in(seq, r->run[i].start, r->run[i].end))
+            return (int)i;
+    return -1;
+}
+
+/* ---- SACK scoreboard (RFC 6675 3 and 4) ---- */
+
+/* DupThresh (RFC 6675 2). */
+#define SACK_DUPTHRESH 3
+
+static void sb_remove(struct tcp_scoreboard *sb, unsigned i)
+{
+    memmove(&sb->r[i], &sb->r[i + 1], (sb->n - i - 1) * sizeof sb->r[0]);
+    sb->n--;
+}
+
+/* Record [start, end) as SACKed, merging what it touches.  Returns true if
+ * any of it was not SACKed before. */
+static bool sb_add(struct tcp_scoreboard *sb, uint32_t start, uint32_t end)
+{
+    for (unsigned i = 0; i < sb->n; i++)
+        if (seq_leq(sb->r[i].start, start) && seq_geq(sb->r[i].end, end))
+            return false; /* nothing new */
+    unsigned i = 0;
+    while (i < sb->n) {
+        if (seq_leq(sb->r[i].start, end) && seq_geq(sb->r[i].end, start)) {
+            if (seq_lt(sb->r[i].start, start))
+                start = sb->r[i].start;
+            if (seq_gt(sb->r[i].end, end))
+                end = sb->r[i].end;
+            sb_remove(sb, i);
+        } else {
+            i++;
+        }
+    }
+    for (i = 0; i < sb->n && seq_lt(sb->r[i].start, start); i++)
+        ;
+    if (sb->n == TCP_SACK_RANGES) {
+        if (i == sb->n)
+            return true; /* the highest: not kept (it is merely resent) */
+        sb->n--;         /* forget the highest range to make room */
+    }
+    memmove(&sb->r[i + 1], &sb->r[i], (sb->n - i) * sizeof sb->r[0]);
+    sb->r[i].start = start;
+    sb->r[i].end = end;
+    sb->n++;
+    return true;
+}
+
+/* snd_una moved to una: forget what lies below it. */
+static void sb_trim(struct tcp_scoreboard *sb, uint32_t una)
+{
+    while (sb->n && seq_leq(sb->r[0].end, una))
+        sb_remove(sb, 0);
+    if (sb->n && seq_lt(sb->r[0].start, una))
+        sb->r[0].start = una;
+}
+
+/* IsLost (RFC 6675 4): DupThresh ranges SACKed above seq, or more than
+ * (DupThresh - 1) segments' worth of SACKed bytes. */
+static bool sb_is_lost(const struct tcp_scoreboard *sb, uint32_t seq, uint32_t mss)
+{
+    unsigned ranges = 0;
+    uint32_t bytes = 0;
+    for (unsigned i = 0; i < sb->n; i++) {
+        if (!seq_gt(sb->r[i].start, seq))
+            continue;
+        ranges++;
+        bytes += sb->r[i].end - sb->r[i].start;
+    }
+    return ranges >= SACK_DUPTHRESH || bytes > (SACK_DUPTHRESH - 1) * mss;
+}
+
+/* The pipe's share of the hole [a, b): its bytes unless they are lost,
+ * and those resent in this recovery (below high_rxt) once more. */
+static uint32_t sb_hole_pipe(const struct tcp_scoreboard *sb, uint32_t a, uint32_t b, uint32_t mss)
+{
+    uint32_t pipe = sb_is_lost(sb, a, mss) ? 0 : b - a;
+    if (seq_lt(a, sb->high_rxt))
+        pipe += (seq_lt(sb->high_rxt, b) ? sb->high_rxt : b) - a;
+    return pipe;
+}
+
+/* SetPipe (RFC 6675 4): the bytes the sender believes are in the network,
+ * from una to snd_max.  Every byte of one hole has the same ranges above
+ * it, so IsLost is asked once per hole. */
+static uint32_t sb_pipe(const struct tcp_scoreboard *sb, uint32_t una, uint32_t snd_max,
+                        uint32_t mss)
+{
+    uint32_t pipe = 0, x = una;
+    for (unsigned i = 0; i < sb->n; i++) {
+        if (seq_lt(x, sb->r[i].start))
+            pipe += sb_hole_pipe(sb, x, sb->r[i].start, mss);
+        x = sb->r[i].end;
+    }
+    if (seq_lt(x, snd_max))
+        pipe += snd_max - x; /* nothing SACKed above: not lost */
+    return pipe;
+}
+
+/* The first unSACKed byte at or after max(una, high_rxt) that lies below
+ * some SACKed byte (RFC 6675 NextSeg (1.a), (1.b)), and where its hole
+ * ends.  Returns false if there is none. */
+static bool sb_next_hole(const struct tcp_scoreboard *sb, uint32_t una, uint32_t *seq,
+                         uint32_t *hole_end)
+{
+    uint32_t x = seq_gt(sb->high_rxt, una) ? sb->high_rxt : una;
+    for (unsigned i = 0; i < sb->n; i++) {
+        if (seq_lt(x, sb->r[i].start)) {
+            *seq = x;
+            *hole_end = sb->r[i].start;
+            return true;
+        }
+        if (seq_lt(x, sb->r[i].end))
+            x = sb->r[i].end;
+    }
+    return false;
+}
+
+/* A timeout's go-back-N meets data SACKed since: move *seq past it (no
+ * further than limit). */
+static void sb_skip_sacked(const struct tcp_scoreboard *sb, uint32_t *seq, uint32_t limit)
+{
+    for (unsigned i = 0; i < sb->n; i++)
+        if (seq_in(*seq, sb->r[i].start, sb->r[i].end))
+            *seq = seq_lt(sb->r[i].end, limit) ? sb->r[i].end : limit;
+}
+
+/* Bytes SACKed below seq: they have left the network. */
+static uint32_t sb_sacked_below(const struct tcp_scoreboard *sb, uint32_t seq)
+{
+    uint32_t bytes = 0;
+    for (unsigned i = 0; i < sb->n && seq_lt(sb->r[i].start, seq); i++)
+        bytes += (seq_lt(sb->r[i].end, seq) ? sb->r[i].end : seq) - sb->r[i].start;
+    return bytes;
+}
+
+/* How much of the len bytes from seq (unSACKed itself) come before the
+ * next SACKed range. */
+static uint32_t sb_unsacked_len(const struct tcp_scoreboard *sb, uint32_t seq, uint32_t len)
+{
+    for (unsigned i = 0; i < sb->n; i++)
+        if (seq_gt(sb->r[i].start, seq))
+            return MIN(len, sb->r[i].start - seq);
+    return len;
+}
+
+bool tcp_sack_is_lost(const struct tcb *t, uint32_t seq)
+{
+    return sb_is_lost(&t->sb, seq, t->snd_mss);
+}
+
+uint32_t tcp_sack_pipe(const struct tcb *t)
+{
+    return sb_pipe(&t->sb, t->snd_una, t->snd_max, t->snd_mss);
 }
 
 /* ---- Retransmission timeout (RFC 6298) ---- */
@@ -262,11 +492,11 @@ static bool peer_gone(const struct tcb *t, unsigned tries, unsigned max_tries, s
 
 static void sent_log_add(struct tcp_sent_log *l, uint32_t end, stcp_usec_t now)
 {
-    if (l->count == TCP_SENT_LOG) {
+    if (l->count == l->cap) {
         l->overflow = true;
         return;
     }
-    unsigned i = (l->head + l->count++) % TCP_SENT_LOG;
+    unsigned i = (l->head + l->count++) % l->cap;
     l->rec[i].end = end;
     l->rec[i].sent = now;
     l->rec[i].resent_at = 0;
@@ -277,7 +507,7 @@ static void sent_log_resent(struct tcp_sent_log *l, uint32_t una, uint32_t end, 
 {
     uint32_t start = una;
     for (unsigned k = 0; k < l->count && seq_lt(start, end); k++) {
-        unsigned i = (l->head + k) % TCP_SENT_LOG;
+        unsigned i = (l->head + k) % l->cap;
         l->rec[i].resent_at = now ? now : 1;
         start = l->rec[i].end;
     }
@@ -293,7 +523,7 @@ static stcp_usec_t sent_log_ack(struct tcp_sent_log *l, uint32_t ack, stcp_usec_
         newest_sent = l->rec[l->head].sent;
         newest_resent = l->rec[l->head].resent_at;
         latest_resend = MAX(latest_resend, newest_resent);
-        l->head = (l->head + 1) % TCP_SENT_LOG;
+        l->head = (l->head + 1) % l->cap;
         l->count--;
     }
     bool overflow = l->overflow;
@@ -340,7 +570,7 @@ void tcp_abort(struct tcb *t, int err)
 int tcp_init(struct tcb *t, const struct tcp_config *cfg, const struct tcp_env *env)
 {
     memset(t, 0, sizeof *t);
-    if (!cfg || !env || cfg->window < 1 || cfg->window > 65535 || !env->output ||
+    if (!cfg || !env || cfg->window < 1 || cfg->window > TCP_MAX_WINDOW || !env->output ||
         cfg->mss < TCP_MIN_MSS || cfg->mss > TCP_MAX_MSS) {
         errno = EINVAL;
         return -1;
@@ -350,13 +580,21 @@ int tcp_init(struct tcb *t, const struct tcp_config *cfg, const struct tcp_env *
     t->sndbuf.data = malloc(cfg->window);
     /* A segment is at most an MSS and at most the whole ring. */
     t->sndbuf.flat = malloc(MIN(cfg->mss, cfg->window));
-    t->reasm.data = malloc(cfg->window);
-    if (!t->sndbuf.data || !t->sndbuf.flat || !t->reasm.data) {
+    /* Scaled, the advertised window is a whole number of units, which
+     * may be up to one unit beyond the configured window (see emit). */
+    unsigned shift = cfg->wscale ? tcp_wscale_for(cfg->window) : 0;
+    uint32_t unit = 1u << shift;
+    t->reasm.cap = (cfg->window + unit - 1) / unit * unit;
+    t->reasm.data = malloc(t->reasm.cap);
+    t->sent.cap = tcp_sent_log_size(cfg->window);
+    t->sent.rec = calloc(t->sent.cap, sizeof t->sent.rec[0]);
+    if (!t->sndbuf.data || !t->sndbuf.flat || !t->reasm.data || !t->sent.rec) {
         tcp_free(t);
         errno = ENOMEM;
         return -1;
     }
-    t->sndbuf.cap = t->reasm.cap = cfg->window;
+    t->sndbuf.cap = cfg->window;
+    t->rcv_wscale = (uint8_t)shift;
     t->state = TCPS_CLOSED;
     t->rto = cfg->rto_initial;
     t->snd_mss = MIN((uint32_t)STCP_MSS, cfg->mss); /* until the peer's SYN says more */
@@ -373,7 +611,9 @@ void tcp_free(struct tcb *t)
     free(t->sndbuf.data);
     free(t->sndbuf.flat);
     free(t->reasm.data);
+    free(t->sent.rec);
     t->sndbuf.data = t->sndbuf.flat = t->reasm.data = NULL;
+    t->sent.rec = NULL;
 }
 
 /* Effective send MSS (RFC 9293 3.7.1): the peer's MSS option, or 536 if
@@ -395,9 +635,17 @@ static uint32_t effective_mss(const struct tcb *t, uint16_t peer_mss)
  * configured window), never moving the right edge back, and not moving it
  * forward by less than min(MSS, window/2) (receiver SWS avoidance,
  * RFC 1122 4.2.3.3). */
+/* The most we may advertise: the configured window, and what 16 bits
+ * hold at our shift (65535 bytes when scaling is not in use). */
+static uint32_t rcv_window_limit(const struct tcb *t)
+{
+    uint32_t scaled_max = t->wscale_ok ? 65535u << t->rcv_wscale : 65535u;
+    return MIN(t->cfg.window, scaled_max);
+}
+
 uint32_t tcp_rcv_window(const struct tcb *t)
 {
-    uint32_t space = (uint32_t)MIN(app_space(t), (size_t)t->cfg.window);
+    uint32_t space = (uint32_t)MIN(app_space(t), (size_t)rcv_window_limit(t));
     if (t->state == TCPS_SYN_SENT || t->state == TCPS_LISTEN || t->state == TCPS_CLOSED)
         return space;
     uint32_t edge = t->rcv_nxt + space;
@@ -407,33 +655,125 @@ uint32_t tcp_rcv_window(const struct tcb *t)
     return space;
 }
 
-/* The longest header we build: 20 bytes and the MSS option. */
-#define TCP_HDR_MAX (sizeof(STCPHeader) + TCPOLEN_MSS)
+/* The longest header we build: 20 bytes and 40 of options. */
+#define TCP_HDR_MAX (sizeof(STCPHeader) + 40)
+
+/* The options of one segment.  SYNs: mss != 0, and the offers; other
+ * segments: SACK blocks. */
+struct hdr_options {
+    uint16_t mss;        /* 0: no MSS option */
+    bool sack_permitted; /* a SACK-permitted option */
+    int wscale;          /* a window scale option with this shift; -1: none */
+    unsigned nsack;      /* SACK blocks in sack[] */
+    uint32_t sack[TCP_SACK_MAX_BLOCKS][2];
+};
+
+static uint8_t *put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+    return p + 4;
+}
+
+/* Options in the order and alignment Linux uses: MSS; NOP NOP
+ * SACK-permitted; NOP window scale; NOP NOP SACK blocks.  Each piece is a
+ * multiple of 4 bytes.  Returns the bytes written (at most 40). */
+static size_t put_options(uint8_t *opt, const struct hdr_options *o)
+{
+    uint8_t *p = opt;
+    if (o->mss) {
+        *p++ = TCPOPT_MSS;
+        *p++ = TCPOLEN_MSS;
+        *p++ = (uint8_t)(o->mss >> 8);
+        *p++ = (uint8_t)o->mss;
+    }
+    if (o->sack_permitted) {
+        *p++ = TCPOPT_NOP;
+        *p++ = TCPOPT_NOP;
+        *p++ = TCPOPT_SACK_PERMITTED;
+        *p++ = TCPOLEN_SACK_PERMITTED;
+    }
+    if (o->wscale >= 0) {
+        *p++ = TCPOPT_NOP;
+        *p++ = TCPOPT_WSCALE;
+        *p++ = TCPOLEN_WSCALE;
+        *p++ = (uint8_t)o->wscale;
+    }
+    if (o->nsack) {
+        *p++ = TCPOPT_NOP;
+        *p++ = TCPOPT_NOP;
+        *p++ = TCPOPT_SACK;
+        *p++ = (uint8_t)(2 + o->nsack * TCPOLEN_SACK_BLOCK);
+        for (unsigned k = 0; k < o->nsack; k++) {
+            p = put_be32(p, o->sack[k][0]);
+            p = put_be32(p, o->sack[k][1]);
+        }
+    }
+    return (size_t)(p - opt);
+}
 
 /* The one place a segment header is built: for the connection's segments
  * (emit), its RSTs (send_reset) and the listener's cookie SYN-ACKs and
- * RSTs, which have no TCB.  mss != 0 adds an MSS option (SYNs only).
- * Returns the header's length. */
+ * RSTs, which have no TCB.  opts may be NULL (no options).  Returns the
+ * header's length. */
 static size_t build_header(uint8_t buf[TCP_HDR_MAX], uint32_t seq, uint32_t ack, uint8_t flags,
-                           uint16_t win, uint16_t mss)
+                           uint16_t win, const struct hdr_options *opts)
 {
     STCPHeader h;
     memset(&h, 0, sizeof h);
     h.th_seq = htonl(seq);
     h.th_ack = htonl(ack);
-    h.th_off = 5;
     h.th_flags = flags;
     h.th_win = htons(win);
-    if (mss) {
-        uint8_t *opt = buf + sizeof h;
-        opt[0] = TCPOPT_MSS;
-        opt[1] = TCPOLEN_MSS;
-        opt[2] = (uint8_t)(mss >> 8);
-        opt[3] = (uint8_t)mss;
-        h.th_off += TCPOLEN_MSS / 4;
-    }
+    size_t optlen = opts ? put_options(buf + sizeof h, opts) : 0;
+    h.th_off = (uint8_t)(5 + optlen / 4);
     memcpy(buf, &h, sizeof h);
     return TCP_DATA_START(&h);
+}
+
+/* SACK blocks for what the reassembly holds beyond rcv_nxt (RFC 2018 4):
+ * first the block holding the latest segment, then the blocks of the
+ * segments before it, then the others, highest first; at most max. */
+static unsigned sack_blocks(const struct tcb *t, struct hdr_options *o, unsigned max)
+{
+    const struct tcp_reasm *r = &t->reasm;
+    bool used[TCP_REASM_RUNS] = {false};
+    unsigned n = 0;
+    for (unsigned k = 0; k <= r->nrecent + r->nruns && n < max; k++) {
+        int i;
+        if (k < r->nrecent)
+            i = reasm_run_of(r, r->recent[k]);
+        else
+            i = (int)r->nruns - 1 - (int)(k - r->nrecent);
+        if (i < 0 || used[i] || !seq_gt(r->run[i].start, t->rcv_nxt))
+            continue;
+        used[i] = true;
+        o->sack[n][0] = r->run[i].start;
+        o->sack[n][1] = r->run[i].end;
+        n++;
+    }
+    return n;
+}
+
+/* The window field: wnd scaled by our shift (not on a SYN, RFC 7323
+ * 2.2), rounded down, but up where rounding down would move the right
+ * edge we advertised back.  *wnd becomes what the field says. */
+static uint16_t window_field(const struct tcb *t, uint32_t *wnd, bool syn)
+{
+    if (syn) {
+        *wnd = MIN(*wnd, 65535u);
+        return (uint16_t)*wnd;
+    }
+    unsigned shift = t->wscale_ok ? t->rcv_wscale : 0;
+    uint32_t field = *wnd >> shift;
+    bool synchronized = t->state != TCPS_SYN_SENT;
+    if (synchronized && seq_lt(t->rcv_nxt + (field << shift), t->rcv_adv))
+        field = (*wnd + (1u << shift) - 1) >> shift;
+    field = MIN(field, 65535u);
+    *wnd = field << shift;
+    return (uint16_t)field;
 }
 
 /* Send one segment of the connection.  Every segment but the first SYN
@@ -448,12 +788,27 @@ static void emit2(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *pay
         flags |= TH_ACK;
         ack = t->rcv_nxt;
     }
+    bool syn = (flags & TH_SYN) != 0;
     uint32_t wnd = tcp_rcv_window(t);
+    uint16_t field = window_field(t, &wnd, syn);
     t->rcv_wnd = wnd;
     if (t->state != TCPS_SYN_SENT)
         t->rcv_adv = t->rcv_nxt + wnd;
+    struct hdr_options o = {.wscale = -1};
+    if (syn) {
+        o.mss = (uint16_t)t->cfg.mss;
+        o.sack_permitted = t->sack_ok;
+        o.wscale = t->wscale_ok ? t->rcv_wscale : -1;
+    } else if (t->sack_ok && t->reasm.nruns) {
+        /* As many blocks as fit beside the payload in the peer's MSS. */
+        uint32_t payload_len = len + len2;
+        uint32_t room =
+            t->snd_mss > payload_len + 4 ? (t->snd_mss - payload_len - 4) / TCPOLEN_SACK_BLOCK : 0;
+        o.nsack = sack_blocks(t, &o, MIN(room, (uint32_t)TCP_SACK_MAX_BLOCKS));
+        t->stats.sack_blocks_out += o.nsack;
+    }
     uint8_t hdr[TCP_HDR_MAX];
-    build_header(hdr, seq, ack, flags, (uint16_t)wnd, (flags & TH_SYN) ? (uint16_t)t->cfg.mss : 0);
+    build_header(hdr, seq, ack, flags, field, &o);
     if (len2)
         t->env.output2(t->env.ctx, (const STCPHeader *)hdr, payload, len, payload2, len2);
     else
@@ -494,6 +849,8 @@ static void send_oldest(struct tcb *t, stcp_usec_t now)
         return; /* everything was acknowledged meanwhile */
     uint32_t flight = data_in_flight(t);
     uint32_t len = MIN(send_mss(t), flight);
+    if (t->sack_ok && t->sb.n && seq_gt(t->sb.r[0].start, t->snd_una))
+        len = MIN(len, t->sb.r[0].start - t->snd_una); /* the first hole only */
     bool fin = t->fin_sent && len == flight;
     if (!len && !fin)
         return;
@@ -501,6 +858,8 @@ static void send_oldest(struct tcb *t, stcp_usec_t now)
     sent_log_resent(&t->sent, t->snd_una, end, now);
     emit_data(t, t->snd_una, len, fin);
     t->stats.rexmit_bytes += len;
+    if (seq_gt(end, t->sb.high_rxt))
+        t->sb.high_rxt = end;
     if (seq_lt(t->snd_nxt, end))
         t->snd_nxt = end; /* a timeout rewound snd_nxt: this much is sent again */
 }
@@ -550,7 +909,7 @@ static void send_reset(struct tcb *t, stcp_usec_t now, uint32_t seq, bool with_a
         return;
     }
     uint8_t hdr[TCP_HDR_MAX];
-    build_header(hdr, seq, with_ack ? ack : 0, TH_RST | (with_ack ? TH_ACK : 0), 0, 0);
+    build_header(hdr, seq, with_ack ? ack : 0, TH_RST | (with_ack ? TH_ACK : 0), 0, NULL);
     t->env.output(t->env.ctx, (const STCPHeader *)hdr, NULL, 0);
     t->stats.segs_out++;
     t->stats.rsts_out++;
@@ -624,11 +983,14 @@ static uint32_t send_window(const struct tcb *t)
 static void resend_rewound(struct tcb *t, stcp_usec_t now, uint32_t wnd)
 {
     while (seq_lt(t->snd_nxt, t->snd_max)) {
-        uint32_t flight = t->snd_nxt - t->snd_una;
+        uint32_t data_end = t->snd_max - (t->fin_sent ? 1 : 0);
+        /* What the peer has SACKed since the timeout is not sent again. */
+        sb_skip_sacked(&t->sb, &t->snd_nxt, data_end);
+        uint32_t flight = t->snd_nxt - t->snd_una - sb_sacked_below(&t->sb, t->snd_nxt);
         uint32_t usable = wnd > flight ? wnd - flight : 0;
-        uint32_t left = t->snd_max - t->snd_nxt - (t->fin_sent ? 1 : 0);
+        uint32_t left = sb_unsacked_len(&t->sb, t->snd_nxt, data_end - t->snd_nxt);
         uint32_t len = MIN(MIN(send_mss(t), left), usable);
-        bool fin = t->fin_sent && len == left; /* the FIN needs no window */
+        bool fin = t->fin_sent && t->snd_nxt + len == data_end; /* the FIN needs no window */
         if (!len && !fin)
             break;
         uint32_t end = t->snd_nxt + len + (fin ? 1 : 0);
@@ -640,31 +1002,73 @@ static void resend_rewound(struct tcb *t, stcp_usec_t now, uint32_t wnd)
     }
 }
 
+/* One segment of new data, if wnd leaves room beyond what is in flight. */
+static bool send_new_segment(struct tcb *t, stcp_usec_t now, uint32_t wnd)
+{
+    uint32_t flight = t->snd_nxt - t->snd_una;
+    uint32_t unsent = data_unsent(t);
+    uint32_t usable = wnd > flight ? wnd - flight : 0;
+    if (!unsent || !usable)
+        return false;
+    uint32_t len = MIN(MIN(send_mss(t), unsent), usable);
+    bool fin = t->fin_queued && len == unsent;
+    emit_data(t, t->snd_nxt, len, fin);
+    t->snd_nxt += len + (fin ? 1 : 0);
+    t->snd_max = t->snd_nxt;
+    sent_log_add(&t->sent, t->snd_nxt, now);
+    t->fin_sent = fin;
+    t->stats.bytes_out += len;
+    return true;
+}
+
 /* New data as far as send_window() allows, packed in full segments, then
  * the FIN once all data has gone. */
 static void send_new_data(struct tcb *t, stcp_usec_t now)
 {
     uint32_t wnd = send_window(t);
-    for (;;) {
-        uint32_t flight = t->snd_nxt - t->snd_una;
-        uint32_t unsent = data_unsent(t);
-        uint32_t usable = wnd > flight ? wnd - flight : 0;
-        if (!unsent || !usable)
-            break;
-        uint32_t len = MIN(MIN(send_mss(t), unsent), usable);
-        bool fin = t->fin_queued && len == unsent;
-        emit_data(t, t->snd_nxt, len, fin);
-        t->snd_nxt += len + (fin ? 1 : 0);
-        t->snd_max = t->snd_nxt;
-        sent_log_add(&t->sent, t->snd_nxt, now);
-        t->fin_sent = fin;
-        t->stats.bytes_out += len;
-    }
+    while (send_new_segment(t, now, wnd))
+        ;
     if (t->fin_queued && !t->fin_sent && !data_unsent(t)) {
         emit(t, t->snd_nxt, TH_FIN, NULL, 0);
         t->snd_max = ++t->snd_nxt;
         sent_log_add(&t->sent, t->snd_nxt, now);
         t->fin_sent = true;
+    }
+}
+
+/* Resend up to an MSS of the hole at seq, which ends at hole_end. */
+static void sack_resend(struct tcb *t, stcp_usec_t now, uint32_t seq, uint32_t hole_end)
+{
+    uint32_t len = MIN(send_mss(t), hole_end - seq);
+    sent_log_resent(&t->sent, t->snd_una, seq + len, now); /* Karn: no samples */
+    emit_data(t, seq, len, false);
+    t->sb.high_rxt = seq + len;
+    t->stats.rexmit_sack++;
+    t->stats.rexmit_bytes += len;
+}
+
+/* Loss recovery with SACK (RFC 6675 5, step C): while the congestion
+ * window has an MSS to spare beyond the pipe, send NextSeg: (1) the first
+ * hole past HighRxt that IsLost, else (2) new data the peer's window
+ * allows, else (3) the first hole past HighRxt below SACKed data. */
+static void sack_output(struct tcb *t, stcp_usec_t now)
+{
+    uint32_t mss = send_mss(t);
+    uint32_t peer_wnd = MIN(t->snd_wnd, t->cfg.window);
+    for (;;) {
+        uint32_t pipe = sb_pipe(&t->sb, t->snd_una, t->snd_max, mss);
+        if (pipe >= t->cc.cwnd || t->cc.cwnd - pipe < mss)
+            return;
+        uint32_t seq, hole_end;
+        bool hole = sb_next_hole(&t->sb, t->snd_una, &seq, &hole_end);
+        bool lost = hole && sb_is_lost(&t->sb, seq, mss);
+        /* Rule 2 only when rule 1 has nothing; rule 3 only when 2 has not. */
+        if (!lost && may_send_data(t) && t->snd_nxt == t->snd_max &&
+            send_new_segment(t, now, peer_wnd))
+            continue;
+        if (!hole)
+            return;
+        sack_resend(t, now, seq, hole_end);
     }
 }
 
@@ -719,6 +1123,10 @@ void tcp_output(struct tcb *t, stcp_usec_t now)
         arm_timers(t, now);
         return;
     }
+    /* SACK recovery: after duplicate ACKs, and after a timeout under
+     * `none`, which has no go-back-N to repair the holes. */
+    if (t->sack_ok && t->in_recovery && (t->fast_recovery || !t->cc.algo->loss_window))
+        sack_output(t, now);
     /* After a timeout's rewind, what was sent before goes first, whatever
      * the state (the FIN may be among it); new data waits for it. */
     if (seq_lt(t->snd_nxt, t->snd_max))
@@ -766,6 +1174,17 @@ static void start_time_wait(struct tcb *t, stcp_usec_t now)
     t->close_at = now + t->cfg.time_wait;
 }
 
+/* The peer's SYN: keep window scaling and SACK only if it offered them
+ * too (RFC 7323 2.2, RFC 2018 2); its shift applies to its later windows. */
+static void negotiate_options(struct tcb *t, const struct tcp_segment *syn)
+{
+    t->sack_ok = t->sack_ok && syn->sack_permitted;
+    t->wscale_ok = t->wscale_ok && syn->wscale >= 0;
+    t->snd_wscale = t->wscale_ok ? (uint8_t)syn->wscale : 0;
+    if (!t->wscale_ok)
+        t->rcv_wscale = 0;
+}
+
 static void input_listen(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
 {
     /* RFC 9293 3.10.7.2: a RST is ignored, an ACK gets <SEQ=SEG.ACK><CTL=RST>,
@@ -783,6 +1202,7 @@ static void input_listen(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
         return;
     }
     t->snd_mss = effective_mss(t, seg->mss);
+    negotiate_options(t, seg);
     t->irs = seg->seq;
     t->rcv_nxt = seg->seq + 1;
     t->rcv_adv = t->rcv_nxt;
@@ -814,6 +1234,52 @@ static void update_send_window(struct tcb *t, const struct tcp_segment *seg)
     }
 }
 
+/* The peer's SACK blocks go into the scoreboard: those that lie above
+ * snd_una and within what we sent (others, D-SACKs included, are
+ * ignored).  Returns true if any of them SACKed something new. */
+static bool sack_update(struct tcb *t, const struct tcp_segment *seg)
+{
+    bool news = false;
+    for (unsigned k = 0; k < seg->nsack; k++) {
+        uint32_t start = seg->sack[k].start, end = seg->sack[k].end;
+        if (!seq_lt(start, end) || !seq_gt(end, t->snd_una) || seq_gt(end, t->snd_max) ||
+            seq_lt(start, t->snd_una - t->snd_max_wnd))
+            continue;
+        t->stats.sack_blocks_in++;
+        if (seq_lt(start, t->snd_una))
+            start = t->snd_una;
+        news |= sb_add(&t->sb, start, end);
+    }
+    return news;
+}
+
+/* RFC 6675 5, step 4: fast retransmit of the first hole, and recovery
+ * until RecoveryPoint (recover).  The algorithm sets ssthresh as for any
+ * congestion event; with dupacks 0 it leaves cwnd at ssthresh, as RFC
+ * 6675 wants (the pipe, not an inflated cwnd, counts what has left). */
+static void sack_enter_recovery(struct tcb *t, stcp_usec_t now)
+{
+    const struct cc_algo *cc = t->cc.algo;
+    t->in_recovery = t->fast_recovery = true;
+    t->recover = t->snd_max;
+    t->sb.high_rxt = t->snd_una;
+    t->rexmit_now = true; /* send_oldest: the first hole */
+    t->stats.rexmit_fast++;
+    t->stats.recoveries++;
+    if (cc->on_enter_recovery)
+        cc->on_enter_recovery(&t->cc, t->snd_max - t->snd_una, 0, now);
+    cc_event(t, TCP_CC_RECOVERY);
+}
+
+/* May a new recovery episode begin?  Not inside one, and (RFC 6582 3.2
+ * step 1) only once the ACK covers more than the last recover point, or
+ * the duplicates a go-back-N produced would start a false one (`none`
+ * keeps the classic rule: it never goes back). */
+static bool may_enter_recovery(const struct tcb *t)
+{
+    return !t->in_recovery && (!t->cc.algo->loss_window || seq_gt(t->snd_una, t->recover));
+}
+
 /* New data acknowledged during loss recovery (snd_una already moved). */
 static void recovery_ack(struct tcb *t, stcp_usec_t now, uint32_t acked)
 {
@@ -834,6 +1300,8 @@ static void recovery_ack(struct tcb *t, stcp_usec_t now, uint32_t acked)
         return;
     }
     if (t->snd_una != t->snd_max) {
+        if (t->sack_ok && (t->fast_recovery || !cc->loss_window))
+            return; /* the scoreboard says what to resend (sack_output) */
         /* A partial ACK shows where the next hole is: fill it now. */
         t->rexmit_now = true;
         t->stats.rexmit_fast++;
@@ -863,6 +1331,7 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
     }
     sndbuf_drop(&t->sndbuf, MIN(acked, t->sndbuf.len));
     t->snd_una = ack;
+    sb_trim(&t->sb, ack);
     if (seq_lt(t->snd_nxt, ack))
         t->snd_nxt = ack; /* the peer had more than a go-back-N had resent */
     t->dupacks = 0;
@@ -954,12 +1423,24 @@ static unsigned dupack_threshold(const struct tcb *t)
 
 /* Duplicate ACK (RFC 5681): nothing new, no data, same window, data
  * outstanding.  Enough of them resend the oldest segment. */
-static void check_dupack(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
+static void check_dupack(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg,
+                         bool sacked_new)
 {
-    if (seg->len || (seg->flags & (TH_SYN | TH_FIN)) || seg->win != t->snd_wnd ||
-        t->snd_una == t->snd_max || t->snd_wnd == 0)
+    bool outstanding = t->snd_una != t->snd_max;
+    bool plain = !seg->len && !(seg->flags & (TH_SYN | TH_FIN)) && seg->win == t->snd_wnd &&
+                 outstanding && t->snd_wnd != 0;
+    /* With SACK, an ACK that SACKs new data counts too (RFC 6675 2). */
+    if (!plain && !(sacked_new && outstanding))
         return;
     t->stats.dupacks_in++;
+    if (t->sack_ok) {
+        /* RFC 6675 5: DupThresh duplicates, or the first byte is lost. */
+        t->dupacks++;
+        if (may_enter_recovery(t) &&
+            (t->dupacks >= dupack_threshold(t) || sb_is_lost(&t->sb, t->snd_una, send_mss(t))))
+            sack_enter_recovery(t, now);
+        return;
+    }
     const struct cc_algo *cc = t->cc.algo;
     /* RFC 6582 3.2 step 1: only when the ACK covers more than recover, or
      * the duplicates a go-back-N produced would start a false recovery
@@ -1002,10 +1483,16 @@ static bool process_ack(struct tcb *t, stcp_usec_t now, const struct tcp_segment
         t->stats.dropped_in++;
         return false;
     }
-    if (ack_in_range(seg->ack, t->snd_una, t->snd_max))
+    bool sacked_new = t->sack_ok && seg->nsack && sack_update(t, seg);
+    if (ack_in_range(seg->ack, t->snd_una, t->snd_max)) {
         ack_new_data(t, now, seg->ack);
-    else if (seg->ack == t->snd_una)
-        check_dupack(t, now, seg);
+        /* Still short of the data after it, SACKed enough to call it lost. */
+        if (t->sack_ok && may_enter_recovery(t) && t->sb.n &&
+            sb_is_lost(&t->sb, t->snd_una, send_mss(t)))
+            sack_enter_recovery(t, now);
+    } else if (seg->ack == t->snd_una) {
+        check_dupack(t, now, seg, sacked_new);
+    }
     t->unanswered_probes = 0;
     if (seq_geq(seg->ack, t->snd_una))
         update_send_window(t, seg);
@@ -1137,6 +1624,7 @@ static void input_syn_sent(struct tcb *t, stcp_usec_t now, const struct tcp_segm
         return;
     }
     t->snd_mss = effective_mss(t, seg->mss);
+    negotiate_options(t, seg);
     t->irs = seg->seq;
     t->rcv_nxt = seg->seq + 1;
     t->rcv_adv = t->rcv_nxt + t->rcv_wnd; /* the window our SYN offered */
@@ -1241,7 +1729,7 @@ static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segmen
         /* A duplicate of data we took (at most a window old) is how a peer
          * whose ACK was lost asks again: always answer it.  Anything else
          * could be forged, and its answers are rationed. */
-        bool recent = old && seq_geq(seg->seq, t->rcv_nxt - RECENT_SPAN);
+        bool recent = old && seq_geq(seg->seq, t->rcv_nxt - MAX(RECENT_SPAN, t->cfg.window));
         if (recent || challenge_allowed(t, now))
             send_ack_now(t, now);
         return;
@@ -1283,6 +1771,9 @@ void tcp_input(struct tcb *t, stcp_usec_t now, const void *buf, size_t len)
         return;
     }
     t->stats.segs_in++;
+    /* The window of a SYN is never scaled; every other is (RFC 7323 2.2). */
+    if (!(seg.flags & TH_SYN))
+        seg.win <<= t->snd_wscale;
     switch (t->state) {
     case TCPS_CLOSED:
         t->stats.dropped_in++;
@@ -1301,8 +1792,16 @@ void tcp_input(struct tcb *t, stcp_usec_t now, const void *buf, size_t len)
 
 /* ======================= 4. User calls and timers ========================== */
 
+/* What our SYN offers (narrowed to what the peer's offered, once we see it). */
+static void offer_options(struct tcb *t)
+{
+    t->sack_ok = t->cfg.sack;
+    t->wscale_ok = t->cfg.wscale;
+}
+
 void tcp_connect(struct tcb *t, stcp_usec_t now, uint32_t iss)
 {
+    offer_options(t);
     t->last_heard = now; /* silence is counted from here */
     t->iss = t->snd_una = t->snd_nxt = t->snd_max = t->recover = iss;
     t->state = TCPS_SYN_SENT; /* tcp_output sends the SYN */
@@ -1310,6 +1809,7 @@ void tcp_connect(struct tcb *t, stcp_usec_t now, uint32_t iss)
 
 void tcp_listen(struct tcb *t, uint32_t iss)
 {
+    offer_options(t);
     t->iss = t->snd_una = t->snd_nxt = t->snd_max = t->recover = iss;
     t->passive = true;
     t->state = TCPS_LISTEN;
@@ -1320,6 +1820,8 @@ void tcp_open_established(struct tcb *t, stcp_usec_t now, uint32_t iss, uint32_t
 {
     t->passive = true;
     t->snd_mss = effective_mss(t, peer_mss);
+    t->sack_ok = t->wscale_ok = false; /* a cookie SYN-ACK offers neither */
+    t->rcv_wscale = t->snd_wscale = 0;
     t->iss = iss;
     t->snd_una = t->snd_nxt = t->snd_max = iss + 1;
     t->recover = iss;
@@ -1470,6 +1972,11 @@ static void on_rexmit_timeout(struct tcb *t, stcp_usec_t now)
         return;
     }
     rto_backoff(t);
+    /* RFC 6675 5.1: SACKs from before the timeout are not trusted (the
+     * peer may have dropped what it held); the go-back-N skips only what
+     * it SACKs afresh. */
+    t->sb.n = 0;
+    t->sb.high_rxt = t->snd_una;
     t->rexmit_now = true;
     t->in_recovery = true;
     t->fast_recovery = false;
@@ -1884,6 +2391,14 @@ static void publish_stats(struct driver *d)
     m.cwnd = t->cc.cwnd;
     m.ssthresh = t->cc.ssthresh;
     snprintf(m.cc, sizeof m.cc, "%s", t->cc.algo->name);
+    /* Negotiated once our SYN is acknowledged (and still so once CLOSED). */
+    m.sack = t->syn_acked && t->sack_ok;
+    m.wscale = t->syn_acked && t->wscale_ok;
+    m.snd_wscale = m.wscale ? t->snd_wscale : 0;
+    m.rcv_wscale = m.wscale ? t->rcv_wscale : 0;
+    m.sack_blocks_sent = st->sack_blocks_out;
+    m.sack_blocks_received = st->sack_blocks_in;
+    m.rexmit_sack = st->rexmit_sack;
     stcp_report_stats(d->sd, &m);
 }
 
@@ -1978,7 +2493,7 @@ static unsigned wanted_events(const struct driver *d)
         flags |= APP_CLOSE_REQUESTED;
     if (!t->app_closed)
         flags |= APP_CLOSED;
-    if (t->rcv_wnd < t->cfg.window && t->state != TCPS_SYN_SENT)
+    if (t->rcv_wnd < rcv_window_limit(t) && t->state != TCPS_SYN_SENT)
         flags |= APP_READ; /* the reader is behind: watch for the window opening */
     return flags;
 }
@@ -2109,6 +2624,11 @@ void transport_init(mysocket_t sd, bool_t is_active)
     const char *rto_init = getenv("STCP_RTO_INIT_US");
     if (rto_init && *rto_init)
         cfg.rto_initial = strtoull(rto_init, NULL, 10);
+    /* STCP_SACK=0 / STCP_WSCALE=0: do not offer them (for comparisons). */
+    const char *sack = getenv("STCP_SACK");
+    cfg.sack = !(sack && strcmp(sack, "0") == 0);
+    const char *wscale = getenv("STCP_WSCALE");
+    cfg.wscale = !(wscale && strcmp(wscale, "0") == 0);
     long window = stcp_get_option(sd, MYSO_WINDOW);
     if (window > 0)
         cfg.window = (uint32_t)window;
@@ -2223,8 +2743,8 @@ static void listen_send_reset(mysocket_t lsd, const struct tcp_segment *seg,
         return;
     uint8_t hdr[TCP_HDR_MAX];
     size_t n = (seg->flags & TH_ACK)
-                   ? build_header(hdr, seg->ack, 0, TH_RST, 0, 0)
-                   : build_header(hdr, 0, seg->seq + tcp_seg_space(seg), TH_RST | TH_ACK, 0, 0);
+                   ? build_header(hdr, seg->ack, 0, TH_RST, 0, NULL)
+                   : build_header(hdr, 0, seg->seq + tcp_seg_space(seg), TH_RST | TH_ACK, 0, NULL);
     stcp_listen_reply(lsd, local, peer, hdr, n);
 }
 
@@ -2232,8 +2752,12 @@ static void cookie_send_synack(mysocket_t lsd, const struct tcp_segment *syn, ui
                                uint16_t our_mss, const struct sockaddr_in *local,
                                const struct sockaddr_in *peer)
 {
+    /* The MSS option only: a cookie cannot remember window scaling or
+     * SACK, so this SYN-ACK offers neither and the connection runs
+     * without them (RFC 7323 2.2, RFC 2018 2). */
+    struct hdr_options o = {.mss = our_mss, .wscale = -1};
     uint8_t hdr[TCP_HDR_MAX];
-    size_t n = build_header(hdr, cookie, syn->seq + 1, TH_SYN | TH_ACK, SYNCOOKIE_WINDOW, our_mss);
+    size_t n = build_header(hdr, cookie, syn->seq + 1, TH_SYN | TH_ACK, SYNCOOKIE_WINDOW, &o);
     stcp_listen_reply(lsd, local, peer, hdr, n);
 }
 

@@ -79,12 +79,21 @@ typedef struct tcphdr {
 /* STCP maximum segment size */
 #define STCP_MSS 536
 
-/* TCP options (RFC 9293 3.1).  We send and use MSS only; any other kind is
- * skipped by its length, which declines it (it is never echoed). */
-#define TCPOPT_EOL  0
-#define TCPOPT_NOP  1
-#define TCPOPT_MSS  2
-#define TCPOLEN_MSS 4
+/* TCP options (RFC 9293 3.1).  We send and use MSS, window scale
+ * (RFC 7323) and SACK (RFC 2018); any other kind is skipped by its length,
+ * which declines it (it is never echoed). */
+#define TCPOPT_EOL             0
+#define TCPOPT_NOP             1
+#define TCPOPT_MSS             2
+#define TCPOLEN_MSS            4
+#define TCPOPT_WSCALE          3
+#define TCPOLEN_WSCALE         3
+#define TCPOPT_SACK_PERMITTED  4
+#define TCPOLEN_SACK_PERMITTED 2
+#define TCPOPT_SACK            5
+#define TCPOLEN_SACK_BLOCK     8 /* one block: two sequence numbers */
+/* The largest shift a window scale option may carry (RFC 7323 2.3). */
+#define TCP_MAX_WSCALE 14
 /* The smallest send MSS we use, whatever the peer announces: a peer's MSS
  * of 0 (or a few bytes) must not turn a transfer into a flood of tiny
  * segments.  Also the lower bound of MYSO_MSS. */
@@ -130,6 +139,10 @@ extern void transport_init(mysocket_t sd, bool_t is_active);
 
 /* ========================= Part 2: protocol core ========================= */
 
+/* The largest configurable window (MYSO_WINDOW): 16 MiB, reachable through
+ * window scaling. */
+#define TCP_MAX_WINDOW ((uint32_t)MYSO_WINDOW_MAX)
+
 /* Sequence-number arithmetic, modulo 2^32 (RFC 9293 3.4). */
 static inline bool seq_lt(uint32_t a, uint32_t b)
 {
@@ -174,21 +187,31 @@ enum tcp_state {
 };
 const char *tcp_state_name(enum tcp_state state);
 
+/* SACK blocks in one segment: 40 bytes of options hold four (RFC 2018 3). */
+#define TCP_SACK_MAX_BLOCKS 4
+
 /* A segment as the core sees it: header fields in host order. */
 struct tcp_segment {
     uint32_t seq;
     uint32_t ack;
     uint8_t flags;
-    uint16_t win;
+    uint32_t win; /* th_win; tcp_input scales it by the peer's shift */
     const uint8_t *payload;
-    uint32_t len; /* payload bytes */
-    uint16_t mss; /* the peer's MSS option, 0 if it sent none */
+    uint32_t len;        /* payload bytes */
+    uint16_t mss;        /* the peer's MSS option, 0 if it sent none */
+    bool sack_permitted; /* a SACK-permitted option */
+    int8_t wscale;       /* a window scale option's shift (at most 14), -1 if none */
+    uint8_t nsack;       /* SACK blocks carried, in sack[] */
+    struct {
+        uint32_t start, end; /* [start, end) */
+    } sack[TCP_SACK_MAX_BLOCKS];
 };
 
 /* Check and decode a wire segment, options included.  Returns 0; -1 if
  * it is malformed (shorter than a header, th_off below 5 or beyond the
  * segment); -2 if its options are (an option of length 0 or 1 or running
- * past the header, an MSS option whose length is not 4). */
+ * past the header, an MSS, window scale, SACK-permitted or SACK option of
+ * the wrong length). */
 int tcp_parse(const void *buf, size_t len, struct tcp_segment *seg);
 
 /* Sequence space a segment occupies: payload, plus one each for SYN and FIN. */
@@ -237,7 +260,7 @@ struct tcp_env {
 };
 
 struct tcp_config {
-    uint32_t window;                /* configured window, bytes (1..65535) */
+    uint32_t window;                /* configured window, bytes (1..TCP_MAX_WINDOW) */
     stcp_usec_t rto_initial;        /* before the first RTT sample */
     stcp_usec_t rto_min;            /* RFC 6298 lower bound, for a loopback path */
     stcp_usec_t rto_max;            /* upper bound for the backed-off RTO */
@@ -251,6 +274,8 @@ struct tcp_config {
     uint32_t mss;                   /* our MSS limit: the most we send per segment, and
                                        the MSS option we announce (TCP_MIN_MSS..TCP_MAX_MSS) */
     const struct cc_algo *cc;       /* congestion control; NULL: none (classic) */
+    bool sack;                      /* offer SACK (RFC 2018) in our SYN */
+    bool wscale;                    /* offer window scaling (RFC 7323) in our SYN */
 };
 void tcp_config_default(struct tcp_config *cfg);
 
@@ -273,6 +298,9 @@ struct tcp_stats {
     uint64_t bad_options_in;      /* segments dropped for malformed options */
     uint64_t recoveries;          /* fast recovery episodes (congestion events) */
     uint64_t timeouts;            /* retransmission timeouts (episodes, not segments) */
+    uint64_t sack_blocks_out;     /* SACK blocks sent */
+    uint64_t sack_blocks_in;      /* SACK blocks received (valid ones) */
+    uint64_t rexmit_sack;         /* segments resent on SACK information */
 };
 
 /* Bytes the application gave, from snd_una on: [snd_una, snd_max) have
@@ -293,23 +321,49 @@ struct tcp_reasm {
         uint32_t start, end; /* sequence numbers, [start, end) */
     } run[TCP_REASM_RUNS];
     unsigned nruns;
+    /* The first byte of the latest segments stored, newest first: SACK
+     * blocks are reported in this order (RFC 2018 4). */
+    uint32_t recent[TCP_SACK_MAX_BLOCKS];
+    unsigned nrecent;
     bool fin;         /* a FIN arrived out of order ... */
     uint32_t fin_seq; /* ... at this sequence number */
 };
 
 /* When each segment in flight was sent, and when last sent again, so an
  * ACK gives an RTT sample whenever the newest segment it covers was sent
- * only once, after any resend it also covers (Karn's rule, per segment). */
-#define TCP_SENT_LOG 128
+ * only once, after any resend it also covers (Karn's rule, per segment).
+ * A ring of cap records, sized by the window (tcp_sent_log_size). */
+#define TCP_SENT_LOG 128 /* the fewest records */
 struct tcp_sent_log {
-    struct {
+    struct tcp_sent_rec {
         uint32_t end;          /* sequence number after the segment */
         stcp_usec_t sent;      /* when it was first sent */
         stcp_usec_t resent_at; /* when it was last sent again, 0 if never */
-    } rec[TCP_SENT_LOG];
-    unsigned head, count;
+    } * rec;
+    unsigned cap, head, count;
     bool overflow; /* a segment went unrecorded: no samples until it drains */
 };
+
+/* Records the sent log of a window holds: a window of full 536-byte
+ * segments, at least TCP_SENT_LOG; smaller segments than that may
+ * overflow it, which costs RTT samples, never correctness. */
+uint32_t tcp_sent_log_size(uint32_t window);
+
+/* The sender's SACK scoreboard (RFC 6675 3): the ranges above snd_una the
+ * peer has SACKed, ascending and disjoint.  Bounded: when it is full the
+ * highest range is forgotten (data taken for unSACKed is only resent). */
+#define TCP_SACK_RANGES 32
+struct tcp_scoreboard {
+    struct {
+        uint32_t start, end;
+    } r[TCP_SACK_RANGES];
+    unsigned n;
+    uint32_t high_rxt; /* HighRxt: the end of the highest resend in this recovery */
+};
+
+/* The smallest window scale shift that lets window fit in 16 bits
+ * (at most TCP_MAX_WSCALE). */
+unsigned tcp_wscale_for(uint32_t window);
 
 /* The transmission control block. */
 struct tcb {
@@ -328,12 +382,20 @@ struct tcb {
     uint32_t snd_wl2;     /* segment ack used for the last window update */
     uint32_t snd_max_wnd; /* largest window the peer has offered */
     uint32_t snd_mss;     /* effective send MSS (RFC 9293 3.7.1) */
+    uint8_t snd_wscale;   /* the peer's window scale shift: applied to its th_win */
 
     /* Receive sequence variables. */
-    uint32_t irs;     /* initial receive sequence number */
-    uint32_t rcv_nxt; /* next sequence number expected */
-    uint32_t rcv_wnd; /* window in the last segment we sent */
-    uint32_t rcv_adv; /* right edge we have advertised: rcv_nxt + rcv_wnd */
+    uint32_t irs;       /* initial receive sequence number */
+    uint32_t rcv_nxt;   /* next sequence number expected */
+    uint32_t rcv_wnd;   /* window in the last segment we sent */
+    uint32_t rcv_adv;   /* right edge we have advertised: rcv_nxt + rcv_wnd */
+    uint8_t rcv_wscale; /* our window scale shift: applied to what we advertise */
+
+    /* Options both SYNs must offer (before our SYN is answered: what we
+     * offer; after: what is in use). */
+    bool sack_ok;
+    bool wscale_ok;
+    struct tcp_scoreboard sb; /* the peer's SACKs, while sack_ok */
 
     struct tcp_sndbuf sndbuf;
     struct tcp_reasm reasm;
@@ -440,6 +502,11 @@ void tcp_timer(struct tcb *tcb, stcp_usec_t now);
 void tcp_output(struct tcb *tcb, stcp_usec_t now);
 /* The earliest time tcp_timer has work, or STCP_NO_TIMER. */
 stcp_usec_t tcp_next_timer(const struct tcb *tcb);
+
+/* The SACK scoreboard's view (RFC 6675 4), for tests: IsLost(seq), and
+ * the pipe (bytes believed in the network). */
+bool tcp_sack_is_lost(const struct tcb *tcb, uint32_t seq);
+uint32_t tcp_sack_pipe(const struct tcb *tcb);
 
 /* Window we would advertise now. */
 uint32_t tcp_rcv_window(const struct tcb *tcb);

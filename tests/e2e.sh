@@ -80,7 +80,7 @@ check "client without arguments: usage, exit 2" usage_exit "$BIN/client"
 check "client with a bad address: exit 2" usage_exit "$BIN/client" -f x nohost
 check "client with a bad window: exit 2" usage_exit "$BIN/client" -w 0 -f x 127.0.0.1:1
 check "server with a bad option: exit 2" usage_exit "$BIN/server" -Z
-check "server with a bad window: exit 2" usage_exit "$BIN/server" -w 70000
+check "server with a bad window: exit 2" usage_exit "$BIN/server" -w 16777217
 check "bad STCP_NETEM is an error at mysocket" \
     sh -c "STCP_NETEM=loss=2 '$BIN/client' -U -f x 127.0.0.1:9 2>&1 | grep -q 'STCP_NETEM'"
 check "connecting to a closed port fails with ECONNREFUSED" \
@@ -259,6 +259,37 @@ check "client -c with an unknown algorithm: usage, exit 2" \
 check "server -c with an unknown algorithm: usage, exit 2" usage_exit "$BIN/server" -c vegas
 check "unknown STCP_CC is an error at mysocket" \
     sh -c "STCP_CC=vegas '$BIN/client' -f x 127.0.0.1:9 2>&1 | grep -q 'STCP_CC'"
+
+# ---- SACK and window scaling: a 1 MiB window (shift 5) ----
+start_server -w 1048576 -v
+check "-w 1048576: 1 MiB byte-exact" fetch f1048576 -w 1048576
+check "-w 1048576: client -v says SACK and window scaling are on" \
+    sh -c "'$BIN/client' -v -q -w 1048576 -f f3073 127.0.0.1:$PORT 2>&1 |
+        grep -q 'SACK on.*window scaling on (shift ours 5, peer.s 5)'"
+stop_server
+STCP_NETEM="seed=7" start_server -U -w 1048576 -v
+STCP_NETEM="seed=7" check "-w 1048576, classic -U: 1 MiB byte-exact" \
+    fetch f1048576 -U -w 1048576
+stop_server
+hostile="loss=0.25,reorder=0.1,dup=0.05,corrupt=0.02,seed=3"
+STCP_NETEM=$hostile start_server -U -w 1048576 -v
+STCP_NETEM=$hostile check "-w 1048576, $hostile: 1 MiB byte-exact" \
+    fetch f1048576 -U -w 1048576
+sack_used() { # the server resent segments on SACK information
+    for _ in $(seq 100); do
+        grep -q "f1048576: sent" "$SERVER_ERR" && break
+        sleep 0.1
+    done
+    grep "f1048576: sent" "$SERVER_ERR" | tail -1 | grep -q "SACK on (blocks sent [0-9]*, received [1-9]"
+}
+check "-w 1048576 under loss: the server received SACK blocks" sack_used
+stop_server
+STCP_SACK=0 start_server -w 1048576 -v
+check "STCP_SACK=0: 1 MiB byte-exact, SACK off" \
+    sh -c "fetch() { :; }; STCP_SACK=0 '$BIN/client' -v -w 1048576 -q -f f1048576 127.0.0.1:$PORT 2>&1 |
+        grep -q 'SACK off'"
+stop_server
+check "client -w 16777217: usage, exit 2" usage_exit "$BIN/client" -w 16777217 -f x 127.0.0.1:1
 
 # Both ends writing and closing at the same moment.
 runs=50

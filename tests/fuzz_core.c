@@ -284,6 +284,8 @@ static void cb_output(void *ctx, const STCPHeader *hdr, const void *payload, siz
         CHECK((flags & ~TH_ACK) == TH_RST && len == 0 && win == 0 && hdr->th_off == 5,
               "RST with flags %#x, %zu bytes, window %u, th_off %u", flags, len, win, hdr->th_off);
         if (flags & TH_ACK)
+            /* RFC 9293's SND.NXT is our snd_max (snd_nxt is behind it
+             * while a timeout's go-back-N resends). */
             CHECK(seq == t->snd_max && ntohl(hdr->th_ack) == t->rcv_nxt,
                   "abort RST seq %u ack %u, snd_max %u rcv_nxt %u", seq, ntohl(hdr->th_ack),
                   t->snd_max, t->rcv_nxt);
@@ -294,17 +296,31 @@ static void cb_output(void *ctx, const STCPHeader *hdr, const void *payload, siz
         return;
     }
     CHECK((flags & ~(TH_SYN | TH_ACK | TH_FIN)) == 0, "emitted flags %#x", flags);
+    struct tcp_segment o;
+    CHECK(tcp_parse(hdr, TCP_DATA_START(hdr), &o) == 0, "our options do not parse");
     if (flags & TH_SYN) {
-        /* Our MSS option, and nothing else. */
-        const uint8_t *opt = (const uint8_t *)hdr + sizeof *hdr;
-        CHECK(hdr->th_off == 6 && opt[0] == TCPOPT_MSS && opt[1] == TCPOLEN_MSS &&
-                  (uint32_t)(opt[2] << 8 | opt[3]) == F.our_mss,
-              "SYN with th_off %u, MSS option %u %u %u (our limit %u)", hdr->th_off, opt[0], opt[1],
-              opt[2] << 8 | opt[3], F.our_mss);
+        /* Our MSS option, and SACK-permitted and window scale when offered
+         * (before the peer's SYN: always; after: if it offered them too). */
+        bool sack = (flags & TH_ACK) ? t->sack_ok : true;
+        bool ws = (flags & TH_ACK) ? t->wscale_ok : true;
+        CHECK(hdr->th_off == 6 + sack + ws && o.mss == F.our_mss && o.sack_permitted == sack &&
+                  (o.wscale >= 0) == ws && o.nsack == 0,
+              "SYN with th_off %u, MSS %u (our limit %u), SACK-permitted %d, wscale %d",
+              hdr->th_off, o.mss, F.our_mss, o.sack_permitted, o.wscale);
     } else {
-        CHECK(hdr->th_off == 5, "emitted th_off %u", hdr->th_off);
+        CHECK(hdr->th_off == 5 + (o.nsack ? 1 + 2 * o.nsack : 0) && !o.mss && !o.sack_permitted &&
+                  o.wscale < 0,
+              "emitted th_off %u with %u SACK blocks", hdr->th_off, o.nsack);
+        CHECK(!o.nsack || t->sack_ok, "SACK blocks without SACK");
+        for (unsigned k = 0; k < o.nsack; k++)
+            CHECK(seq_gt(o.sack[k].start, t->rcv_nxt) && seq_lt(o.sack[k].start, o.sack[k].end) &&
+                      seq_leq(o.sack[k].end, t->rcv_adv),
+                  "SACK block [%u, %u) outside (rcv_nxt %u, rcv_adv %u]", o.sack[k].start,
+                  o.sack[k].end, t->rcv_nxt, t->rcv_adv);
     }
-    CHECK(win <= F.window, "advertised window %u > configured %u", win, F.window);
+    unsigned shift = (flags & TH_SYN) || !t->wscale_ok ? 0 : t->rcv_wscale;
+    CHECK(((uint32_t)win << shift) <= t->reasm.cap, "advertised window %u << %u > ring %u", win,
+          shift, t->reasm.cap);
     CHECK(!(flags & TH_ACK) == (t->state == TCPS_SYN_SENT), "ACK flag %d in state %s",
           !!(flags & TH_ACK), tcp_state_name(t->state));
     if (flags & TH_SYN) {
@@ -342,7 +358,7 @@ static void cb_output(void *ctx, const STCPHeader *hdr, const void *payload, siz
     }
     if (flags & TH_ACK) {
         /* The right edge of the receive window never moves back. */
-        uint32_t edge = ntohl(hdr->th_ack) + win;
+        uint32_t edge = ntohl(hdr->th_ack) + ((uint32_t)win << shift);
         CHECK(!F.have_edge || seq_geq(edge, F.edge), "window edge moved back from %u to %u", F.edge,
               edge);
         F.have_edge = true;
@@ -482,12 +498,22 @@ static void check_tcb(void)
               "before the SYN is acknowledged: snd_una %u, %u buffered", t->snd_una, t->sndbuf.len);
     }
     CHECK(!t->fin_sent || t->fin_queued, "FIN sent but not queued");
-    CHECK(t->sent.count <= TCP_SENT_LOG && t->sent.head < TCP_SENT_LOG, "sent log %u/%u",
-          t->sent.head, t->sent.count);
+    CHECK(t->sent.count <= t->sent.cap && t->sent.head < t->sent.cap, "sent log %u/%u of %u",
+          t->sent.head, t->sent.count, t->sent.cap);
+    /* The SACK scoreboard: ascending, disjoint ranges above snd_una. */
+    for (unsigned i = 0; i < t->sb.n; i++) {
+        CHECK(seq_lt(t->sb.r[i].start, t->sb.r[i].end) && seq_geq(t->sb.r[i].start, t->snd_una) &&
+                  seq_leq(t->sb.r[i].end, t->snd_max),
+              "scoreboard range %u [%u, %u), snd_una %u snd_max %u", i, t->sb.r[i].start,
+              t->sb.r[i].end, t->snd_una, t->snd_max);
+        if (i)
+            CHECK(seq_lt(t->sb.r[i - 1].end, t->sb.r[i].start), "scoreboard ranges overlap");
+    }
 
     /* Receive side. */
     const struct tcp_reasm *r = &t->reasm;
-    CHECK(r->cap == F.window && r->head < r->cap && r->nruns <= TCP_REASM_RUNS,
+    CHECK(r->cap >= F.window && r->cap - F.window < (1u << tcp_wscale_for(F.window)) &&
+              r->head < r->cap && r->nruns <= TCP_REASM_RUNS,
           "reassembly cap %u head %u nruns %u", r->cap, r->head, r->nruns);
     if (F.synced) {
         uint32_t want = t->irs + 1 + (uint32_t)F.ndelivered + (F.peer_fin ? 1 : 0);
@@ -508,9 +534,12 @@ static void check_tcb(void)
         CHECK(seq_leq(t->rcv_nxt, t->rcv_adv), "rcv_nxt %u beyond rcv_adv %u", t->rcv_nxt,
               t->rcv_adv);
         uint32_t wnd = t->rcv_adv - t->rcv_nxt;
-        CHECK(wnd <= F.window, "window offered %u > configured %u", wnd, F.window);
-        CHECK(wnd <= F.rcvbuf - F.unread, "window offered %u, but the application has room for %zu",
-              wnd, F.rcvbuf - F.unread);
+        /* Scaled, the window is a whole number of units: rounded up to keep
+         * the right edge, it may pass the room by less than one unit. */
+        uint32_t unit = t->wscale_ok ? 1u << t->rcv_wscale : 1;
+        CHECK(wnd <= r->cap, "window offered %u > ring %u", wnd, r->cap);
+        CHECK(wnd <= F.rcvbuf - F.unread + unit - 1,
+              "window offered %u, but the application has room for %zu", wnd, F.rcvbuf - F.unread);
     }
 }
 
@@ -684,17 +713,37 @@ static void send_seg(const struct pseg *s)
 
 /* The MSS option on the peer's SYNs (0: none), chosen at setup. */
 static uint16_t peer_syn_mss;
+/* ... and whether they offer SACK and window scaling (shift 0..15; -1: no). */
+static bool peer_syn_sack;
+static int peer_syn_wscale;
 
 /* A well-formed segment from the peer (setting up); a SYN carries the
  * peer's MSS option, if it has one. */
 static void peer(uint32_t seq, uint32_t ackn, uint8_t flags, uint16_t win)
 {
-    uint8_t opt[4] = {TCPOPT_MSS, TCPOLEN_MSS, (uint8_t)(peer_syn_mss >> 8), (uint8_t)peer_syn_mss};
+    uint8_t opt[12];
+    size_t n = 0;
+    if (peer_syn_mss) {
+        uint8_t mss[4] = {TCPOPT_MSS, TCPOLEN_MSS, (uint8_t)(peer_syn_mss >> 8),
+                          (uint8_t)peer_syn_mss};
+        memcpy(opt + n, mss, 4);
+        n += 4;
+    }
+    if (peer_syn_sack) {
+        uint8_t sp[4] = {TCPOPT_NOP, TCPOPT_NOP, TCPOPT_SACK_PERMITTED, TCPOLEN_SACK_PERMITTED};
+        memcpy(opt + n, sp, 4);
+        n += 4;
+    }
+    if (peer_syn_wscale >= 0) {
+        uint8_t ws[4] = {TCPOPT_NOP, TCPOPT_WSCALE, TCPOLEN_WSCALE, (uint8_t)peer_syn_wscale};
+        memcpy(opt + n, ws, 4);
+        n += 4;
+    }
     struct pseg s = {seq, ackn, flags, win, 0, 5, 0, 0, NULL, 0};
-    if ((flags & TH_SYN) && peer_syn_mss) {
-        s.th_off = 6;
+    if ((flags & TH_SYN) && n) {
+        s.th_off = (uint8_t)(5 + n / 4);
         s.opts = opt;
-        s.opts_len = sizeof opt;
+        s.opts_len = n;
     }
     send_seg(&s);
     settle(false);
@@ -983,7 +1032,8 @@ static void op_special(struct rd *r)
 
 /* ---------------------------------------------------------------- Start */
 
-static const uint32_t windows[] = {1, 2, 3, 4, 100, 535, 536, 537, 1072, 2048, 3072, 4096, 65535};
+static const uint32_t windows[] = {1,    2,    3,    4,    100,   535,   536,    537,
+                                   1072, 2048, 3072, 4096, 65535, 65536, 131071, 1 << 20};
 
 static bool setup(struct rd *r)
 {
@@ -1016,6 +1066,9 @@ static bool setup(struct rd *r)
     static const uint16_t syn_mss[8] = {0, 1, TCP_MIN_MSS, STCP_MSS, 1000, 1460, 9000, 65535};
     F.our_mss = our_mss[(bsel >> 2) & 7];
     peer_syn_mss = syn_mss[(bsel >> 5) & 7];
+    /* The peer's other offers, from bits of the ISS (the layout stays). */
+    peer_syn_sack = (iss >> 8) & 1;
+    peer_syn_wscale = (iss >> 9) & 1 ? (int)((iss >> 10) & 15) : -1;
 
     struct tcp_config cfg;
     tcp_config_default(&cfg);

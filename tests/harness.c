@@ -26,6 +26,10 @@ static void h_output(void *ctx, const STCPHeader *hdr, const void *payload, size
     memcpy(wire, hdr, TCP_DATA_START(hdr));
     CU_ASSERT(tcp_parse(wire, TCP_DATA_START(hdr), &parsed) == 0);
     o->mss = parsed.mss;
+    o->opt = parsed;
+    o->opt.payload = NULL;
+    o->optlen = (unsigned)TCP_OPTIONS_LEN(hdr);
+    memcpy(o->optbytes, wire + sizeof *hdr, o->optlen);
     if (len)
         memcpy(o->payload, payload, len < H_MAX_PAYLOAD ? len : H_MAX_PAYLOAD);
 }
@@ -291,6 +295,19 @@ static void check(bool ok, const char *what, const char *file, int line)
     CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, (unsigned)line, what, file, "", CU_FALSE);
 }
 
+/* th_off of a segment we emit without SACK blocks: a SYN carries the MSS
+ * option and what we offer (before the peer's SYN: the configuration;
+ * after: what both offered), 4 bytes each. */
+static unsigned h_expected_off(const struct harness *h, uint8_t flags)
+{
+    if (!(flags & TH_SYN))
+        return 5;
+    bool before_peer = !(flags & TH_ACK) && h->tcb.state == TCPS_SYN_SENT;
+    bool sack = before_peer ? h->tcb.cfg.sack : h->tcb.sack_ok;
+    bool ws = before_peer ? h->tcb.cfg.wscale : h->tcb.wscale_ok;
+    return 6 + (sack ? 1 : 0) + (ws ? 1 : 0);
+}
+
 void h_expect_seg(struct harness *h, unsigned i, uint8_t flags, uint32_t seq, uint32_t ackn,
                   uint16_t win, uint32_t len, const char *file, int line)
 {
@@ -306,7 +323,7 @@ void h_expect_seg(struct harness *h, unsigned i, uint8_t flags, uint32_t seq, ui
              "ack %u win %u len %u",
              i, flags, seq, ackn, win, len, o->flags, o->seq, o->ack, o->win, o->len);
     check(o->flags == flags && o->seq == seq && o->ack == ackn && o->win == win && o->len == len &&
-              o->th_off == ((flags & TH_SYN) ? 6 : 5) &&
+              o->th_off == h_expected_off(h, flags) &&
               o->mss == ((flags & TH_SYN) ? h->tcb.cfg.mss : 0), /* SYNs carry our MSS */
           what, file, line);
 }

@@ -20,9 +20,9 @@
 
 #include "transport.h"
 
-#define H_MAX_OUT   256
-#define H_MAX_DATA  (1 << 20)
-#define H_WINDOW    3072
+#define H_MAX_OUT     256
+#define H_MAX_DATA    (1 << 20)
+#define H_WINDOW      3072
 #define H_MAX_PAYLOAD 2048 /* payload kept per emitted segment */
 
 /* A segment as a test writes it (host order). */
@@ -32,7 +32,7 @@ struct tseg {
     uint16_t win;
     const uint8_t *data;
     uint32_t len;
-    uint8_t th_off; /* 0: 5; anything else is written as given */
+    uint8_t th_off;      /* 0: 5; anything else is written as given */
     uint8_t extra_flags; /* RST/PSH/URG bits to add */
     size_t wire_len;     /* 0: header plus data; else truncate/extend to this */
     const uint8_t *opts; /* options, written after the header (th_off 0: sized to fit) */
@@ -47,7 +47,10 @@ struct oseg {
     uint32_t len;
     uint8_t payload[H_MAX_PAYLOAD];
     uint8_t th_off;
-    uint16_t mss; /* its MSS option, 0 if none */
+    uint16_t mss;           /* its MSS option, 0 if none */
+    struct tcp_segment opt; /* its options as tcp_parse decodes them (payload NULL) */
+    uint8_t optbytes[40];   /* ... and as bytes */
+    unsigned optlen;
 };
 
 struct harness {
@@ -120,10 +123,10 @@ void h_expect_seg(struct harness *h, unsigned i, uint8_t flags, uint32_t seq, ui
                   uint16_t win, uint32_t len, const char *file, int line);
 void h_expect_delivered(struct harness *h, const char *bytes, const char *file, int line);
 
-#define EXPECT_SEG(h, i, flags, seq, ack, win, len)                                            \
+#define EXPECT_SEG(h, i, flags, seq, ack, win, len)                                                \
     h_expect_seg((h), (i), (flags), (seq), (ack), (win), (len), __FILE__, __LINE__)
-#define EXPECT_NOUT(h, n) CU_ASSERT_EQUAL((h)->nout, (unsigned)(n))
-#define EXPECT_STATE(h, s) CU_ASSERT_EQUAL((h)->tcb.state, (s))
+#define EXPECT_NOUT(h, n)          CU_ASSERT_EQUAL((h)->nout, (unsigned)(n))
+#define EXPECT_STATE(h, s)         CU_ASSERT_EQUAL((h)->tcb.state, (s))
 #define EXPECT_DELIVERED(h, bytes) h_expect_delivered((h), (bytes), __FILE__, __LINE__)
 
 #endif /* HARNESS_H */

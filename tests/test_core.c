@@ -1915,7 +1915,7 @@ static void test_full_ack_cancels_pending_resend(void)
     struct harness h;
     est(&h, H_WINDOW);
     h_write_n(&h, 2 * STCP_MSS);
-    h_close(&h); /* FIN at 1001 + 1072 */
+    h_close(&h);                            /* FIN at 1001 + 1072 */
     h_advance(&h, h.tcb.rexmit_at - h.now); /* timeout: recovery */
     h_clear(&h);
     uint8_t seg[20];
@@ -2173,7 +2173,7 @@ static void test_mss_option_in_syn_and_synack(void)
     tcp_output(&h.tcb, h.now);
     EXPECT_SEG(&h, 0, TH_SYN, 1000, 0, H_WINDOW, 0);
     CU_ASSERT_EQUAL(h.out[0].mss, 1460);
-    CU_ASSERT_EQUAL(h.out[0].th_off, 6);
+    CU_ASSERT_EQUAL(h.out[0].th_off, 8); /* MSS, SACK-permitted, window scale */
     h_free(&h);
 
     h_init(&h, H_WINDOW);
@@ -2297,8 +2297,10 @@ static void test_options_linux_syn(void)
     h_input(&h, s);
     EXPECT_STATE(&h, TCPS_SYN_RECEIVED);
     EXPECT_NOUT(&h, 1);
-    /* Only our MSS option: th_off 6 (checked by EXPECT_SEG). */
+    /* Our MSS and the SACK and window scale it offered (EXPECT_SEG checks th_off 8);
+     * the timestamps are not echoed. */
     EXPECT_SEG(&h, 0, TH_SYN | TH_ACK, 7000, 301, H_WINDOW, 0);
+    CU_ASSERT_EQUAL(h.out[0].th_off, 8);
     CU_ASSERT_EQUAL(h.tcb.snd_mss, 1460);
     h_free(&h);
 
@@ -2837,7 +2839,8 @@ void register_core_suites(void)
         {"backoff ends on progress", test_backoff_ends_on_progress},
         {"close after failure reports CLOSED once", test_close_after_failure_reports_once},
         {"full ACK cancels a pending resend", test_full_ack_cancels_pending_resend},
-        {"FIN alone in a zero window is retransmitted", test_fin_alone_in_zero_window_is_retransmitted},
+        {"FIN alone in a zero window is retransmitted",
+         test_fin_alone_in_zero_window_is_retransmitted},
         {"connect timeout", test_timer_connect_timeout},
         {"orphan FIN_WAIT_2 timeout", test_timer_orphan_fin_wait_2},
         {"unreachable while connecting", test_timer_unreachable_while_connecting},
