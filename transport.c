@@ -759,7 +759,8 @@ static unsigned sack_blocks(const struct tcb *t, struct hdr_options *o, unsigned
 
 /* The window field: wnd scaled by our shift (not on a SYN, RFC 7323
  * 2.2), rounded down, but up where rounding down would move the right
- * edge we advertised back.  *wnd becomes what the field says. */
+ * edge we advertised back -- unless that would offer a unit or more beyond
+ * the real room.  *wnd becomes what the field says. */
 static uint16_t window_field(const struct tcb *t, uint32_t *wnd, bool syn)
 {
     if (syn) {
@@ -767,10 +768,20 @@ static uint16_t window_field(const struct tcb *t, uint32_t *wnd, bool syn)
         return (uint16_t)*wnd;
     }
     unsigned shift = t->wscale_ok ? t->rcv_wscale : 0;
+    uint32_t unit = 1u << shift;
     uint32_t field = *wnd >> shift;
     bool synchronized = t->state != TCPS_SYN_SENT;
-    if (synchronized && seq_lt(t->rcv_nxt + (field << shift), t->rcv_adv))
-        field = (*wnd + (1u << shift) - 1) >> shift;
+    if (synchronized && seq_lt(t->rcv_nxt + (field << shift), t->rcv_adv)) {
+        /* Rounding up keeps the edge, but each time rcv_nxt moves by other
+         * than whole units it would creep further past the room the
+         * application really has (RFC 7323 Appendix F).  So round up only
+         * while that stays within a unit of the room; beyond, the edge
+         * moves back by less than one unit. */
+        uint32_t up = (*wnd + unit - 1) >> shift;
+        uint32_t room = (uint32_t)MIN(app_space(t), (size_t)rcv_window_limit(t));
+        if ((up << shift) <= room + unit - 1)
+            field = up;
+    }
     field = MIN(field, 65535u);
     *wnd = field << shift;
     return (uint16_t)field;
@@ -1898,8 +1909,10 @@ void tcp_user_abort(struct tcb *t, stcp_usec_t now)
         return;
     /* What the application wrote before closing goes out first, as far as
      * the window allows (a kernel would have sent it at write time); the
-     * RST follows it, so it carries the sequence number the peer expects. */
-    if (may_send_data(t))
+     * RST follows it, so it carries the sequence number the peer expects.
+     * Not while a timeout's rewind is being resent: new data would go out
+     * at the rewound snd_nxt, and the RST carries snd_max anyway. */
+    if (may_send_data(t) && t->snd_nxt == t->snd_max)
         send_new_data(t, now);
     reset_peer(t, now);
     enter_closed(t);

@@ -103,8 +103,9 @@ struct fz {
     uint32_t fins[MAX_FINS];
     unsigned nfins;
     bool fins_overflow;
-    bool have_edge; /* a segment with ACK went out ... */
-    uint32_t edge;  /* ... offering the peer up to here (ack + window) */
+    bool have_edge;    /* a segment with ACK went out ... */
+    uint32_t edge;     /* ... offering the peer up to here (ack + window) */
+    uint32_t max_edge; /* the furthest edge offered so far */
     unsigned nops;
     const char *op;    /* what is being done, for messages */
     uint32_t our_mss;  /* cfg.mss */
@@ -313,10 +314,13 @@ static void cb_output(void *ctx, const STCPHeader *hdr, const void *payload, siz
               "emitted th_off %u with %u SACK blocks", hdr->th_off, o.nsack);
         CHECK(!o.nsack || t->sack_ok, "SACK blocks without SACK");
         for (unsigned k = 0; k < o.nsack; k++)
+            /* Data kept out of order lies within some window we offered:
+             * the edge may since have moved back by less than a unit. */
             CHECK(seq_gt(o.sack[k].start, t->rcv_nxt) && seq_lt(o.sack[k].start, o.sack[k].end) &&
-                      seq_leq(o.sack[k].end, t->rcv_adv),
-                  "SACK block [%u, %u) outside (rcv_nxt %u, rcv_adv %u]", o.sack[k].start,
-                  o.sack[k].end, t->rcv_nxt, t->rcv_adv);
+                      (seq_leq(o.sack[k].end, t->rcv_adv) ||
+                       (F.have_edge && seq_leq(o.sack[k].end, F.max_edge))),
+                  "SACK block [%u, %u) outside (rcv_nxt %u, rcv_adv %u / offered %u]",
+                  o.sack[k].start, o.sack[k].end, t->rcv_nxt, t->rcv_adv, F.max_edge);
     }
     unsigned shift = (flags & TH_SYN) || !t->wscale_ok ? 0 : t->rcv_wscale;
     CHECK(((uint32_t)win << shift) <= t->reasm.cap, "advertised window %u << %u > ring %u", win,
@@ -357,10 +361,15 @@ static void cb_output(void *ctx, const STCPHeader *hdr, const void *payload, siz
               t->iss + 1 + (uint32_t)F.written);
     }
     if (flags & TH_ACK) {
-        /* The right edge of the receive window never moves back. */
+        /* The right edge of the receive window never moves back, but for
+         * less than one scaling unit where holding it would offer more
+         * than the room (RFC 7323 Appendix F). */
         uint32_t edge = ntohl(hdr->th_ack) + ((uint32_t)win << shift);
-        CHECK(!F.have_edge || seq_geq(edge, F.edge), "window edge moved back from %u to %u", F.edge,
-              edge);
+        uint32_t unit = 1u << shift;
+        CHECK(!F.have_edge || seq_geq(edge + unit - 1, F.edge),
+              "window edge moved back from %u to %u (unit %u)", F.edge, edge, unit);
+        if (!F.have_edge || seq_gt(edge, F.max_edge))
+            F.max_edge = edge;
         F.have_edge = true;
         F.edge = edge;
     }
@@ -539,7 +548,8 @@ static void check_tcb(void)
         uint32_t unit = t->wscale_ok ? 1u << t->rcv_wscale : 1;
         CHECK(wnd <= r->cap, "window offered %u > ring %u", wnd, r->cap);
         CHECK(wnd <= F.rcvbuf - F.unread + unit - 1,
-              "window offered %u, but the application has room for %zu", wnd, F.rcvbuf - F.unread);
+              "window offered %u, but the application has room for %zu (scaling %d, shift %u)", wnd,
+              F.rcvbuf - F.unread, t->wscale_ok, t->rcv_wscale);
     }
 }
 
