@@ -388,8 +388,8 @@ struct pending_dgram {
     uint8_t data[]; /* len bytes */
 };
 
-#define PENDING_MAX    4096
-#define HOLD_MAX_NS    (20 * 1000 * 1000ULL) /* longest hold for reordering */
+#define PENDING_MAX 4096
+#define HOLD_MAX_NS (20 * 1000 * 1000ULL) /* longest hold for reordering */
 
 static struct {
     pthread_mutex_t lock;
@@ -447,8 +447,8 @@ static void pending_init_cv(void)
 /* Queue a datagram to leave at due_ns.  Called with pending.lock held.
  * Returns false if the queue is full (the caller sends it at once). */
 static bool pending_add(struct net_ep *ep, const struct sockaddr_in *src,
-                        const struct sockaddr_in *dst, const void *buf, size_t len,
-                        uint64_t due_ns, bool held)
+                        const struct sockaddr_in *dst, const void *buf, size_t len, uint64_t due_ns,
+                        bool held)
 {
     if (pending.count >= PENDING_MAX)
         return false;
@@ -550,7 +550,7 @@ static int udp_open(struct net_ep *ep, const struct sockaddr_in *local,
         ep->connected = true;
     }
     return 0;
-fail: {
+fail : {
     int saved = errno;
     close(fd);
     errno = saved;
@@ -586,10 +586,8 @@ static ssize_t udp_send(struct net_ep *ep, const struct sockaddr_in *src,
         char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
         struct cmsghdr align;
     } cbuf;
-    struct msghdr msg = {.msg_name = (void *)dst,
-                         .msg_namelen = sizeof *dst,
-                         .msg_iov = &iov,
-                         .msg_iovlen = 1};
+    struct msghdr msg = {
+        .msg_name = (void *)dst, .msg_namelen = sizeof *dst, .msg_iov = &iov, .msg_iovlen = 1};
     if (ep->local.sin_addr.s_addr == htonl(INADDR_ANY) && src &&
         src->sin_addr.s_addr != htonl(INADDR_ANY)) {
         /* Reply from the address the peer sent to. */

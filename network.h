@@ -38,17 +38,17 @@ uint16_t net_tcp_checksum(uint32_t src_ip, uint32_t dst_ip, const void *seg, siz
 /* ---- Counters ------------------------------------------------------------- */
 
 struct net_counters {
-    uint64_t segs_sent;      /* datagrams that left (duplicates included) */
-    uint64_t segs_received;  /* valid segments delivered upwards */
-    uint64_t dropped;        /* emulation: not sent */
-    uint64_t duplicated;     /* emulation: sent twice */
-    uint64_t reordered;      /* emulation: held back behind a later one */
-    uint64_t corrupted;      /* emulation: bits flipped after the checksum */
-    uint64_t delayed;        /* emulation: sent after the configured delay */
-    uint64_t bad_checksum;   /* received with a wrong checksum, dropped */
-    uint64_t malformed;      /* received too short/long, bad th_off or ports */
-    uint64_t no_connection;  /* arrived at a listener for no connection, dropped */
-    uint64_t queue_full;     /* IP carriers: the socket's receive queue was full */
+    uint64_t segs_sent;     /* datagrams that left (duplicates included) */
+    uint64_t segs_received; /* valid segments delivered upwards */
+    uint64_t dropped;       /* emulation: not sent */
+    uint64_t duplicated;    /* emulation: sent twice */
+    uint64_t reordered;     /* emulation: held back behind a later one */
+    uint64_t corrupted;     /* emulation: bits flipped after the checksum */
+    uint64_t delayed;       /* emulation: sent after the configured delay */
+    uint64_t bad_checksum;  /* received with a wrong checksum, dropped */
+    uint64_t malformed;     /* received too short/long, bad th_off or ports */
+    uint64_t no_connection; /* arrived at a listener for no connection, dropped */
+    uint64_t queue_full;    /* IP carriers: the socket's receive queue was full */
     /* The stack's process-wide counters (net_stack_counters) use these too: */
     uint64_t ip_malformed; /* bad version, IHL or total length */
     uint64_t ip_bad_checksum;

@@ -68,12 +68,12 @@ static void pcap_open(void)
     }
     setvbuf(f, NULL, _IOFBF, PCAP_BUFFER);
     uint8_t hdr[24];
-    write_u32(hdr, 0xa1b2c3d4);              /* magic, microsecond stamps */
-    write_u16(hdr + 4, 2); /* version 2.4 */
+    write_u32(hdr, 0xa1b2c3d4); /* magic, microsecond stamps */
+    write_u16(hdr + 4, 2);      /* version 2.4 */
     write_u16(hdr + 6, 4);
-    write_u32(hdr + 8, 0);                   /* timezone */
-    write_u32(hdr + 12, 0);                  /* accuracy */
-    write_u32(hdr + 16, 65535);              /* snap length */
+    write_u32(hdr + 8, 0);      /* timezone */
+    write_u32(hdr + 12, 0);     /* accuracy */
+    write_u32(hdr + 16, 65535); /* snap length */
     write_u32(hdr + 20, LINKTYPE_IPV4);
     fwrite(hdr, sizeof hdr, 1, f);
     out = f;

@@ -512,7 +512,11 @@ int main(int argc, char **argv)
         usage(argv[0]);
     const char *mode = argv[1];
     int is_conc = !strcmp(mode, "conc"), is_rate = !strcmp(mode, "rate");
-    struct opts o = {TRUE, 3072, 0, is_conc ? 1u << 20 : 16u << 20, is_conc ? 100 : 100000,
+    struct opts o = {TRUE,
+                     3072,
+                     0,
+                     is_conc ? 1u << 20 : 16u << 20,
+                     is_conc ? 100 : 100000,
                      !strcmp(mode, "idle") ? 10 : 2};
     int c;
     optind = 2;

@@ -80,9 +80,9 @@
 
 #define BATCH_MAX    64 /* datagrams per sendmmsg() and per deadline */
 #define RECV_BATCH   64
-#define DGRAM_MAX    1400 /* largest datagram payload (an oversize segment) */
+#define DGRAM_MAX    1400                /* largest datagram payload (an oversize segment) */
 #define OVERSIZE_MIN (20 + 40 + 536 + 1) /* beyond the classic largest segment */
-#define STALL_LIMIT  5000 /* ms without room to send before giving up */
+#define STALL_LIMIT  5000                /* ms without room to send before giving up */
 #define COUNT_MAX    100000000L
 #define RATE_MAX     10000000L
 #define SOCKETS_MAX  1024
