@@ -487,9 +487,12 @@ static void ip_close(struct net_ep *ep)
 
 void net_text_add(char *buf, size_t len, size_t *used, const char *fmt, ...)
 {
-    size_t at = *used < len ? *used : len;
+    size_t at = *used;
+    if (at > len)
+        at = len;
     va_list ap;
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): started just above */
     int n = vsnprintf(buf + at, len - at, fmt, ap);
     va_end(ap);
     if (n > 0)

@@ -124,6 +124,8 @@ static bool options_ok(const uint8_t *buf, uint16_t *mss)
                 return false;
             *mss = (uint16_t)(p[2] * 256 + p[3]);
         }
+        if ((*p == 3 && p[1] != 3) || (*p == 4 && p[1] != 2) || (*p == 5 && (p[1] - 2) % 8))
+            return false; /* window scale, SACK-permitted, SACK (RFC 7323, 2018) */
         p += p[1];
     }
     return true;
