@@ -15,6 +15,8 @@
 # no listener (198.18.0.1:9) and times each connect inside the process, with
 # our myconnect over TUN and with the kernel's own connect() in the same
 # namespace.
+# Our side uses a window of TUN_WINDOW bytes (default 1048576: window
+# scaling, as the kernel's own TCP would have), both ends.
 # Prints Markdown tables of medians (MB/s = 10^6 bytes/s) on stdout.
 # Everything lives in namespaces created here and deleted on exit.
 set -u
@@ -22,6 +24,7 @@ export LC_ALL=C
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUNS=${1:-5}
 BYTES=$((16 << 20))
+WINDOW=${TUN_WINDOW:-1048576}
 NS=stcp-bt-$$
 NA=stcp-bva-$$
 NB=stcp-bvb-$$
@@ -68,7 +71,7 @@ wait_line "$WORK/k1" "Kernel server" && wait_line "$WORK/k2" "Kernel server" ||
 # while the kernel fetches from it, our client only while it is gone.
 ours_to_kernel() {
     STCP_CARRIER=tun:tun0,198.18.0.2 ip netns exec "$NS" "$ROOT/server" -a 198.18.0.2 \
-        -d "$WORK/files" > "$WORK/s" 2>&1 &
+        -w "$WINDOW" -d "$WORK/files" > "$WORK/s" 2>&1 &
     local spid=$!
     if wait_line "$WORK/s" "Server's address"; then
         local port
@@ -82,7 +85,7 @@ ours_to_kernel() {
 mbps() { awk -v b="$BYTES" -v u="$1" 'BEGIN { printf "%.1f\n", b / u }'; }
 for _ in $(seq "$RUNS"); do
     t0=$(date +%s%N)
-    STCP_CARRIER=tun:tun0,198.18.0.2 ip netns exec "$NS" "$ROOT/client" -q -f f 198.18.0.1:8000 \
+    STCP_CARRIER=tun:tun0,198.18.0.2 ip netns exec "$NS" "$ROOT/client" -q -w "$WINDOW" -f f 198.18.0.1:8000 \
         2> /dev/null && t1=$(date +%s%N) && mbps $(((t1 - t0) / 1000)) >> "$WORK/k2o"
     u=$(ours_to_kernel)
     [ -n "$u" ] && mbps "$u" >> "$WORK/o2k"
@@ -92,7 +95,7 @@ done
 med() { [ -s "$1" ] && sort -n "$1" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}' || echo "n/a"; }
 K2K=$(med "$WORK/k2k")
 ratio() { awk -v a="$1" -v b="$K2K" 'BEGIN { if (a+0 > 0 && b+0 > 0) printf "%.1f%%", 100 * a / b; else print "n/a" }'; }
-echo "| 16 MiB over TUN, median of $RUNS | MB/s | of kernel <-> kernel |"
+echo "| 16 MiB over TUN, median of $RUNS, our window $WINDOW | MB/s | of kernel <-> kernel |"
 echo "|---|---|---|"
 echo "| kernel -> ours (our client, STCP_CARRIER=tun) | $(med "$WORK/k2o") | $(ratio "$(med "$WORK/k2o")") |"
 echo "| ours -> kernel (our server, STCP_CARRIER=tun) | $(med "$WORK/o2k") | $(ratio "$(med "$WORK/o2k")") |"
