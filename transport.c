@@ -51,7 +51,7 @@ const char *tcp_state_name(enum tcp_state state)
 void tcp_config_default(struct tcp_config *cfg)
 {
     cfg->window = 3072;
-    cfg->rto_initial = 20 * STCP_MSEC;
+    cfg->rto_initial = 200 * STCP_MSEC;
     cfg->rto_min = 200; /* microseconds: loopback RTTs are tens of them */
     cfg->rto_max = 100 * STCP_MSEC;
     cfg->max_retries = 16;

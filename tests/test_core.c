@@ -173,11 +173,21 @@ static void test_syn_sent_drops_segment_without_syn(void)
     h_free(&h);
 }
 
+/* These cases time the handshake's retransmissions with an initial RTO of
+ * 20 ms (STCP_RTO_INIT_US=20000), below the 100 ms backoff cap, so the
+ * doubling shows; the default is 200 ms. */
+static void h_rto_initial_20ms(struct harness *h)
+{
+    h->tcb.cfg.rto_initial = 20 * STCP_MSEC;
+    h->tcb.rto = 20 * STCP_MSEC;
+}
+
 /* RFC 6298 5.5: the SYN is resent on timeout and the RTO doubles, up to rto_max. */
 static void test_syn_retransmitted_with_backoff(void)
 {
     struct harness h;
     h_init(&h, H_WINDOW);
+    h_rto_initial_20ms(&h);
     h_open_active(&h, 1000);
     h_advance(&h, 20 * STCP_MSEC - 1);
     EXPECT_NOUT(&h, 0);
@@ -203,6 +213,7 @@ static void test_synack_after_resent_syn_gives_no_rtt_sample(void)
 {
     struct harness h;
     h_init(&h, H_WINDOW);
+    h_rto_initial_20ms(&h);
     h_open_active(&h, 1000);
     h_advance(&h, 20 * STCP_MSEC);
     h.now += 500;
@@ -283,6 +294,7 @@ static void test_synack_retransmitted_on_timeout(void)
 {
     struct harness h;
     h_init(&h, H_WINDOW);
+    h_rto_initial_20ms(&h);
     h_open_passive(&h, 7000);
     h_input(&h, syn(300));
     h_clear(&h);
