@@ -235,7 +235,9 @@ mss_ours=$(count "ip.src==$OURS && tcp.flags.syn==1 && tcp.options.mss_val")
 mss_kern=$(count "ip.src==$KADDR && tcp.flags.syn==1 && tcp.options.mss_val")
 big_kern=$(count "ip.src==$KADDR && tcp.len > 536")
 big_ours=$(count "ip.src==$OURS && tcp.len > 536")
-bad=$(count "tcp.checksum.status==0 || ip.checksum.status==0 || _ws.malformed || _ws.expert.severity==error")
+BAD_FILTER="tcp.checksum.status==0 || ip.checksum.status==0 || _ws.malformed || _ws.expert.severity==error"
+bad=$(count "$BAD_FILTER")
+[ "$bad" -eq 0 ] || tshark -r "$cap" -o tcp.check_checksum:TRUE -Y "$BAD_FILTER" 2> /dev/null | head -5 | sed 's/^/# bad: /'
 total=$(count "tcp")
 echo "# capture: $total TCP frames; SYNs with MSS: ours $mss_ours, kernel's $mss_kern; segments > 536 B: kernel's $big_kern, ours $big_ours; bad or malformed: $bad"
 check "tshark: our SYNs carry the MSS option" [ "$mss_ours" -ge 2 ]
