@@ -114,7 +114,7 @@ $(P)tests/unit: $(TEST_SRCS:%.c=$(P)obj/%.o) $(P)obj/linkem_core.o $(P)libstcp.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CUNIT_LIBS) $(LDLIBS)
 
-$(P)obj/tests/%.o: tests/%.c $(HEADERS) tests/harness.h tests/traffic.h $(DEPS_OK)
+$(P)obj/tests/%.o: tests/%.c $(HEADERS) tests/harness.h tests/traffic.h tests/fileproto.h $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(CUNIT_CFLAGS) -c $< -o $@
 

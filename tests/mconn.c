@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "mysock.h"
+#include "fileproto.h"
 
 struct worker {
     pthread_t thread;
@@ -38,32 +39,6 @@ static long expected_len;
 static mysocket_t *sds;
 static pthread_barrier_t all_open, all_connected;
 static int hold_s, total_count;
-
-static int read_reply_line(mysocket_t sd, long long *length)
-{
-    char line[2048];
-    size_t n = 0;
-    for (;;) {
-        char ch;
-        if (myread(sd, &ch, 1) != 1)
-            return -1;
-        if (ch == '\n')
-            break;
-        if (n + 1 >= sizeof line)
-            return -1;
-        line[n++] = ch;
-    }
-    line[n] = '\0';
-    char *last = strrchr(line, ',');
-    if (!last)
-        return -1;
-    *last = '\0';
-    char *len = strrchr(line, ',');
-    if (!len)
-        return -1;
-    *length = atoll(len + 1);
-    return *length < 0 ? -1 : 0;
-}
 
 static mysocket_t open_one(void)
 {
@@ -96,7 +71,7 @@ static mysocket_t ask(mysocket_t sd)
 static int fetch_exact(mysocket_t sd)
 {
     long long length = -1;
-    if (read_reply_line(sd, &length) < 0 || length != expected_len) {
+    if (fileproto_read_reply(sd, &length) < 0 || length != expected_len) {
         fprintf(stderr, "mconn: sd %d: bad reply (length %lld)\n", sd, length);
         return 0;
     }

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "mysock.h"
+#include "fileproto.h"
 
 #define MAX_FETCHES 256
 
@@ -29,32 +30,6 @@ struct fetch {
 };
 
 static struct sockaddr_in server;
-
-static int read_reply_line(mysocket_t sd, long long *length)
-{
-    char line[2048];
-    size_t n = 0;
-    for (;;) {
-        char ch;
-        if (myread(sd, &ch, 1) != 1)
-            return -1;
-        if (ch == '\n')
-            break;
-        if (n + 1 >= sizeof line)
-            return -1;
-        line[n++] = ch;
-    }
-    line[n] = '\0';
-    char *last = strrchr(line, ',');
-    if (!last)
-        return -1;
-    *last = '\0';
-    char *len = strrchr(line, ',');
-    if (!len)
-        return -1;
-    *length = atoll(len + 1);
-    return *length < 0 ? -1 : 0;
-}
 
 static void *fetch_one(void *arg)
 {
@@ -69,7 +44,7 @@ static void *fetch_one(void *arg)
     long long length = -1, got = 0;
     FILE *out = NULL;
     if (len < 0 || (size_t)len >= sizeof req || mywrite(sd, req, (size_t)len) != len ||
-        read_reply_line(sd, &length) < 0 || !(out = fopen(f->path, "wb"))) {
+        fileproto_read_reply(sd, &length) < 0 || !(out = fopen(f->path, "wb"))) {
         fprintf(stderr, "mfetch: %s: no valid reply: %s\n", f->name, strerror(errno));
     } else {
         char buf[16384];
