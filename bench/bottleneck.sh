@@ -23,7 +23,7 @@
 # BN_LOSS_BYTES (4 MiB) server to client under the classic -U profile and
 # under BN_LOSSES (1/5/10/25%) random loss both ways (STCP_NETEM, seeded by
 # the run), for each algorithm of BN_LOSS_CC ("cubic none"), against the
-# same algorithm's lossless transfer.  The window is BN_WINDOW (1048576) on both
+# same algorithm's lossless transfer.  The window is BN_WINDOW (65535) on both
 # ends.  BN_SECTIONS ("link mix loss") chooses the parts.  Goodput is file
 # bytes over the client process's wall time (connect to end of file), as a
 # share of the link rate; drops are the emulator's (queue overflow, data
@@ -43,7 +43,7 @@ BYTES=${BN_BYTES:-$((16 << 20))}
 FLOWS=${BN_FLOWS:-4}
 SLOW_RATE=${BN_SLOW_RATE:-10mbit}
 SLOW_BYTES=${BN_SLOW_BYTES:-$((1 << 20))}
-WINDOW=${BN_WINDOW:-1048576}
+WINDOW=${BN_WINDOW:-65535}
 CC_LIST=${BN_CC:-cubic newreno none}
 MIX=${BN_MIX:-cubic cubic none none} # flows of different algorithms at once
 LIMIT=${BN_LIMIT:-120} # seconds, per client
