@@ -16,6 +16,7 @@ command -v python3 >/dev/null || need+=(python3)   # tests/carriers.sh: the peer
 command -v ip >/dev/null || need+=(iproute2)       # tests/carriers.sh: netns, TUN
 command -v nc >/dev/null || need+=(netcat-openbsd) # tools/tun-tryout.sh: a kernel client
 command -v tshark >/dev/null || need+=(tshark)     # tests/kernel.sh, tools/tun-tryout.sh
+command -v ping >/dev/null || need+=(iputils-ping)  # tests/kernel.sh: waits until tshark records
 command -v gnuplot >/dev/null || need+=(gnuplot-nox) # tools/cwnd-plot.sh: STCP_TRACE pictures
 if [ "${#need[@]}" -eq 0 ]; then
     exit 0
