@@ -61,7 +61,7 @@ LINK_CC := $(TRANSPORT_CC)
 LINK_FLAGS := $(filter-out -std=%,$(ALL_CFLAGS))
 endif
 endif
-HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h carrier.h transport.h pcap.h cc.h linkem.h
+HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h carrier.h transport.h pcap.h cc.h linkem.h rng.h
 
 TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/test_carriers.c tests/test_cc.c tests/harness.c \
             tests/test_linkem.c tests/test_sack.c

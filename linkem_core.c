@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "linkem.h"
+#include "rng.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -186,20 +187,6 @@ bool lk_is_loopback(const struct sockaddr_in *a)
 }
 
 /* ============================ The bottleneck ================================ */
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* Uniform in [0, 1). */
-static double rng_unit(uint64_t *state)
-{
-    return (double)(splitmix64(state) >> 11) * (1.0 / 9007199254740992.0);
-}
 
 uint64_t lk_tx_ns(uint64_t rate_bps, uint32_t len)
 {

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "network.h"
+#include "rng.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -353,20 +354,6 @@ int netem_process_profile(struct netem_profile *p)
 }
 
 /* ============================== Endpoints ================================= */
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* A uniform number in [0, 1). */
-static double rng_unit(uint64_t *state)
-{
-    return (double)(splitmix64(state) >> 11) * (1.0 / 9007199254740992.0);
-}
 
 static bool rng_chance(uint64_t *state, double p)
 {

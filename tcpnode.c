@@ -241,24 +241,27 @@ static mysocket_t open_connection(const struct sockaddr_in *peer, const char *cc
     return sd;
 }
 
-static void local_text(mysocket_t sd, char *buf, size_t len)
+/* A socket's address as get (mygetsockname or mygetpeername) gives it, or
+ * "-". */
+static void sock_text(mysocket_t sd, int (*get)(mysocket_t, struct sockaddr *, socklen_t *),
+                      char *buf, size_t len)
 {
     struct sockaddr_in a = {0};
     socklen_t alen = sizeof a;
-    if (mygetsockname(sd, (struct sockaddr *)&a, &alen) < 0)
+    if (get(sd, (struct sockaddr *)&a, &alen) < 0)
         snprintf(buf, len, "-");
     else
         addr_text(&a, buf, len);
 }
 
+static void local_text(mysocket_t sd, char *buf, size_t len)
+{
+    sock_text(sd, mygetsockname, buf, len);
+}
+
 static void peer_text(mysocket_t sd, char *buf, size_t len)
 {
-    struct sockaddr_in a = {0};
-    socklen_t alen = sizeof a;
-    if (mygetpeername(sd, (struct sockaddr *)&a, &alen) < 0)
-        snprintf(buf, len, "-");
-    else
-        addr_text(&a, buf, len);
+    sock_text(sd, mygetpeername, buf, len);
 }
 
 static double seconds_since(const struct timespec *t0)
