@@ -159,8 +159,9 @@ check "server with a bad -M: exit 2" usage_exit "$BIN/server" -M 65496
 # send fails with ECONNRESET.
 start_server -v -n 1
 check "abort: the client read 5 bytes, then closed" \
-    sh -c "timeout 20 '$BIN/tests/peer' -s 'f1048576\\r\\n' -a 5 127.0.0.1:$PORT > /dev/null"
-timeout 20 tail --pid="$SERVER_PID" -f /dev/null # the server exits after that connection
+    sh -c "timeout 20 tail --pid=$SERVER_PID -f /dev/null |
+           timeout 20 '$BIN/tests/peer' -s 'f1048576\\r\\n' -a 5 127.0.0.1:$PORT > /dev/null"
+# (the peer stays until the server, which exits after that connection, is gone)
 check "abort: the server's send failed with ECONNRESET" \
     grep -q "sending f1048576 failed: Connection reset by peer" "$SERVER_ERR"
 check "abort: the server counted the RST" grep -q "RSTs sent 0, received 1" "$SERVER_ERR"

@@ -196,7 +196,7 @@ check "the kernel aborts mid-transfer (SO_LINGER 0): our read fails with ECONNRE
 make_file small 20000
 start_kernel_server 8002 || exit 1
 we_abort() {
-    timeout 30 ip netns exec "$NS" "$BIN/tests/peer" -s 'small\r\n' -H 300 -a 100 "$KADDR:8002" > /dev/null 2>&1
+    timeout 30 ip netns exec "$NS" "$BIN/tests/peer" -s 'small\r\n' -H 300 -a 100 "$KADDR:8002" < /dev/null > /dev/null 2>&1
     wait_line "$KOUT" "^conn " || return 1
     echo "# kernel server saw: $(grep '^conn ' "$KOUT" | tail -1)"
     grep -q "end=reset" "$KOUT"
@@ -230,14 +230,17 @@ sleep 1 # let tshark write the last packets (a capture tool, not synchronisation
 kill -INT "$TSHARK" 2> /dev/null
 wait "$TSHARK" 2> /dev/null
 stop_our_server
-count() { tshark -r "$cap" -o tcp.check_checksum:TRUE -Y "$1" 2> /dev/null | wc -l; }
+# The payload is random bytes, which tshark's Thrift heuristic sometimes
+# takes for Thrift and calls malformed: that says nothing about TCP, so
+# Thrift is not dissected.
+count() { tshark -r "$cap" -o tcp.check_checksum:TRUE --disable-protocol thrift -Y "$1" 2> /dev/null | wc -l; }
 mss_ours=$(count "ip.src==$OURS && tcp.flags.syn==1 && tcp.options.mss_val")
 mss_kern=$(count "ip.src==$KADDR && tcp.flags.syn==1 && tcp.options.mss_val")
 big_kern=$(count "ip.src==$KADDR && tcp.len > 536")
 big_ours=$(count "ip.src==$OURS && tcp.len > 536")
 BAD_FILTER="tcp.checksum.status==0 || ip.checksum.status==0 || _ws.malformed || _ws.expert.severity==error"
 bad=$(count "$BAD_FILTER")
-[ "$bad" -eq 0 ] || tshark -r "$cap" -o tcp.check_checksum:TRUE -Y "$BAD_FILTER" 2> /dev/null | head -5 | sed 's/^/# bad: /'
+[ "$bad" -eq 0 ] || tshark -r "$cap" -o tcp.check_checksum:TRUE --disable-protocol thrift -Y "$BAD_FILTER" 2> /dev/null | head -5 | sed 's/^/# bad: /'
 total=$(count "tcp")
 echo "# capture: $total TCP frames; SYNs with MSS: ours $mss_ours, kernel's $mss_kern; segments > 536 B: kernel's $big_kern, ours $big_ours; bad or malformed: $bad"
 check "tshark: our SYNs carry the MSS option" [ "$mss_ours" -ge 2 ]

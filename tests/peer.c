@@ -7,7 +7,8 @@
  * sends until it closes (or -T MS pass without data) on stdout.
  * Exit 0 if it connected and saw the end of the connection, 1 otherwise.
  * With -a N it reads only until N bytes have come, then closes with
- * whatever else arrived unread (an abort: a RST); exit 0 if it got them. */
+ * whatever else arrived unread (an abort: a RST), waits for the end of its
+ * standard input, and exits 0 if it got them. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -107,6 +108,11 @@ int main(int argc, char **argv)
             got += n;
         }
         myclose(sd); /* the rest, unread */
+        /* -a: stay until standard input ends, so the peer's stack reads our
+         * RST before its sends can draw an ICMP "port unreachable" from a
+         * process that has gone. */
+        while (getchar() != EOF)
+            ;
         return got == abort_after ? 0 : 1;
     }
     while ((n = myread(sd, in, sizeof in)) > 0)
