@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <malloc.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -147,8 +148,8 @@ static int live_socks, trim_mark; /* sockets now; and when malloc_trim last ran 
 #define DEFAULT_MAX_SOCKETS 16384
 #define MAX_MAX_SOCKETS     (1 << 20)
 
-/* The udp carrier takes two descriptors per connection (its socket and
- * the transport's eventfd): take all the process may have. */
+/* The udp carrier takes a descriptor per connection (its socket): take
+ * all the process may have. */
 static void raise_fd_limit(void)
 {
     struct rlimit rl;
@@ -167,7 +168,7 @@ static void report_fd_limit(int err)
         getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return;
     fprintf(stderr,
-            "stcp: out of file descriptors (RLIMIT_NOFILE %llu): each connection takes two; "
+            "stcp: out of file descriptors (RLIMIT_NOFILE %llu): each connection takes one; "
             "raise the hard limit (ulimit -Hn) for more connections\n",
             (unsigned long long)rl.rlim_cur);
 }
@@ -258,8 +259,6 @@ static struct mysock *sock_alloc(bool reliable)
 static void conn_free(struct conn *c)
 {
     net_ep_close(c->ep);
-    if (c->wake_fd >= 0)
-        close(c->wake_fd);
     byteq_free(&c->sndq);
     byteq_free(&c->rcvq);
     pthread_cond_destroy(&c->rd_cv);
@@ -572,13 +571,50 @@ int mygetstats(mysocket_t sd, struct mystats *stats)
 
 /* ============================== Connections =============================== */
 
+/* Waking a transport thread.  A signal sent to the thread, not an eventfd,
+ * so that a connection costs one descriptor (its socket) and a process
+ * holds twice as many connections within its RLIMIT_NOFILE.  The signal
+ * is blocked in transport threads except inside their ppoll, which
+ * returns EINTR for it; its handler does nothing. */
+#define WAKE_SIGNAL (SIGRTMAX - 2)
+
+static __thread sigset_t sleep_mask; /* a transport thread's mask, wake-up allowed */
+
+static void on_wake_signal(int sig)
+{
+    (void)sig;
+}
+
+static void wake_signal_init(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_wake_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(WAKE_SIGNAL, &sa, NULL);
+}
+
+/* On a new transport thread: the signal only interrupts its ppoll. */
+static void block_wake_signal(void)
+{
+    sigset_t wake;
+    sigemptyset(&wake);
+    sigaddset(&wake, WAKE_SIGNAL);
+    pthread_sigmask(SIG_BLOCK, &wake, &sleep_mask);
+    sigdelset(&sleep_mask, WAKE_SIGNAL);
+}
+
+const sigset_t *conn_sleep_mask(void)
+{
+    return &sleep_mask;
+}
+
 static struct conn *conn_new(const struct mysock *s, const struct sockaddr_in *local,
                              const struct sockaddr_in *peer)
 {
     struct conn *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pthread_condattr_t mono;
     pthread_condattr_init(&mono);
     pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
@@ -587,13 +623,6 @@ static struct conn *conn_new(const struct mysock *s, const struct sockaddr_in *l
     pthread_cond_init(&c->wr_cv, NULL);
     byteq_init(&c->sndq, (size_t)sock_option(s, MYSO_SNDBUF));
     byteq_init(&c->rcvq, (size_t)sock_option(s, MYSO_RCVBUF));
-    if (c->wake_fd < 0) {
-        int saved = errno;
-        report_fd_limit(saved);
-        conn_free(c);
-        errno = saved;
-        return NULL;
-    }
     c->local = *local;
     c->peer = *peer;
     char l[24], p[24];
@@ -607,9 +636,10 @@ void conn_wake(struct conn *c, unsigned events)
 {
     if (c->waiting & events) {
         c->waiting = 0; /* one wake-up is enough: it will look again */
-        uint64_t one = 1;
-        ssize_t n = write(c->wake_fd, &one, sizeof one);
-        (void)n; /* the counter cannot overflow: it is read on every wake */
+        /* The thread is inside sleep_for_events (it set waiting under the
+         * lock we hold), so it exists; the signal stays pending until its
+         * ppoll unblocks it, so a wake-up sent before the ppoll is not lost. */
+        pthread_kill(c->thread, WAKE_SIGNAL);
     }
 }
 
@@ -737,6 +767,7 @@ static void conn_run(struct mysock *s)
 {
     log_msg(STCP_LOG_DEBUG, s->conn->name, "transport starts (%s)",
             s->conn->is_active ? "active" : "passive");
+    s->conn->thread = pthread_self();
     errno = 0;
     transport_init(s->sd, s->conn->is_active ? TRUE : FALSE);
     conn_transport_finished(s, errno);
@@ -783,6 +814,7 @@ static long pool_idle_ms = POOL_IDLE_MS_DEFAULT;
 
 static void pool_init(void)
 {
+    wake_signal_init();
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -824,6 +856,7 @@ static struct mysock *pool_next(void)
 static void *transport_thread(void *arg)
 {
     struct mysock *s = arg;
+    block_wake_signal();
     while (s) {
         conn_run(s);
         pthread_mutex_lock(&pool_lock);

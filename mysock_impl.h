@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -84,7 +85,7 @@ struct conn {
     struct net_ep *ep; /* its own endpoint, connected to the peer */
     struct sockaddr_in local, peer;
     char name[48];    /* "local>peer" for log lines */
-    int wake_fd;      /* eventfd: wakes the transport thread */
+    pthread_t thread; /* its transport thread, woken by conn_wake's signal */
     unsigned waiting; /* events the transport is blocked on, 0 if running */
 
     struct byteq sndq;             /* mywrite -> transport */
@@ -176,6 +177,9 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
 void conn_established(struct mysock *s);
 /* Wake the transport thread if it waits for any of events. */
 void conn_wake(struct conn *c, unsigned events);
+/* The signal mask for the transport thread's sleep (ppoll): its own mask
+ * without the wake-up signal, which is blocked at every other moment. */
+const sigset_t *conn_sleep_mask(void);
 /* Closed by the application, FIN acknowledged, the peer's FIN awaited:
  * the process waits for it (briefly) at exit.  Socket lock held. */
 void conn_update_linger(struct conn *c);

@@ -2,8 +2,8 @@
  * socket table, plus the framework's clocks and logging.
  *
  * Wake-ups: the transport thread sleeps in ppoll() on its connection's own
- * datagram socket and an eventfd; application threads write the eventfd
- * only when the transport is asleep waiting for what they did.  The other
+ * datagram socket; application threads send it a signal (conn_wake) only
+ * when it is asleep waiting for what they did.  The other
  * way, myread/mywrite waiters are signalled once per batch of transport
  * work (when the transport next waits), not once per segment.
  */
@@ -206,29 +206,24 @@ static bool fill_stage(struct conn *c)
     return true;
 }
 
-/* Sleep until the endpoint is readable, the wake eventfd is written (for an
+/* Sleep until the endpoint is readable, conn_wake's signal arrives (for an
  * event in waiting), or wait_ns (-1: no limit) has passed. */
 static void sleep_for_events(struct mysock *s, struct conn *c, unsigned waiting, int64_t wait_ns)
 {
     c->waiting = waiting;
     pthread_mutex_unlock(&s->lock);
 
-    struct pollfd pfd[2] = {{c->wake_fd, POLLIN, 0}, {-1, POLLIN, 0}};
+    struct pollfd pfd = {-1, POLLIN, 0};
     if ((waiting & NETWORK_DATA) && c->ep)
-        pfd[1].fd = net_ep_fd(c->ep);
+        pfd.fd = net_ep_fd(c->ep);
     struct timespec ts = {(time_t)(wait_ns / 1000000000LL), (long)(wait_ns % 1000000000LL)};
-    int n = ppoll(pfd, 2, wait_ns < 0 ? NULL : &ts, NULL);
+    int n = ppoll(&pfd, 1, wait_ns < 0 ? NULL : &ts, conn_sleep_mask());
 
     pthread_mutex_lock(&s->lock);
     c->waiting = 0;
     pthread_mutex_unlock(&s->lock);
-    if (n > 0 && pfd[1].revents)
+    if (n > 0 && pfd.revents)
         c->net_empty = false; /* ready, or an error to collect */
-    if (n > 0 && pfd[0].revents) {
-        uint64_t count;
-        ssize_t r = read(c->wake_fd, &count, sizeof count);
-        (void)r; /* nonblocking: a spurious wake-up leaves it empty */
-    }
 }
 
 /* Both waits: abstime (NULL: none) is on clock. */
