@@ -57,8 +57,8 @@ over_budget() {
 
 # ---- Build -----------------------------------------------------------------
 
-log "building (make all tests/synflood tests/duplex)"
-make -s -C "$ROOT" all tests/synflood tests/duplex >&2 || { echo "bench: make failed" >&2; exit 1; }
+log "building (make all tests/synflood tests/duplex tests/mconn)"
+make -s -C "$ROOT" all tests/synflood tests/duplex tests/mconn >&2 || { echo "bench: make failed" >&2; exit 1; }
 mkdir -p "$B"
 CRYPTO_LIBS=$(pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
 CFLAGS="-std=c11 -O2 -Wall -Wextra -Werror"
@@ -348,6 +348,35 @@ done
 ms=$(sed -n 's/.*cpu \([0-9.]*\) ms.*/\1/p' "$WORK/idle.duplex")
 [ -n "$ms" ] && rec idle_duplex_pct "$(calc "$ms / 1000 / $IDLE_S * 100")" || note_fail "duplex -i"
 
+# Many connections (bench/many.sh, runnable alone): one round each, the
+# fetch run takes minutes.
+MANY=10000
+[ "$QUICK" = 1 ] && MANY=1000
+log "many connections: $MANY concurrent 64 KiB fetches, then 2000 held idle (bench/many.sh)"
+if over_budget "many connections"; then
+    :
+else
+    line=$(bash "$ROOT/bench/many.sh" fetch "$MANY" 65536 16 | tail -1)
+    case $line in
+    "many: n="*)
+        for k in exact open_s wall_s peak_rss_kb rss_per_conn_kb peak_threads peak_fds; do
+            rec "many_$k" "$(field "$line" "$k")"
+        done
+        [ "$(field "$line" exact)" = "$MANY" ] || note_fail "many: $line"
+        ;;
+    *) note_fail "bench/many.sh fetch: $line" ;;
+    esac
+    line=$(bash "$ROOT/bench/many.sh" idle 2000 | tail -1)
+    case $line in
+    "idle_many: n="*)
+        for k in per_conn_kb threads srv_wakeups_per_conn_s cli_wakeups_per_conn_s cpu_pct_per_conn; do
+            rec "idle_many_$k" "$(field "$line" "$k")"
+        done
+        ;;
+    *) note_fail "bench/many.sh idle: $line" ;;
+    esac
+fi
+
 # ---- The table -----------------------------------------------------------------
 
 # stat METRIC: "median min max n" of its samples, or "" if none.
@@ -519,6 +548,20 @@ row "server + 100 client processes, aggregate" conc_sc "MB/s" \
 row "stcp_xfer, 100 threads each side, aggregate" conc_x "MB/s" \
     "$(pct "$(ratio "$(med conc_x)" "$X3")") of one stcp_xfer stream; $(pct "$(ratio "$(med conc_x)" "$RAW")") of raw" \
     "byte-exact: $(med conc_x_exact)/100 (median)"
+section "Many connections: one server, tests/mconn (16 threads), bench/many.sh"
+row "$MANY concurrent connections, 64 KiB each: byte-exact" many_exact "of $MANY" "" \
+    "all byte-exact: $([ "$(med many_exact)" = "$MANY" ] && echo met || echo "**missed**")"
+row "  … wall time (all open and asked after: $(fmt "$(med many_open_s)") s)" many_wall_s "s" "" ""
+row "  … server peak RSS" many_peak_rss_kb "kB" \
+    "$(fmt "$(med many_rss_per_conn_kb)") kB a connection (peak less fresh, over $MANY)" ""
+row "  … server peak threads (sampled every 0.5 s)" many_peak_threads "" \
+    "descriptors at most $(fmt "$(med many_peak_fds)")" ""
+row "2000 idle connections: server RSS per connection" idle_many_per_conn_kb "kB" \
+    "threads and their stacks included" \
+    "≤ 64 KiB: $(verdict "$(med idle_many_per_conn_kb)" "<" 64.001)"
+row "  … CPU per idle connection (both processes, 3 s)" idle_many_cpu_pct_per_conn "% of a core" \
+    "wake-ups a second per connection: server $(fmt "$(med idle_many_srv_wakeups_per_conn_s)"), client $(fmt "$(med idle_many_cli_wakeups_per_conn_s)")" \
+    "< 0.1%: $(verdict "$(med idle_many_cpu_pct_per_conn)" "<" 0.1)"
 
 # The bottleneck section (linkem), its own script (runnable alone).
 log "bottleneck: STCP through linkem (bench/bottleneck.sh)"
