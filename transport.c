@@ -59,7 +59,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->time_wait = 1 * STCP_SEC;
     cfg->persist_max = 500 * STCP_MSEC;
     cfg->orphan_timeout = 60 * STCP_SEC;
-    cfg->keepalive_idle = 1 * STCP_SEC;
+    cfg->keepalive_idle = 10 * STCP_SEC;
     cfg->keepalive_quiet = 2 * 3600 * STCP_SEC;
     cfg->keepalive_interval = 500 * STCP_MSEC;
     cfg->mss = STCP_MSS;
@@ -2031,9 +2031,9 @@ static void on_persist_timeout(struct tcb *t, stcp_usec_t now)
 
 /* When a keepalive is due, or STCP_NO_TIMER: only while synchronized,
  * nothing is in flight (the retransmission timer covers that) and the
- * window is not being probed.  After 1 s of silence while the application
+ * window is not being probed.  After 10 s of silence while the application
  * waits to read (it would wait forever for a dead peer), else after RFC
- * 1122's 2 h: thousands of idle connections cost no wake-ups. */
+ * 1122's 2 h: idle connections cost (almost) no wake-ups. */
 static stcp_usec_t keepalive_due(const struct tcb *t)
 {
     bool idle_state =

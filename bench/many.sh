@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # bench/many.sh -- many concurrent connections to one file server (issue 14).
 #
-#   bash bench/many.sh fetch [COUNT [BYTES [THREADS]]]   (default 10000 65536 16)
+#   bash bench/many.sh fetch [COUNT [BYTES [THREADS [WINDOW]]]]
+#                                    (default 10000 65536 16, the default window)
 #   bash bench/many.sh idle [COUNT]                      (default 2000)
 #
 # fetch: one server, one tests/mconn process opening COUNT connections (all
-# open at once, each asking for a BYTES-byte file) and checking every byte.
+# open at once, then each asks for a BYTES-byte file) and checking every byte.
 # Prints one line:
 #   many: n=.. exact=.. open_s=.. wall_s=.. fresh_kb=.. peak_rss_kb=..
 #         rss_per_conn_kb=.. peak_threads=.. peak_fds=..
@@ -22,6 +23,7 @@ MODE=${1:-fetch}
 N=${2:-$([ "$MODE" = idle ] && echo 2000 || echo 10000)}
 BYTES=${3:-65536}
 THREADS=${4:-16}
+WINDOW=${5:-} # both ends' window (server -w, mconn -w); empty: the default
 W=$(mktemp -d /tmp/stcp-many.XXXXXX)
 SP=
 MP=
@@ -50,7 +52,7 @@ fi
 mkdir -p "$W/files"
 head -c "$BYTES" /dev/urandom >"$W/files/f"
 "$ROOT/server" -a 127.0.0.1 -d "$W/files" -m $((N + 100)) -b $((N + 100)) -t 600 \
-    >"$W/s.out" 2>"$W/s.err" &
+    ${WINDOW:+-w "$WINDOW"} >"$W/s.out" 2>"$W/s.err" &
 SP=$!
 for _ in $(seq 250); do grep -q "address is" "$W/s.out" 2>/dev/null && break; sleep 0.02; done
 PORT=$(sed -n "s/^Server's address is .*:\([0-9]*\)$/\1/p" "$W/s.out")
@@ -91,7 +93,10 @@ fi
 done) >"$W/samples" &
 SAMPLER=$!
 t0=$(date +%s.%N)
-timeout 900 "$ROOT/tests/mconn" "127.0.0.1:$PORT" f "$W/files/f" "$N" "$THREADS" >"$W/m.out" 2>"$W/m.err"
+# HOLD_S 1: every connection is open before the first request (the server
+# holds all N at once), then all ask, then all are read.
+timeout 900 "$ROOT/tests/mconn" ${WINDOW:+-w "$WINDOW"} "127.0.0.1:$PORT" f "$W/files/f" "$N" \
+    "$THREADS" 1 >"$W/m.out" 2>"$W/m.err"
 rc=$?
 t1=$(date +%s.%N)
 peak=$(kb VmHWM "$SP")
@@ -99,7 +104,7 @@ kill "$SAMPLER" 2>/dev/null
 wait "$SAMPLER" 2>/dev/null
 SAMPLER=
 exact=$(sed -n 's/^mconn: \([0-9]*\) of .*/\1/p' "$W/m.out")
-open_s=$(sed -n 's/^mconn: all .* after \([0-9.]*\) s/\1/p' "$W/m.out")
+open_s=$(sed -n 's/^mconn: all .* open, idle after \([0-9.]*\) s/\1/p' "$W/m.out")
 awk -v n="$N" -v e="${exact:-0}" -v o="${open_s:-0}" -v w="$(awk "BEGIN {print $t1 - $t0}")" \
     -v f="$fresh" -v p="${peak:-0}" -v thr="$(sort -n "$W/samples" | tail -1 | cut -d' ' -f1)" \
     -v fds="$(sort -k2 -n "$W/samples" | tail -1 | cut -d' ' -f2)" 'BEGIN {

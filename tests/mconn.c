@@ -1,7 +1,7 @@
 /* mconn.c -- many concurrent connections to one file server from one
  * process, with few threads, using only mysock.h.
  *
- *   mconn HOST:PORT NAME EXPECTED COUNT THREADS [HOLD_S]
+ *   mconn [-w WINDOW] HOST:PORT NAME EXPECTED COUNT THREADS [HOLD_S]
  *
  * Opens COUNT connections, spread over THREADS threads.  Each thread
  * connects its share and sends the request line "NAME\r\n" on each; then
@@ -41,6 +41,7 @@ static mysocket_t *sds;
 static pthread_barrier_t all_open, all_connected;
 static int hold_s, total_count;
 static double start_s;
+static long window; /* -w: MYSO_WINDOW, 0 for the default */
 
 static double now_s(void)
 {
@@ -63,6 +64,11 @@ static mysocket_t open_one(void)
      * its transfer instead of probing a closed window meanwhile. */
     if (mysetsockopt(sd, MYSO_RCVBUF, MAX(65536L, expected_len + 2048)) < 0) {
         fprintf(stderr, "mconn: MYSO_RCVBUF: %s\n", strerror(errno));
+        myclose(sd);
+        return -1;
+    }
+    if (window && mysetsockopt(sd, MYSO_WINDOW, window) < 0) {
+        fprintf(stderr, "mconn: MYSO_WINDOW: %s\n", strerror(errno));
         myclose(sd);
         return -1;
     }
@@ -91,7 +97,8 @@ static int fetch_exact(mysocket_t sd)
 {
     long long length = -1;
     if (fileproto_read_reply(sd, &length) < 0 || length != expected_len) {
-        fprintf(stderr, "mconn: sd %d: bad reply (length %lld)\n", sd, length);
+        fprintf(stderr, "mconn: sd %d: bad reply (length %lld, %s)\n", sd, length,
+                length < 0 ? strerror(errno) : "wrong length");
         return 0;
     }
     unsigned char buf[16384];
@@ -120,7 +127,7 @@ static void *work(void *arg)
     if (hold_s) {
         /* NOLINTNEXTLINE(bugprone-posix-return): it returns the serial marker */
         if (pthread_barrier_wait(&all_connected) == PTHREAD_BARRIER_SERIAL_THREAD) {
-            printf("mconn: all %d open, idle\n", total_count);
+            printf("mconn: all %d open, idle after %.1f s\n", total_count, now_s() - start_s);
             fflush(stdout);
         }
         sleep((unsigned)hold_s); /* the measurement window, not synchronisation */
@@ -171,18 +178,28 @@ static int parse_server(const char *arg)
 
 int main(int argc, char **argv)
 {
+    const char *prog = argv[0];
+    if (argc >= 3 && !strcmp(argv[1], "-w")) {
+        char *end;
+        window = strtol(argv[2], &end, 10);
+        if (*end || window < 1 || window > MYSO_WINDOW_MAX)
+            argc = 0; /* usage */
+        argc -= 2;
+        argv += 2;
+    }
     int count = argc >= 6 ? atoi(argv[4]) : 0, threads = argc >= 6 ? atoi(argv[5]) : 0;
     if (argc == 7)
         hold_s = atoi(argv[6]);
     total_count = count;
     if (argc < 6 || argc > 7 || hold_s < 0 || count < 1 || threads < 1 || threads > count ||
         parse_server(argv[1]) < 0) {
-        fprintf(stderr, "usage: %s HOST:PORT NAME EXPECTED COUNT THREADS [HOLD_S]\n", argv[0]);
+        fprintf(stderr, "usage: %s [-w WINDOW] HOST:PORT NAME EXPECTED COUNT THREADS [HOLD_S]\n",
+                prog);
         return 2;
     }
     name = argv[2];
     if (load_expected(argv[3]) < 0) {
-        fprintf(stderr, "%s: %s: %s\n", argv[0], argv[3], strerror(errno));
+        fprintf(stderr, "%s: %s: %s\n", prog, argv[3], strerror(errno));
         return 2;
     }
     sds = calloc((size_t)count, sizeof *sds);
@@ -207,7 +224,7 @@ int main(int argc, char **argv)
         started++;
     }
     if (started < threads) {
-        fprintf(stderr, "%s: could not start %d threads\n", argv[0], threads);
+        fprintf(stderr, "%s: could not start %d threads\n", prog, threads);
         return 1; /* the barrier would never open */
     }
     int ok = 0;
