@@ -59,8 +59,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->time_wait = 1 * STCP_SEC;
     cfg->persist_max = 500 * STCP_MSEC;
     cfg->orphan_timeout = 60 * STCP_SEC;
-    cfg->keepalive_idle = 10 * STCP_SEC;
-    cfg->keepalive_quiet = 2 * 3600 * STCP_SEC;
+    cfg->keepalive_idle = 1 * STCP_SEC;
     cfg->keepalive_interval = 500 * STCP_MSEC;
     cfg->mss = STCP_MSS;
     cfg->cc = NULL; /* none: the classic core; transport_init picks MYSO_CC's */
@@ -2031,9 +2030,7 @@ static void on_persist_timeout(struct tcb *t, stcp_usec_t now)
 
 /* When a keepalive is due, or STCP_NO_TIMER: only while synchronized,
  * nothing is in flight (the retransmission timer covers that) and the
- * window is not being probed.  After 10 s of silence while the application
- * waits to read (it would wait forever for a dead peer), else after RFC
- * 1122's 2 h: idle connections cost (almost) no wake-ups. */
+ * window is not being probed. */
 static stcp_usec_t keepalive_due(const struct tcb *t)
 {
     bool idle_state =
@@ -2042,7 +2039,7 @@ static stcp_usec_t keepalive_due(const struct tcb *t)
         !t->cfg.keepalive_idle)
         return STCP_NO_TIMER;
     if (!t->keepalive_sent)
-        return t->last_heard + (t->reader_waits ? t->cfg.keepalive_idle : t->cfg.keepalive_quiet);
+        return t->last_heard + t->cfg.keepalive_idle;
     return t->keepalive_sent + t->cfg.keepalive_interval;
 }
 
@@ -2596,7 +2593,6 @@ static void control_loop(struct driver *d)
     static const struct timespec past = {0, 0};
     for (;;) {
         stcp_usec_t now = d->now = now_usec();
-        t->reader_waits = stcp_app_reader_waiting(d->sd, t->cfg.keepalive_idle / STCP_MSEC) > 0;
         tcp_timer(t, now);
         if (!d->done)
             tcp_output(t, now);

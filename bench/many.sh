@@ -31,6 +31,7 @@ SAMPLER=
 cleanup() {
     for p in $MP $SP $SAMPLER; do kill "$p" 2>/dev/null; done
     wait 2>/dev/null
+    [ -n "${MANY_KEEP:-}" ] && cp "$W"/*.out "$W"/*.err "$MANY_KEEP"/ 2>/dev/null
     rm -rf "$W"
 }
 trap cleanup EXIT
@@ -52,7 +53,7 @@ fi
 mkdir -p "$W/files"
 head -c "$BYTES" /dev/urandom >"$W/files/f"
 "$ROOT/server" -a 127.0.0.1 -d "$W/files" -m $((N + 100)) -b $((N + 100)) -t 600 \
-    ${WINDOW:+-w "$WINDOW"} >"$W/s.out" 2>"$W/s.err" &
+    ${WINDOW:+-w "$WINDOW"} ${MANY_SERVER_ARGS:-} >"$W/s.out" 2>"$W/s.err" &
 SP=$!
 for _ in $(seq 250); do grep -q "address is" "$W/s.out" 2>/dev/null && break; sleep 0.02; done
 PORT=$(sed -n "s/^Server's address is .*:\([0-9]*\)$/\1/p" "$W/s.out")

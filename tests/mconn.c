@@ -97,8 +97,12 @@ static int fetch_exact(mysocket_t sd)
 {
     long long length = -1;
     if (fileproto_read_reply(sd, &length) < 0 || length != expected_len) {
-        fprintf(stderr, "mconn: sd %d: bad reply (length %lld, %s)\n", sd, length,
-                length < 0 ? strerror(errno) : "wrong length");
+        int err = errno;
+        struct sockaddr_in me = {0};
+        socklen_t len = sizeof me;
+        mygetsockname(sd, (struct sockaddr *)&me, &len);
+        fprintf(stderr, "mconn: sd %d (port %u): bad reply (length %lld, %s)\n", sd,
+                ntohs(me.sin_port), length, length < 0 ? strerror(err) : "wrong length");
         return 0;
     }
     unsigned char buf[16384];
