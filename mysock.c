@@ -1381,6 +1381,34 @@ static struct conn *app_conn(struct mysock *s)
     return s->conn;
 }
 
+/* CLOCK_MONOTONIC now + ms. */
+static struct timespec deadline_after_ms(long ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* A myread has waited as long as the transport asked (its keepalive idle
+ * time): tell it, once, so it can start keepalives.  Lock held. */
+static void reader_went_idle(struct conn *c)
+{
+    __atomic_store_n(&c->reader_idle, true, __ATOMIC_RELAXED);
+    c->reader_news = true;
+    conn_wake(c, ~0u);
+}
+
 int myread(mysocket_t sd, void *buffer, size_t length)
 {
     struct mysock *s = sock_get(sd);
@@ -1397,22 +1425,23 @@ int myread(mysocket_t sd, void *buffer, size_t length)
     }
     length = MIN(length, (size_t)INT32_MAX);
     long timeout_ms = sock_option(s, MYSO_RCVTIMEO);
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = deadline_after_ms(timeout_ms);
     bool timed_out = false;
+    long watch_ms = __atomic_load_n(&c->reader_watch_ms, __ATOMIC_RELAXED);
+    struct timespec idle_at = deadline_after_ms(watch_ms);
     while (!c->rcvq.len && length && !c->fin_received && !c->error && !c->transport_done &&
            s->app_open && !c->shut_rd && !timed_out) {
-        if (timeout_ms)
+        if (watch_ms > 0 && !c->reader_idle && (!timeout_ms || ts_before(&idle_at, &deadline))) {
+            if (pthread_cond_timedwait(&c->rd_cv, &s->lock, &idle_at) == ETIMEDOUT)
+                reader_went_idle(c);
+        } else if (timeout_ms) {
             timed_out = pthread_cond_timedwait(&c->rd_cv, &s->lock, &deadline) == ETIMEDOUT;
-        else
+        } else {
             pthread_cond_wait(&c->rd_cv, &s->lock);
+        }
     }
+    if (c->reader_idle)
+        __atomic_store_n(&c->reader_idle, false, __ATOMIC_RELAXED);
     if (c->rcvq.len || !length) {
         rc = (int)byteq_get(&c->rcvq, buffer, length);
         c->app_read = true;

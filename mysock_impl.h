@@ -105,6 +105,9 @@ struct conn {
     int net_error;      /* error the path reported (ECONNREFUSED), sticky */
 
     bool app_read;        /* myread freed space since APP_READ was reported */
+    long reader_watch_ms; /* stcp_app_reader_waiting's after_ms (atomic; 0: not asked) */
+    bool reader_idle;     /* a myread has waited reader_watch_ms (atomic) */
+    bool reader_news;     /* reader_idle was set: end the transport's wait once */
     bool close_requested; /* myclose was called */
     size_t discarded;     /* bytes of rcvq myclose threw away unread */
     bool close_reported;  /* APP_CLOSE_REQUESTED was reported */

@@ -253,6 +253,11 @@ static unsigned wait_for_event(mysocket_t sd, unsigned wait_flags, const struct 
             break;
         }
         flush_app_wakes(c);
+        if (c->reader_news) {
+            c->reader_news = false; /* a reader went idle: the transport looks again */
+            pthread_mutex_unlock(&s->lock);
+            break;
+        }
         int64_t wait_ns = abstime ? ns_until(clock, abstime) : -1;
         if (wait_ns == 0) {
             pthread_mutex_unlock(&s->lock);
@@ -618,6 +623,18 @@ int stcp_app_closed(mysocket_t sd)
     int closed = c->close_requested;
     pthread_mutex_unlock(&s->lock);
     return closed;
+}
+
+int stcp_app_reader_waiting(mysocket_t sd, long after_ms)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c || after_ms <= 0)
+        return 0;
+    /* Atomics, no lock: the transport asks at every turn of its loop. */
+    if (__atomic_load_n(&c->reader_watch_ms, __ATOMIC_RELAXED) != after_ms)
+        __atomic_store_n(&c->reader_watch_ms, after_ms, __ATOMIC_RELAXED);
+    return __atomic_load_n(&c->reader_idle, __ATOMIC_RELAXED);
 }
 
 long stcp_get_option(mysocket_t sd, int option)

@@ -171,6 +171,13 @@ void stcp_unblock_close(mysocket_t sd, int err);
  * myclose from APP_CLOSED. */
 int stcp_app_closed(mysocket_t sd);
 
+/* Has the application been waiting in myread for at least after_ms (an
+ * addition, for keepalives)?  1 or 0.  The first call also asks the
+ * framework to end the transport's stcp_wait_for_event (as TIMEOUT) when a
+ * myread has waited that long, so the transport can look again; a
+ * transport that never calls it sees no such early return. */
+int stcp_app_reader_waiting(mysocket_t sd, long after_ms);
+
 /* An option of the socket (mysock.h's MYSO_*), with its default applied. */
 long stcp_get_option(mysocket_t sd, int option);
 

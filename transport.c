@@ -59,7 +59,8 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->time_wait = 1 * STCP_SEC;
     cfg->persist_max = 500 * STCP_MSEC;
     cfg->orphan_timeout = 60 * STCP_SEC;
-    cfg->keepalive_idle = 1 * STCP_SEC;
+    cfg->keepalive_idle = 10 * STCP_SEC;
+    cfg->keepalive_quiet = 2 * 3600 * STCP_SEC;
     cfg->keepalive_interval = 500 * STCP_MSEC;
     cfg->mss = STCP_MSS;
     cfg->cc = NULL; /* none: the classic core; transport_init picks MYSO_CC's */
@@ -482,7 +483,11 @@ static void rto_backoff(struct tcb *t)
  * is merely slow ends a live connection. */
 static bool peer_gone(const struct tcb *t, unsigned tries, unsigned max_tries, stcp_usec_t now)
 {
-    return tries > max_tries && now - t->last_heard >= t->cfg.abort_silence;
+    /* Silence counts from when the peer last spoke, or, if later, from
+     * when it began to owe us an answer: an idle spell, when nothing was
+     * asked of it, is not silence. */
+    stcp_usec_t since = MAX(t->last_heard, t->flight_since);
+    return tries > max_tries && now - since >= t->cfg.abort_silence;
 }
 
 /* Unanswered keepalives, after abort_silence, that end a connection. */
@@ -1108,8 +1113,10 @@ static void arm_timers(struct tcb *t, stcp_usec_t now)
     }
     if (t->snd_max == t->snd_una)
         t->rexmit_at = STCP_NO_TIMER;
-    else if (t->rexmit_at == STCP_NO_TIMER && t->persist_at == STCP_NO_TIMER)
+    else if (t->rexmit_at == STCP_NO_TIMER && t->persist_at == STCP_NO_TIMER) {
         t->rexmit_at = now + t->rto;
+        t->flight_since = now;
+    }
 }
 
 void tcp_output(struct tcb *t, stcp_usec_t now)
@@ -2030,7 +2037,9 @@ static void on_persist_timeout(struct tcb *t, stcp_usec_t now)
 
 /* When a keepalive is due, or STCP_NO_TIMER: only while synchronized,
  * nothing is in flight (the retransmission timer covers that) and the
- * window is not being probed. */
+ * window is not being probed.  After 10 s of silence while the application
+ * waits to read (it would wait forever for a dead peer), else after RFC
+ * 1122's 2 h: idle connections cost (almost) no wake-ups. */
 static stcp_usec_t keepalive_due(const struct tcb *t)
 {
     bool idle_state =
@@ -2039,7 +2048,7 @@ static stcp_usec_t keepalive_due(const struct tcb *t)
         !t->cfg.keepalive_idle)
         return STCP_NO_TIMER;
     if (!t->keepalive_sent)
-        return t->last_heard + t->cfg.keepalive_idle;
+        return t->last_heard + (t->reader_waits ? t->cfg.keepalive_idle : t->cfg.keepalive_quiet);
     return t->keepalive_sent + t->cfg.keepalive_interval;
 }
 
@@ -2593,6 +2602,7 @@ static void control_loop(struct driver *d)
     static const struct timespec past = {0, 0};
     for (;;) {
         stcp_usec_t now = d->now = now_usec();
+        t->reader_waits = stcp_app_reader_waiting(d->sd, t->cfg.keepalive_idle / STCP_MSEC) > 0;
         tcp_timer(t, now);
         if (!d->done)
             tcp_output(t, now);

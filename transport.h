@@ -269,7 +269,9 @@ struct tcp_config {
     stcp_usec_t time_wait;          /* TIME_WAIT length (2 MSL) */
     stcp_usec_t persist_max;        /* upper bound of the zero-window probe interval */
     stcp_usec_t orphan_timeout;     /* FIN_WAIT_2 after myclose: give up on a silent peer */
-    stcp_usec_t keepalive_idle;     /* silence, nothing in flight, before a keepalive ... */
+    stcp_usec_t keepalive_idle;     /* silence, nothing in flight, before a keepalive
+                                       while the application waits to read ... */
+    stcp_usec_t keepalive_quiet;    /* ... and while it does not (RFC 1122: 2 h) ... */
     stcp_usec_t keepalive_interval; /* ... and between unanswered ones */
     uint32_t mss;                   /* our MSS limit: the most we send per segment, and
                                        the MSS option we announce (TCP_MIN_MSS..TCP_MAX_MSS) */
@@ -438,12 +440,16 @@ struct tcb {
 
     /* TIME_WAIT end, or the FIN_WAIT_2 timeout of an orphaned connection. */
     stcp_usec_t close_at;
-    stcp_usec_t last_heard; /* when the peer last sent anything */
+    stcp_usec_t last_heard;   /* when the peer last sent anything */
+    stcp_usec_t flight_since; /* when the retransmission timer last started from
+                                 idle: silence before it was owed nothing */
 
     /* Keepalive: a silent peer is asked to answer (RFC 1122 4.2.3.6), so a
      * receiver notices when the sender has died. */
     stcp_usec_t keepalive_sent; /* the last one, 0 if none since we heard */
     unsigned unanswered_keepalives;
+    bool reader_waits; /* input: the application has waited keepalive_idle in
+                          myread (keepalive_idle applies, else keepalive_quiet) */
 
     /* ACKs that answer unacceptable segments are rationed (RFC 5961 7),
      * so forged segments cannot make us flood the peer with them. */

@@ -24,9 +24,10 @@ stop_server
 
 # ---- An idle connection sleeps ----
 # Voluntary context switches of all the server's threads: each is a
-# wake-up.  With one connection idle (a request line never finished), the
-# only wake-ups in 3 s are the keepalive's (1 s idle, then answered: about
-# two each), so at most a few; a polling loop would make hundreds.
+# wake-up.  With one connection idle (a request line never finished, the
+# server's thread waiting in myread), the only wake-ups in 3 s are the
+# reader's nudge to the transport and, 10 s after the last segment, the
+# keepalive's, so at most a few; a polling loop would make hundreds.
 wakeups() {
     cat /proc/"$1"/task/*/status 2> /dev/null |
         awk '/^voluntary_ctxt_switches:/ {n += $2} END {print n + 0}'
