@@ -5,8 +5,9 @@
 #                                    (default 10000 65536 16, the default window)
 #   bash bench/many.sh idle [COUNT]                      (default 2000)
 #
-# fetch: one server, one tests/mconn process opening COUNT connections (all
-# open at once, then each asks for a BYTES-byte file) and checking every byte.
+# fetch: one server, one tests/mconn process opening COUNT connections, each
+# asking for a BYTES-byte file (all open and asked before any is read), and
+# checking every byte.  open_s: when all were open (and asked).
 # Prints one line:
 #   many: n=.. exact=.. open_s=.. wall_s=.. fresh_kb=.. peak_rss_kb=..
 #         rss_per_conn_kb=.. peak_threads=.. peak_fds=..
@@ -94,10 +95,11 @@ fi
 done) >"$W/samples" &
 SAMPLER=$!
 t0=$(date +%s.%N)
-# HOLD_S 1: every connection is open before the first request (the server
-# holds all N at once), then all ask, then all are read.
+# Each connection asks as soon as it is open; all are read once all have
+# asked.  MANY_HOLD=1: every connection is open before the first request
+# (the server holds all N at once), then all ask at once, then all are read.
 timeout 900 "$ROOT/tests/mconn" ${WINDOW:+-w "$WINDOW"} "127.0.0.1:$PORT" f "$W/files/f" "$N" \
-    "$THREADS" 1 >"$W/m.out" 2>"$W/m.err"
+    "$THREADS" ${MANY_HOLD:+1} >"$W/m.out" 2>"$W/m.err"
 rc=$?
 t1=$(date +%s.%N)
 peak=$(kb VmHWM "$SP")
@@ -105,7 +107,7 @@ kill "$SAMPLER" 2>/dev/null
 wait "$SAMPLER" 2>/dev/null
 SAMPLER=
 exact=$(sed -n 's/^mconn: \([0-9]*\) of .*/\1/p' "$W/m.out")
-open_s=$(sed -n 's/^mconn: all .* open, idle after \([0-9.]*\) s/\1/p' "$W/m.out")
+open_s=$(sed -n 's/^mconn: all .* after \([0-9.]*\) s/\1/p' "$W/m.out" | head -1)
 awk -v n="$N" -v e="${exact:-0}" -v o="${open_s:-0}" -v w="$(awk "BEGIN {print $t1 - $t0}")" \
     -v f="$fresh" -v p="${peak:-0}" -v thr="$(sort -n "$W/samples" | tail -1 | cut -d' ' -f1)" \
     -v fds="$(sort -k2 -n "$W/samples" | tail -1 | cut -d' ' -f2)" 'BEGIN {

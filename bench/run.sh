@@ -551,7 +551,7 @@ row "stcp_xfer, 100 threads each side, aggregate" conc_x "MB/s" \
 section "Many connections: one server, tests/mconn (16 threads), bench/many.sh"
 row "$MANY concurrent connections, 64 KiB each: byte-exact" many_exact "of $MANY" "" \
     "all byte-exact: $([ "$(med many_exact)" = "$MANY" ] && echo met || echo "**missed**")"
-row "  … wall time (all open and asked after: $(fmt "$(med many_open_s)") s)" many_wall_s "s" "" ""
+row "  … wall time (all open and asked after $(fmt "$(med many_open_s)") s)" many_wall_s "s" "" ""
 row "  … server peak RSS" many_peak_rss_kb "kB" \
     "$(fmt "$(med many_rss_per_conn_kb)") kB a connection (peak less fresh, over $MANY)" ""
 row "  … server peak threads (sampled every 0.5 s)" many_peak_threads "" \
