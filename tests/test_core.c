@@ -1826,6 +1826,24 @@ static void test_timer_abort_when_peer_silent(void)
     h_free(&h);
 }
 
+/* Idle time is not silence: a connection idle for longer than
+ * abort_silence that then sends gives its peer abort_silence from the
+ * send to answer, not less. */
+static void test_timer_idle_is_not_silence(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_advance(&h, 2 * h.tcb.cfg.abort_silence); /* idle: nothing asked of the peer */
+    stcp_usec_t sent = h.now;
+    h_write(&h, "hello");
+    for (int i = 0; i < 1000 && h.tcb.state != TCPS_CLOSED; i++)
+        h_advance(&h, h.tcb.rexmit_at - h.now);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.error, ETIMEDOUT);
+    CU_ASSERT(h.now - sent >= h.tcb.cfg.abort_silence);
+    h_free(&h);
+}
+
 /* Forged segments (outside the window) do not count as the peer being
  * alive: a dead peer's connection still ends on time. */
 static void test_timer_garbage_does_not_keep_peer_alive(void)
@@ -2845,6 +2863,8 @@ void register_core_suites(void)
         {"RTO capped at rto_max", test_timer_rto_capped_at_rto_max},
         {"persist backoff capped", test_timer_persist_backoff_capped},
         {"abort when peer silent", test_timer_abort_when_peer_silent},
+        {"a connection idle longer than abort_silence still gives its peer abort_silence",
+         test_timer_idle_is_not_silence},
         {"garbage does not keep a dead peer alive", test_timer_garbage_does_not_keep_peer_alive},
         {"challenge ACKs throttled", test_challenge_acks_throttled},
         {"recent duplicates always acked", test_recent_duplicates_always_acked},
