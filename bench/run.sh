@@ -352,7 +352,7 @@ ms=$(sed -n 's/.*cpu \([0-9.]*\) ms.*/\1/p' "$WORK/idle.duplex")
 # fetch run takes minutes.
 MANY=10000
 [ "$QUICK" = 1 ] && MANY=1000
-log "many connections: $MANY concurrent 64 KiB fetches, then 2000 held idle (bench/many.sh)"
+log "many connections: $MANY concurrent 64 KiB fetches, then 1000 held idle (bench/many.sh)"
 if over_budget "many connections"; then
     :
 else
@@ -366,7 +366,7 @@ else
         ;;
     *) note_fail "bench/many.sh fetch: $line" ;;
     esac
-    line=$(bash "$ROOT/bench/many.sh" idle 2000 | tail -1)
+    line=$(bash "$ROOT/bench/many.sh" idle 1000 | tail -1)
     case $line in
     "idle_many: n="*)
         for k in per_conn_kb threads srv_wakeups_per_conn_s cli_wakeups_per_conn_s cpu_pct_per_conn; do
@@ -556,7 +556,7 @@ row "  … server peak RSS" many_peak_rss_kb "kB" \
     "$(fmt "$(med many_rss_per_conn_kb)") kB a connection (peak less fresh, over $MANY)" ""
 row "  … server peak threads (sampled every 0.5 s)" many_peak_threads "" \
     "descriptors at most $(fmt "$(med many_peak_fds)")" ""
-row "2000 idle connections: server RSS per connection" idle_many_per_conn_kb "kB" \
+row "1000 idle connections: server RSS per connection" idle_many_per_conn_kb "kB" \
     "threads and their stacks included" \
     "≤ 64 KiB: $(verdict "$(med idle_many_per_conn_kb)" "<" 64.001)"
 row "  … CPU per idle connection (both processes, 3 s)" idle_many_cpu_pct_per_conn "% of a core" \
