@@ -65,6 +65,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->cc = NULL; /* none: the classic core; transport_init picks MYSO_CC's */
     cfg->sack = true;
     cfg->wscale = true;
+    cfg->rack = true;
 }
 
 unsigned tcp_wscale_for(uint32_t window)
@@ -451,7 +452,12 @@ static stcp_usec_t rto_estimate(const struct tcb *t)
 {
     if (!t->have_rtt)
         return t->cfg.rto_initial;
-    stcp_usec_t rto = t->srtt + MAX(RTO_CLOCK_GRANULARITY, 4 * t->rttvar);
+    /* The variance term is at least half the SRTT: on a path of tens of
+     * milliseconds RTTVAR shrinks to a few hundred microseconds, and a
+     * queue that builds (or a scheduler that stalls a peer for a moment)
+     * would then fire the timer spuriously.  On loopback rto_min rules. */
+    stcp_usec_t var = MAX(RTO_CLOCK_GRANULARITY, 4 * t->rttvar);
+    stcp_usec_t rto = t->srtt + MAX(var, t->srtt / 2);
     return MAX(rto, t->cfg.rto_min);
 }
 
@@ -500,17 +506,45 @@ static void sent_log_add(struct tcp_sent_log *l, uint32_t end, stcp_usec_t now)
     l->rec[i].end = end;
     l->rec[i].sent = now;
     l->rec[i].resent_at = 0;
+    l->rec[i].flags = 0;
 }
 
-/* Segments from una that start before end are being sent again now. */
+#define SENT_REC(l, k) (&(l)->rec[((l)->head + (k)) % (l)->cap])
+
+/* The first record (counted from the head) that ends beyond seq: records
+ * are in sequence order, so a binary search. */
+static unsigned sent_log_find(const struct tcp_sent_log *l, uint32_t una, uint32_t seq)
+{
+    unsigned lo = 0, hi = l->count;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (SENT_REC(l, mid)->end - una <= seq - una)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Segments from una that start before end are being sent again now:
+ * all of them (a timeout's go-back-N, the oldest segment), or with from
+ * given (not una) only those overlapping [from, end). */
+static void sent_log_resent_from(struct tcp_sent_log *l, uint32_t una, uint32_t from, uint32_t end,
+                                 stcp_usec_t now)
+{
+    for (unsigned k = sent_log_find(l, una, from); k < l->count; k++) {
+        struct tcp_sent_rec *r = SENT_REC(l, k);
+        uint32_t start = k ? SENT_REC(l, k - 1)->end : una;
+        if (!seq_lt(start, end))
+            break;
+        r->resent_at = now ? now : 1;
+        r->flags |= TCP_SENT_REXMIT;
+    }
+}
+
 static void sent_log_resent(struct tcp_sent_log *l, uint32_t una, uint32_t end, stcp_usec_t now)
 {
-    uint32_t start = una;
-    for (unsigned k = 0; k < l->count && seq_lt(start, end); k++) {
-        unsigned i = (l->head + k) % l->cap;
-        l->rec[i].resent_at = now ? now : 1;
-        start = l->rec[i].end;
-    }
+    sent_log_resent_from(l, una, una, end, now);
 }
 
 /* Forget segments that ack covers.  Returns the RTT sample they give, or
@@ -534,6 +568,194 @@ static stcp_usec_t sent_log_ack(struct tcp_sent_log *l, uint32_t ack, stcp_usec_
     return now > newest_sent ? now - newest_sent : 1;
 }
 
+/* ---- RACK-TLP (RFC 8985): loss detected by send time ---- */
+
+/* Per segment, the sent log knows when it was last sent, whether the peer
+ * SACKed it, whether it is taken for lost and whether a resend of it is
+ * in flight.  RACK takes a segment for lost once a segment sent after it
+ * has been delivered and more than an RTT (plus a reordering window) has
+ * passed since it was sent -- which finds lost resends too, that
+ * RFC 6675's counting cannot see.  Only with SACK, and only for the
+ * algorithms with a loss window: `none` keeps the classic recovery. */
+static bool rack_on(const struct tcb *t)
+{
+    return t->cfg.rack && t->sack_ok && t->cc.algo->loss_window;
+}
+
+static stcp_usec_t rec_xmit(const struct tcp_sent_rec *r)
+{
+    return r->resent_at ? r->resent_at : r->sent;
+}
+
+/* Where record k starts: the end of the one before, or snd_una. */
+static uint32_t rec_start(const struct tcb *t, unsigned k)
+{
+    return k ? SENT_REC(&t->sent, k - 1)->end : t->snd_una;
+}
+
+/* Was segment a (sent at ta, ending at ea) sent after segment b? */
+static bool rack_sent_after(stcp_usec_t ta, uint32_t ea, stcp_usec_t tb, uint32_t eb)
+{
+    return ta > tb || (ta == tb && seq_gt(ea, eb));
+}
+
+/* A segment is known delivered (ACKed or SACKed) now: remember the most
+ * recently sent of them and its RTT (RFC 8985 6.2 steps 2 and 3). */
+static void rack_delivered(struct tcb *t, const struct tcp_sent_rec *r, stcp_usec_t now)
+{
+    stcp_usec_t x = rec_xmit(r);
+    if (!r->resent_at && seq_lt(r->end, t->rack.fack))
+        t->rack.reordering_seen = true; /* it arrived after data sent later */
+    if (seq_gt(r->end, t->rack.fack))
+        t->rack.fack = r->end;
+    /* A resend delivered sooner than the path's minimum RTT: what arrived
+     * was the first copy, not this one. */
+    if (r->resent_at && t->rack.min_rtt && now - x < t->rack.min_rtt)
+        return;
+    if (!t->rack.xmit_ts || rack_sent_after(x, r->end, t->rack.xmit_ts, t->rack.end_seq)) {
+        t->rack.xmit_ts = x;
+        t->rack.end_seq = r->end;
+        t->rack.rtt = now > x ? now - x : 1;
+    }
+}
+
+/* The cumulative ACK reaches ack: the segments it covers that were not
+ * SACKed already are delivered (before sent_log_ack forgets them). */
+static void rack_cum_acked(struct tcb *t, uint32_t ack, stcp_usec_t now)
+{
+    for (unsigned k = 0; k < t->sent.count; k++) {
+        const struct tcp_sent_rec *r = SENT_REC(&t->sent, k);
+        if (!seq_leq(r->end, ack))
+            break;
+        if (!(r->flags & TCP_SENT_SACKED))
+            rack_delivered(t, r, now);
+    }
+}
+
+/* The peer SACKs [start, end): mark the segments wholly inside it. */
+static void rack_sacked(struct tcb *t, uint32_t start, uint32_t end, stcp_usec_t now)
+{
+    struct tcp_sent_log *l = &t->sent;
+    for (unsigned k = sent_log_find(l, t->snd_una, start); k < l->count; k++) {
+        struct tcp_sent_rec *r = SENT_REC(l, k);
+        if (seq_gt(r->end, end))
+            break;
+        if (seq_lt(rec_start(t, k), start) || (r->flags & TCP_SENT_SACKED))
+            continue;
+        r->flags |= TCP_SENT_SACKED;
+        rack_delivered(t, r, now);
+    }
+}
+
+/* The peer has dropped data it SACKed (reneging, RFC 2018 8): forget
+ * every SACK; the data is resent as lost. */
+static void rack_reneged(struct tcb *t)
+{
+    t->sb.n = 0;
+    for (unsigned k = 0; k < t->sent.count; k++)
+        SENT_REC(&t->sent, k)->flags &= (uint8_t)~TCP_SENT_SACKED;
+    t->stats.sack_reneged++;
+}
+
+/* RFC 8985 6.2 step 4: no reordering seen, and either in recovery or
+ * DupThresh segments' worth SACKed above snd_una: no reordering window
+ * (losses are called at once, as RFC 6675 would); else min_rtt / 4. */
+static stcp_usec_t rack_reo_wnd(const struct tcb *t)
+{
+    if (!t->rack.reordering_seen &&
+        (t->in_recovery || sb_is_lost(&t->sb, t->snd_una, t->snd_mss)))
+        return 0;
+    return MIN(t->rack.min_rtt / 4, t->srtt);
+}
+
+static void rack_mark_lost(struct tcb *t, struct tcp_sent_rec *r)
+{
+    if (r->flags & TCP_SENT_REXMIT)
+        t->stats.rack_lost_rexmit++;
+    r->flags = (uint8_t)((r->flags | TCP_SENT_LOST) & ~TCP_SENT_REXMIT);
+    t->stats.rack_lost++;
+}
+
+/* RFC 8985 6.2 step 5: every segment not delivered that was sent before
+ * the RACK segment, and longer ago than its RTT plus the reordering
+ * window, is lost; for the others, the reordering timer is set to when
+ * they would be.  Returns how many were newly taken for lost. */
+static unsigned rack_detect_loss(struct tcb *t, stcp_usec_t now)
+{
+    stcp_usec_t reo = rack_reo_wnd(t), wait = 0;
+    unsigned lost = 0;
+    t->rack.reo_at = STCP_NO_TIMER;
+    if (!t->rack.xmit_ts)
+        return 0;
+    for (unsigned k = 0; k < t->sent.count; k++) {
+        struct tcp_sent_rec *r = SENT_REC(&t->sent, k);
+        if (r->flags & TCP_SENT_SACKED)
+            continue;
+        stcp_usec_t x = rec_xmit(r);
+        if (!rack_sent_after(t->rack.xmit_ts, t->rack.end_seq, x, r->end)) {
+            if (!r->resent_at)
+                break; /* first copies go in sequence order: none later is older */
+            continue;
+        }
+        if ((r->flags & TCP_SENT_LOST) && !(r->flags & TCP_SENT_REXMIT))
+            continue; /* already waiting to be resent */
+        stcp_usec_t due = x + t->rack.rtt + reo;
+        if (due <= now) {
+            rack_mark_lost(t, r);
+            lost++;
+        } else if (!wait || due - now < wait) {
+            wait = due - now;
+        }
+    }
+    if (wait)
+        t->rack.reo_at = now + wait;
+    return lost;
+}
+
+/* A timeout: everything not SACKed is taken for lost (RFC 8985 6.3; the
+ * SACKs are kept, RFC 6675 5.1 allowing it while reneging is checked). */
+static void rack_all_lost(struct tcb *t)
+{
+    for (unsigned k = 0; k < t->sent.count; k++) {
+        struct tcp_sent_rec *r = SENT_REC(&t->sent, k);
+        if (!(r->flags & TCP_SENT_SACKED))
+            r->flags = (uint8_t)((r->flags | TCP_SENT_LOST) & ~TCP_SENT_REXMIT);
+    }
+}
+
+/* The pipe (RFC 6675 4) from the per-segment marks: a segment counts once
+ * unless it is lost or SACKed, and once more while a resend is in flight.
+ * What the log could not record counts as in flight. */
+static uint32_t rack_pipe(const struct tcb *t)
+{
+    uint32_t pipe = 0, start = t->snd_una;
+    for (unsigned k = 0; k < t->sent.count; k++) {
+        const struct tcp_sent_rec *r = SENT_REC(&t->sent, k);
+        uint32_t len = r->end - start;
+        start = r->end;
+        if (r->flags & TCP_SENT_SACKED)
+            continue;
+        if (!(r->flags & TCP_SENT_LOST))
+            pipe += len;
+        if (r->flags & TCP_SENT_REXMIT)
+            pipe += len;
+    }
+    if (seq_lt(start, t->snd_max))
+        pipe += t->snd_max - start;
+    return pipe;
+}
+
+/* From record *k on, the first one lost and not yet resent. */
+static bool rack_next_lost(const struct tcb *t, unsigned *k)
+{
+    for (; *k < t->sent.count; ++*k) {
+        uint8_t f = SENT_REC(&t->sent, *k)->flags;
+        if ((f & TCP_SENT_LOST) && !(f & (TCP_SENT_REXMIT | TCP_SENT_SACKED)))
+            return true;
+    }
+    return false;
+}
+
 static void event(struct tcb *t, enum tcp_event ev, int err)
 {
     if (t->env.event)
@@ -548,6 +770,7 @@ static size_t app_space(const struct tcb *t)
 static void timers_off(struct tcb *t)
 {
     t->rexmit_at = t->persist_at = t->close_at = STCP_NO_TIMER;
+    t->rack.reo_at = t->rack.tlp_at = STCP_NO_TIMER;
 }
 
 static void enter_closed(struct tcb *t)
@@ -1029,6 +1252,7 @@ static bool send_new_segment(struct tcb *t, stcp_usec_t now, uint32_t wnd)
     sent_log_add(&t->sent, t->snd_nxt, now);
     t->fin_sent = fin;
     t->stats.bytes_out += len;
+    t->rack.tlp_rearm = true;
     return true;
 }
 
@@ -1051,7 +1275,7 @@ static void send_new_data(struct tcb *t, stcp_usec_t now)
 static void sack_resend(struct tcb *t, stcp_usec_t now, uint32_t seq, uint32_t hole_end)
 {
     uint32_t len = MIN(send_mss(t), hole_end - seq);
-    sent_log_resent(&t->sent, t->snd_una, seq + len, now); /* Karn: no samples */
+    sent_log_resent_from(&t->sent, t->snd_una, seq, seq + len, now); /* Karn: no samples */
     emit_data(t, seq, len, false);
     t->sb.high_rxt = seq + len;
     t->stats.rexmit_sack++;
@@ -1083,6 +1307,68 @@ static void sack_output(struct tcb *t, stcp_usec_t now)
     }
 }
 
+/* Send record k of the sent log again (RACK's recovery, or a tail loss
+ * probe).  Returns the payload bytes sent. */
+static uint32_t rack_resend(struct tcb *t, stcp_usec_t now, unsigned k)
+{
+    struct tcp_sent_rec *r = SENT_REC(&t->sent, k);
+    uint32_t start = rec_start(t, k);
+    bool fin = t->fin_sent && r->end == t->snd_max;
+    uint32_t len = r->end - start - (fin ? 1 : 0);
+    r->resent_at = now ? now : 1; /* Karn: no samples from it */
+    r->flags |= TCP_SENT_REXMIT;
+    emit_data(t, start, len, fin);
+    t->stats.rexmit_bytes += len;
+    if (seq_gt(r->end, t->sb.high_rxt))
+        t->sb.high_rxt = r->end;
+    return len + (fin ? 1 : 0);
+}
+
+/* Loss recovery with RACK (after RACK found a loss, or after a timeout):
+ * while the congestion window has an MSS to spare beyond the pipe, resend
+ * the first segment taken for lost, else send new data (RFC 6675's NextSeg
+ * rules 1 and 2, with RACK's marks; rule 3 is the tail loss probe's job).
+ * The first resend of an episode goes whatever the pipe (fast retransmit). */
+static void rack_output(struct tcb *t, stcp_usec_t now)
+{
+    uint32_t mss = send_mss(t);
+    uint32_t peer_wnd = MIN(t->snd_wnd, t->cfg.window);
+    uint32_t pipe = rack_pipe(t);
+    unsigned k = 0;
+    for (;;) {
+        if (!t->rack.force_one && (pipe >= t->cc.cwnd || t->cc.cwnd - pipe < mss))
+            return;
+        if (rack_next_lost(t, &k)) {
+            pipe += rack_resend(t, now, k++);
+            t->stats.rexmit_sack++;
+        } else {
+            uint32_t before = t->snd_nxt;
+            if (!may_send_data(t) || t->snd_nxt != t->snd_max || !send_new_segment(t, now, peer_wnd))
+                return;
+            pipe += t->snd_nxt - before;
+        }
+        t->rack.force_one = false;
+    }
+}
+
+/* The tail loss probe's timer (RFC 8985 7.2): while data is in flight
+ * outside recovery, 2 SRTT after the last new data sent or ACKed, but no
+ * later than the retransmission timer (the probe then goes instead). */
+static void tlp_schedule(struct tcb *t, stcp_usec_t now)
+{
+    bool want = rack_on(t) && t->syn_acked && t->have_rtt && !t->in_recovery && !t->rack.tlp_out &&
+                t->snd_una != t->snd_max && t->rexmit_at != STCP_NO_TIMER;
+    if (!want) {
+        t->rack.tlp_at = STCP_NO_TIMER;
+        return;
+    }
+    if (t->rack.tlp_at != STCP_NO_TIMER && !t->rack.tlp_rearm)
+        return;
+    t->rack.tlp_rearm = false;
+    stcp_usec_t pto = MAX(2 * t->srtt, RTO_CLOCK_GRANULARITY);
+    t->rack.tlp_at = MIN(now + pto, t->rexmit_at);
+}
+
 static stcp_usec_t persist_interval(const struct tcb *t)
 {
     unsigned shift = MIN(t->persist_shift, 16u);
@@ -1110,6 +1396,7 @@ static void arm_timers(struct tcb *t, stcp_usec_t now)
         t->rexmit_at = STCP_NO_TIMER;
     else if (t->rexmit_at == STCP_NO_TIMER && t->persist_at == STCP_NO_TIMER)
         t->rexmit_at = now + t->rto;
+    tlp_schedule(t, now);
 }
 
 void tcp_output(struct tcb *t, stcp_usec_t now)
@@ -1136,7 +1423,9 @@ void tcp_output(struct tcb *t, stcp_usec_t now)
     }
     /* SACK recovery: after duplicate ACKs, and after a timeout under
      * `none`, which has no go-back-N to repair the holes. */
-    if (t->sack_ok && t->in_recovery && (t->fast_recovery || !t->cc.algo->loss_window))
+    if (rack_on(t) && t->in_recovery)
+        rack_output(t, now);
+    else if (t->sack_ok && t->in_recovery && (t->fast_recovery || !t->cc.algo->loss_window))
         sack_output(t, now);
     /* After a timeout's rewind, what was sent before goes first, whatever
      * the state (the FIN may be among it); new data waits for it. */
@@ -1274,7 +1563,11 @@ static void sack_enter_recovery(struct tcb *t, stcp_usec_t now)
     t->in_recovery = t->fast_recovery = true;
     t->recover = t->snd_max;
     t->sb.high_rxt = t->snd_una;
-    t->rexmit_now = true; /* send_oldest: the first hole */
+    if (rack_on(t))
+        t->rack.force_one = true; /* rack_output: the first segment RACK took for lost */
+    else
+        t->rexmit_now = true; /* send_oldest: the first hole */
+    t->rack.tlp_out = false;
     t->stats.rexmit_fast++;
     t->stats.recoveries++;
     if (cc->on_enter_recovery)
@@ -1285,10 +1578,12 @@ static void sack_enter_recovery(struct tcb *t, stcp_usec_t now)
 /* May a new recovery episode begin?  Not inside one, and (RFC 6582 3.2
  * step 1) only once the ACK covers more than the last recover point, or
  * the duplicates a go-back-N produced would start a false one (`none`
- * keeps the classic rule: it never goes back). */
+ * keeps the classic rule: it never goes back; nor does RACK, which
+ * resends only what it took for lost). */
 static bool may_enter_recovery(const struct tcb *t)
 {
-    return !t->in_recovery && (!t->cc.algo->loss_window || seq_gt(t->snd_una, t->recover));
+    return !t->in_recovery &&
+           (rack_on(t) || !t->cc.algo->loss_window || seq_gt(t->snd_una, t->recover));
 }
 
 /* New data acknowledged during loss recovery (snd_una already moved). */
@@ -1325,8 +1620,12 @@ static void recovery_ack(struct tcb *t, stcp_usec_t now, uint32_t acked)
  * restart the timer, and move loss recovery along. */
 static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
 {
+    if (rack_on(t))
+        rack_cum_acked(t, ack, now);
     stcp_usec_t rtt = sent_log_ack(&t->sent, ack, now);
     if (rtt) {
+        if (!t->rack.min_rtt || rtt < t->rack.min_rtt)
+            t->rack.min_rtt = rtt;
         rtt_sample(t, rtt);
         if (t->cc.algo->on_rtt_sample)
             t->cc.algo->on_rtt_sample(&t->cc, rtt, t->srtt);
@@ -1357,6 +1656,7 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
     else if (acked && cwnd_limited && t->cc.algo->on_ack) /* not for a SYN alone */
         t->cc.algo->on_ack(&t->cc, acked, now);
     t->rexmit_at = t->snd_una == t->snd_max ? STCP_NO_TIMER : now + t->rto;
+    t->rack.tlp_rearm = true;
     if (t->env.acked)
         t->env.acked(t->env.ctx, now, rtt);
 }
@@ -1445,8 +1745,11 @@ static void check_dupack(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
         return;
     t->stats.dupacks_in++;
     if (t->sack_ok) {
-        /* RFC 6675 5: DupThresh duplicates, or the first byte is lost. */
+        /* RFC 6675 5: DupThresh duplicates, or the first byte is lost
+         * (with RACK, rack_input decides instead). */
         t->dupacks++;
+        if (rack_on(t))
+            return;
         if (may_enter_recovery(t) &&
             (t->dupacks >= dupack_threshold(t) || sb_is_lost(&t->sb, t->snd_una, send_mss(t))))
             sack_enter_recovery(t, now);
@@ -1469,6 +1772,55 @@ static void check_dupack(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
     } else if (t->fast_recovery && cc->on_recovery_dupack) {
         cc->on_recovery_dupack(&t->cc); /* one more segment has left the network */
     }
+}
+
+/* Does seg SACK the byte at seq? */
+static bool seg_sacks(const struct tcp_segment *seg, uint32_t seq)
+{
+    for (unsigned k = 0; k < seg->nsack; k++)
+        if (seq_in(seq, seg->sack[k].start, seg->sack[k].end))
+            return true;
+    return false;
+}
+
+/* The probe's episode ends when its data is acknowledged.  A probe that
+ * resent old data and was not followed by a recovery repaired a loss (or
+ * an ACK was lost: without D-SACK we cannot tell), so the algorithm
+ * reduces its window as for a loss (RFC 8985 7.4.2). */
+static void tlp_acked(struct tcb *t, stcp_usec_t now)
+{
+    t->rack.tlp_out = false;
+    const struct cc_algo *cc = t->cc.algo;
+    if (t->rack.tlp_rexmit && t->stats.recoveries + t->stats.timeouts == t->rack.tlp_episodes) {
+        t->stats.recoveries++;
+        if (cc->on_enter_recovery)
+            cc->on_enter_recovery(&t->cc, t->rack.tlp_flight, 0, now);
+        cc_event(t, TCP_CC_RECOVERY);
+    }
+}
+
+/* RACK's part of an ACK (RFC 8985 6.2), after the cumulative ACK: mark
+ * what it SACKs, check for reneging, end a probe's episode, and take for
+ * lost what was sent before the newest delivered segment, long enough ago;
+ * a first loss starts recovery. */
+static void rack_input(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
+{
+    for (unsigned k = 0; k < seg->nsack; k++)
+        if (seq_gt(seg->sack[k].end, t->snd_una) && seq_leq(seg->sack[k].end, t->snd_max))
+            rack_sacked(t, seg->sack[k].start, seg->sack[k].end, now);
+    /* The scoreboard holds the byte at snd_una as SACKed, yet the peer
+     * acknowledges only up to it and no longer SACKs it: it was dropped. */
+    if (t->sb.n && t->sb.r[0].start == t->snd_una && t->snd_una != t->snd_max &&
+        !seg_sacks(seg, t->snd_una))
+        rack_reneged(t);
+    if (t->rack.tlp_out && seq_geq(t->snd_una, t->rack.tlp_end))
+        tlp_acked(t, now);
+    if (!t->sb.n && !t->in_recovery) {
+        t->rack.reo_at = STCP_NO_TIMER;
+        return; /* nothing SACKed, nothing resent: nothing to find */
+    }
+    if (rack_detect_loss(t, now) && may_enter_recovery(t))
+        sack_enter_recovery(t, now);
 }
 
 /* Fifth check: the ACK field.  Returns false if the segment goes no further. */
@@ -1498,12 +1850,14 @@ static bool process_ack(struct tcb *t, stcp_usec_t now, const struct tcp_segment
     if (ack_in_range(seg->ack, t->snd_una, t->snd_max)) {
         ack_new_data(t, now, seg->ack);
         /* Still short of the data after it, SACKed enough to call it lost. */
-        if (t->sack_ok && may_enter_recovery(t) && t->sb.n &&
+        if (t->sack_ok && !rack_on(t) && may_enter_recovery(t) && t->sb.n &&
             sb_is_lost(&t->sb, t->snd_una, send_mss(t)))
             sack_enter_recovery(t, now);
     } else if (seg->ack == t->snd_una) {
         check_dupack(t, now, seg, sacked_new);
     }
+    if (rack_on(t))
+        rack_input(t, now, seg);
     t->unanswered_probes = 0;
     if (seq_geq(seg->ack, t->snd_una))
         update_send_window(t, seg);
@@ -1969,7 +2323,7 @@ static void cc_timeout(struct tcb *t, stcp_usec_t now)
     const struct cc_algo *cc = t->cc.algo;
     if (cc->on_timeout)
         cc->on_timeout(&t->cc, t->snd_max - t->snd_una, t->backoff > 1, now);
-    if (cc->loss_window)
+    if (cc->loss_window && !rack_on(t))
         t->snd_nxt = t->snd_una;
     cc_event(t, TCP_CC_TIMEOUT);
 }
@@ -1985,12 +2339,21 @@ static void on_rexmit_timeout(struct tcb *t, stcp_usec_t now)
         return;
     }
     rto_backoff(t);
-    /* RFC 6675 5.1: SACKs from before the timeout are not trusted (the
-     * peer may have dropped what it held); the go-back-N skips only what
-     * it SACKs afresh. */
-    t->sb.n = 0;
+    if (rack_on(t) && t->syn_acked) {
+        /* RACK: all that is not SACKed is lost, and resent under the loss
+         * window; the SACKs are kept (rack_input checks for reneging). */
+        rack_all_lost(t);
+        t->rack.force_one = true;
+        t->rack.tlp_out = false;
+        t->rack.reo_at = t->rack.tlp_at = STCP_NO_TIMER;
+    } else {
+        /* RFC 6675 5.1: SACKs from before the timeout are not trusted (the
+         * peer may have dropped what it held); the go-back-N skips only
+         * what it SACKs afresh. */
+        t->sb.n = 0;
+        t->rexmit_now = true;
+    }
     t->sb.high_rxt = t->snd_una;
-    t->rexmit_now = true;
     t->in_recovery = true;
     t->fast_recovery = false;
     t->recover = t->snd_max;
@@ -2056,12 +2419,49 @@ static void on_keepalive(struct tcb *t, stcp_usec_t now)
     t->stats.keepalives++;
 }
 
+/* The reordering window of a segment has passed: RACK looks again. */
+static void on_reorder_timeout(struct tcb *t, stcp_usec_t now)
+{
+    t->rack.reo_at = STCP_NO_TIMER;
+    if (rack_on(t) && rack_detect_loss(t, now) && may_enter_recovery(t))
+        sack_enter_recovery(t, now);
+}
+
+/* No ACK for 2 SRTT with data in flight (RFC 8985 7.3): send one segment
+ * to make the peer answer -- new data if the peer's window allows, else
+ * the last segment sent -- so a lost tail is found by RACK, not by the
+ * retransmission timer, which restarts. */
+static void on_probe_timeout(struct tcb *t, stcp_usec_t now)
+{
+    t->rack.tlp_at = STCP_NO_TIMER;
+    if (!rack_on(t) || t->in_recovery || t->rack.tlp_out || t->snd_una == t->snd_max)
+        return;
+    uint32_t peer_wnd = MIN(t->snd_wnd, t->cfg.window);
+    bool fresh = may_send_data(t) && t->snd_nxt == t->snd_max && send_new_segment(t, now, peer_wnd);
+    if (!fresh) {
+        if (!t->sent.count)
+            return; /* the log overflowed: the retransmission timer will do */
+        rack_resend(t, now, t->sent.count - 1);
+    }
+    t->rack.tlp_out = true;
+    t->rack.tlp_rexmit = !fresh;
+    t->rack.tlp_end = t->snd_max;
+    t->rack.tlp_flight = t->snd_max - t->snd_una;
+    t->rack.tlp_episodes = t->stats.recoveries + t->stats.timeouts;
+    t->stats.tlp_probes++;
+    t->rexmit_at = now + t->rto;
+}
+
 void tcp_timer(struct tcb *t, stcp_usec_t now)
 {
     if (t->close_at != STCP_NO_TIMER && now >= t->close_at) {
         enter_closed(t); /* TIME_WAIT over, or an orphan's peer went quiet */
         return;
     }
+    if (t->rack.reo_at != STCP_NO_TIMER && now >= t->rack.reo_at)
+        on_reorder_timeout(t, now);
+    if (t->rack.tlp_at != STCP_NO_TIMER && now >= t->rack.tlp_at)
+        on_probe_timeout(t, now);
     if (t->rexmit_at != STCP_NO_TIMER && now >= t->rexmit_at)
         on_rexmit_timeout(t, now);
     if (t->persist_at != STCP_NO_TIMER && now >= t->persist_at)
@@ -2077,6 +2477,10 @@ stcp_usec_t tcp_next_timer(const struct tcb *t)
         next = t->persist_at;
     if (t->close_at < next)
         next = t->close_at;
+    if (t->rack.reo_at < next)
+        next = t->rack.reo_at;
+    if (t->rack.tlp_at < next)
+        next = t->rack.tlp_at;
     if (keepalive_due(t) < next)
         next = keepalive_due(t);
     if (t->rexmit_now || t->ack_now)
@@ -2642,6 +3046,8 @@ void transport_init(mysocket_t sd, bool_t is_active)
     cfg.sack = !(sack && strcmp(sack, "0") == 0);
     const char *wscale = getenv("STCP_WSCALE");
     cfg.wscale = !(wscale && strcmp(wscale, "0") == 0);
+    const char *rack = getenv("STCP_RACK");
+    cfg.rack = !(rack && strcmp(rack, "0") == 0);
     long window = stcp_get_option(sd, MYSO_WINDOW);
     if (window > 0)
         cfg.window = (uint32_t)window;

@@ -276,6 +276,8 @@ struct tcp_config {
     const struct cc_algo *cc;       /* congestion control; NULL: none (classic) */
     bool sack;                      /* offer SACK (RFC 2018) in our SYN */
     bool wscale;                    /* offer window scaling (RFC 7323) in our SYN */
+    bool rack;                      /* RACK-TLP loss detection (RFC 8985) when SACK is in
+                                       use and the algorithm has a loss window */
 };
 void tcp_config_default(struct tcp_config *cfg);
 
@@ -301,6 +303,10 @@ struct tcp_stats {
     uint64_t sack_blocks_out;     /* SACK blocks sent */
     uint64_t sack_blocks_in;      /* SACK blocks received (valid ones) */
     uint64_t rexmit_sack;         /* segments resent on SACK information */
+    uint64_t rack_lost;           /* segments RACK took for lost (RFC 8985 6) */
+    uint64_t rack_lost_rexmit;    /* ... of which resends lost again */
+    uint64_t tlp_probes;          /* tail loss probes sent (RFC 8985 7) */
+    uint64_t sack_reneged;        /* times the peer dropped data it had SACKed */
 };
 
 /* Bytes the application gave, from snd_una on: [snd_una, snd_max) have
@@ -334,11 +340,15 @@ struct tcp_reasm {
  * only once, after any resend it also covers (Karn's rule, per segment).
  * A ring of cap records, sized by the window (tcp_sent_log_size). */
 #define TCP_SENT_LOG 128 /* the fewest records */
+#define TCP_SENT_SACKED 1u /* wholly SACKed by the peer */
+#define TCP_SENT_LOST   2u /* taken for lost (RACK, or a timeout) */
+#define TCP_SENT_REXMIT 4u /* a resend of it is in flight */
 struct tcp_sent_log {
     struct tcp_sent_rec {
         uint32_t end;          /* sequence number after the segment */
         stcp_usec_t sent;      /* when it was first sent */
         stcp_usec_t resent_at; /* when it was last sent again, 0 if never */
+        uint8_t flags;         /* TCP_SENT_*: what RACK knows of it (SACK connections) */
     } * rec;
     unsigned cap, head, count;
     bool overflow; /* a segment went unrecorded: no samples until it drains */
@@ -427,6 +437,25 @@ struct tcb {
     bool in_recovery;
     bool fast_recovery; /* in_recovery began with duplicate ACKs, not a timeout */
     uint32_t recover;
+
+    /* RACK-TLP (RFC 8985), while rack_on(): the send time and end of the
+     * most recently sent segment known delivered, the RTT it gave, the
+     * reordering timer, and the tail loss probe. */
+    struct {
+        stcp_usec_t xmit_ts, rtt, min_rtt;
+        uint32_t end_seq;
+        uint32_t fack;        /* highest sequence number SACKed or ACKed */
+        bool reordering_seen; /* a segment was delivered below fack, never resent */
+        bool force_one;       /* recovery just began: one resend whatever the pipe */
+        bool tlp_rearm;       /* new data sent or ACKed: restart the probe timer */
+        stcp_usec_t reo_at;   /* reordering timer: re-run detection then */
+        stcp_usec_t tlp_at;   /* probe timeout (PTO) */
+        bool tlp_out;         /* a probe is outstanding ... */
+        bool tlp_rexmit;      /* ... and it resent old data ... */
+        uint32_t tlp_end;     /* ... ending here (snd_max when sent), */
+        uint32_t tlp_flight;  /* ... with this much in flight, */
+        uint64_t tlp_episodes; /* ... and this many recoveries and timeouts before it */
+    } rack;
 
     /* Congestion control: cc.cwnd and cc.ssthresh, set by cfg.cc's hooks. */
     struct cc_state cc;
