@@ -78,6 +78,11 @@ unsigned tcp_wscale_for(uint32_t window)
     return shift;
 }
 
+uint32_t tcp_reasm_runs(uint32_t window)
+{
+    return MAX((uint32_t)TCP_REASM_RUNS, window / (2 * STCP_MSS) + 1);
+}
+
 uint32_t tcp_sent_log_size(uint32_t window)
 {
     return MAX((uint32_t)TCP_SENT_LOG, window / STCP_MSS + 2);
@@ -267,7 +272,7 @@ static void reasm_store(struct tcb *t, uint32_t seq, const uint8_t *data, uint32
             i++;
         }
     }
-    if (r->nruns == TCP_REASM_RUNS)
+    if (r->nruns == r->maxruns)
         return; /* too fragmented: the sender will send it again */
     uint32_t pos = (r->head + (seq - t->rcv_nxt)) % r->cap;
     uint32_t first = MIN(len, r->cap - pos);
@@ -809,9 +814,12 @@ int tcp_init(struct tcb *t, const struct tcp_config *cfg, const struct tcp_env *
     uint32_t unit = 1u << shift;
     t->reasm.cap = (cfg->window + unit - 1) / unit * unit;
     t->reasm.data = malloc(t->reasm.cap);
+    t->reasm.maxruns = tcp_reasm_runs(cfg->window);
+    t->reasm.run = calloc(t->reasm.maxruns, sizeof t->reasm.run[0]);
     t->sent.cap = tcp_sent_log_size(cfg->window);
     t->sent.rec = calloc(t->sent.cap, sizeof t->sent.rec[0]);
-    if (!t->sndbuf.data || !t->sndbuf.flat || !t->reasm.data || !t->sent.rec) {
+    if (!t->sndbuf.data || !t->sndbuf.flat || !t->reasm.data || !t->reasm.run ||
+        !t->sent.rec) {
         tcp_free(t);
         errno = ENOMEM;
         return -1;
@@ -834,6 +842,8 @@ void tcp_free(struct tcb *t)
     free(t->sndbuf.data);
     free(t->sndbuf.flat);
     free(t->reasm.data);
+    free(t->reasm.run);
+    t->reasm.run = NULL;
     free(t->sent.rec);
     t->sndbuf.data = t->sndbuf.flat = t->reasm.data = NULL;
     t->sent.rec = NULL;
@@ -962,7 +972,7 @@ static size_t build_header(uint8_t buf[TCP_HDR_MAX], uint32_t seq, uint32_t ack,
 static unsigned sack_blocks(const struct tcb *t, struct hdr_options *o, unsigned max)
 {
     const struct tcp_reasm *r = &t->reasm;
-    bool used[TCP_REASM_RUNS] = {false};
+    int used[TCP_SACK_MAX_BLOCKS]; /* the runs already reported */
     unsigned n = 0;
     for (unsigned k = 0; k <= r->nrecent + r->nruns && n < max; k++) {
         int i;
@@ -970,9 +980,12 @@ static unsigned sack_blocks(const struct tcb *t, struct hdr_options *o, unsigned
             i = reasm_run_of(r, r->recent[k]);
         else
             i = (int)r->nruns - 1 - (int)(k - r->nrecent);
-        if (i < 0 || used[i] || !seq_gt(r->run[i].start, t->rcv_nxt))
+        bool again = false;
+        for (unsigned j = 0; j < n; j++)
+            again |= used[j] == i;
+        if (i < 0 || again || !seq_gt(r->run[i].start, t->rcv_nxt))
             continue;
-        used[i] = true;
+        used[n] = i;
         o->sack[n][0] = r->run[i].start;
         o->sack[n][1] = r->run[i].end;
         n++;
@@ -1263,6 +1276,11 @@ static void send_new_data(struct tcb *t, stcp_usec_t now)
     uint32_t wnd = send_window(t);
     while (send_new_segment(t, now, wnd))
         ;
+    /* Remembered for the ACKs that come back: when several are taken in
+     * one batch, only the first would see the window full otherwise, and
+     * slow start would grow cwnd by one MSS per batch, not per ACK. */
+    t->cwnd_limited = data_unsent(t) && t->cc.cwnd <= MIN(t->snd_wnd, t->cfg.window) &&
+                      t->snd_nxt - t->snd_una + send_mss(t) > t->cc.cwnd;
     if (t->fin_queued && !t->fin_sent && !data_unsent(t)) {
         emit(t, t->snd_nxt, TH_FIN, NULL, 0);
         t->snd_max = ++t->snd_nxt;
@@ -1630,10 +1648,11 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
         if (t->cc.algo->on_rtt_sample)
             t->cc.algo->on_rtt_sample(&t->cc, rtt, t->srtt);
     }
-    /* Using the whole congestion window before this ACK?  Only then may it
-     * grow (RFC 7661): a sender limited by the peer's window or by the
-     * application has not shown the path can carry more. */
-    bool cwnd_limited = t->snd_nxt - t->snd_una + send_mss(t) > t->cc.cwnd;
+    /* Using the whole congestion window before this ACK (or when new data
+     * last stopped)?  Only then may it grow (RFC 7661): a sender limited by
+     * the peer's window or by the application has not shown the path can
+     * carry more. */
+    bool cwnd_limited = t->cwnd_limited || t->snd_nxt - t->snd_una + send_mss(t) > t->cc.cwnd;
     uint32_t acked = ack - t->snd_una;
     if (!t->syn_acked) {
         t->syn_acked = true;

@@ -319,14 +319,14 @@ struct tcp_sndbuf {
 
 /* Data received beyond rcv_nxt, kept until the gap before it fills: a ring
  * of cfg.window bytes addressed by sequence number, and the runs held. */
-#define TCP_REASM_RUNS 16
+#define TCP_REASM_RUNS 16 /* the fewest runs kept (tcp_reasm_runs) */
 struct tcp_reasm {
     uint8_t *data;
     uint32_t cap, head; /* head: ring position of rcv_nxt */
-    struct {
+    struct tcp_reasm_run {
         uint32_t start, end; /* sequence numbers, [start, end) */
-    } run[TCP_REASM_RUNS];
-    unsigned nruns;
+    } * run;
+    unsigned nruns, maxruns;
     /* The first byte of the latest segments stored, newest first: SACK
      * blocks are reported in this order (RFC 2018 4). */
     uint32_t recent[TCP_SACK_MAX_BLOCKS];
@@ -358,6 +358,11 @@ struct tcp_sent_log {
  * segments, at least TCP_SENT_LOG; smaller segments than that may
  * overflow it, which costs RTT samples, never correctness. */
 uint32_t tcp_sent_log_size(uint32_t window);
+
+/* Runs the reassembly buffer of a window keeps apart: one per two
+ * 536-byte segments (every other one lost), at least TCP_REASM_RUNS.
+ * A segment that would need one more is dropped (and resent). */
+uint32_t tcp_reasm_runs(uint32_t window);
 
 /* The sender's SACK scoreboard (RFC 6675 3): the ranges above snd_una the
  * peer has SACKed, ascending and disjoint.  Bounded: when it is full the
@@ -459,6 +464,7 @@ struct tcb {
 
     /* Congestion control: cc.cwnd and cc.ssthresh, set by cfg.cc's hooks. */
     struct cc_state cc;
+    bool cwnd_limited; /* new data last stopped for cwnd alone (data waited) */
 
     /* Zero-window probing. */
     stcp_usec_t persist_at;

@@ -522,7 +522,7 @@ static void check_tcb(void)
     /* Receive side. */
     const struct tcp_reasm *r = &t->reasm;
     CHECK(r->cap >= F.window && r->cap - F.window < (1u << tcp_wscale_for(F.window)) &&
-              r->head < r->cap && r->nruns <= TCP_REASM_RUNS,
+              r->head < r->cap && r->nruns <= r->maxruns,
           "reassembly cap %u head %u nruns %u", r->cap, r->head, r->nruns);
     if (F.synced) {
         uint32_t want = t->irs + 1 + (uint32_t)F.ndelivered + (F.peer_fin ? 1 : 0);
