@@ -615,6 +615,8 @@ static void rack_delivered(struct tcb *t, const struct tcp_sent_rec *r, stcp_use
         t->rack.fack = r->end;
     /* A resend delivered sooner than the path's minimum RTT: what arrived
      * was the first copy, not this one. */
+    if ((r->flags & TCP_SENT_LOST) && !(r->flags & TCP_SENT_REXMIT))
+        t->rack.frto_evidence = true; /* taken for lost, never resent, yet here */
     if (r->resent_at && t->rack.min_rtt && now - x < t->rack.min_rtt)
         return;
     if (!t->rack.xmit_ts || rack_sent_after(x, r->end, t->rack.xmit_ts, t->rack.end_seq)) {
@@ -667,8 +669,7 @@ static void rack_reneged(struct tcb *t)
  * (losses are called at once, as RFC 6675 would); else min_rtt / 4. */
 static stcp_usec_t rack_reo_wnd(const struct tcb *t)
 {
-    if (!t->rack.reordering_seen &&
-        (t->in_recovery || sb_is_lost(&t->sb, t->snd_una, t->snd_mss)))
+    if (!t->rack.reordering_seen && (t->in_recovery || sb_is_lost(&t->sb, t->snd_una, t->snd_mss)))
         return 0;
     return MIN(t->rack.min_rtt / 4, t->srtt);
 }
@@ -818,8 +819,7 @@ int tcp_init(struct tcb *t, const struct tcp_config *cfg, const struct tcp_env *
     t->reasm.run = calloc(t->reasm.maxruns, sizeof t->reasm.run[0]);
     t->sent.cap = tcp_sent_log_size(cfg->window);
     t->sent.rec = calloc(t->sent.cap, sizeof t->sent.rec[0]);
-    if (!t->sndbuf.data || !t->sndbuf.flat || !t->reasm.data || !t->reasm.run ||
-        !t->sent.rec) {
+    if (!t->sndbuf.data || !t->sndbuf.flat || !t->reasm.data || !t->reasm.run || !t->sent.rec) {
         tcp_free(t);
         errno = ENOMEM;
         return -1;
@@ -1353,6 +1353,18 @@ static void rack_output(struct tcb *t, stcp_usec_t now)
     uint32_t peer_wnd = MIN(t->snd_wnd, t->cfg.window);
     uint32_t pipe = rack_pipe(t);
     unsigned k = 0;
+    if (t->rack.frto_send_new) {
+        /* F-RTO step 2b: new data, not resends, so the next ACK can tell
+         * whether what the timeout took for lost had arrived. */
+        t->rack.frto_send_new = false;
+        unsigned sent = 0;
+        while (sent < 2 && may_send_data(t) && t->snd_nxt == t->snd_max &&
+               send_new_segment(t, now, peer_wnd))
+            sent++;
+        if (sent)
+            return;
+        t->rack.frto = 0; /* nothing new to send: no test possible */
+    }
     for (;;) {
         if (!t->rack.force_one && (pipe >= t->cc.cwnd || t->cc.cwnd - pipe < mss))
             return;
@@ -1361,7 +1373,8 @@ static void rack_output(struct tcb *t, stcp_usec_t now)
             t->stats.rexmit_sack++;
         } else {
             uint32_t before = t->snd_nxt;
-            if (!may_send_data(t) || t->snd_nxt != t->snd_max || !send_new_segment(t, now, peer_wnd))
+            if (!may_send_data(t) || t->snd_nxt != t->snd_max ||
+                !send_new_segment(t, now, peer_wnd))
                 return;
             pipe += t->snd_nxt - before;
         }
@@ -1818,11 +1831,47 @@ static void tlp_acked(struct tcb *t, stcp_usec_t now)
     }
 }
 
+/* The timeout was spurious: back to the congestion state before it, and
+ * what it took for lost is in flight again. */
+static void frto_undo(struct tcb *t)
+{
+    t->cc = t->cc_prior;
+    for (unsigned k = 0; k < t->sent.count; k++)
+        SENT_REC(&t->sent, k)->flags &= (uint8_t)~TCP_SENT_LOST;
+    t->in_recovery = t->fast_recovery = false;
+    t->rack.frto = 0;
+    t->rack.frto_send_new = false;
+    t->stats.spurious_rto++;
+    cc_event(t, TCP_CC_RECOVERED);
+}
+
+/* F-RTO on an ACK after the timeout (RFC 5682 3.1, as Linux applies it
+ * with SACK): an original the timeout took for lost was delivered --
+ * spurious, undo.  Else the first ACK that advances sends new data (step
+ * 2b) and the next one decides; one that does not advance, or an ACK after
+ * step 2b that delivers no such original, means the loss was real.
+ * Returns true if the timeout was undone. */
+static bool frto_ack(struct tcb *t, const struct tcp_segment *seg, bool advanced)
+{
+    (void)seg;
+    if (t->rack.frto_evidence) {
+        frto_undo(t);
+        return true;
+    }
+    if (t->rack.frto == 1 && advanced && t->in_recovery) {
+        t->rack.frto = 2;
+        t->rack.frto_send_new = true;
+    } else {
+        t->rack.frto = 0;
+    }
+    return false;
+}
+
 /* RACK's part of an ACK (RFC 8985 6.2), after the cumulative ACK: mark
  * what it SACKs, check for reneging, end a probe's episode, and take for
  * lost what was sent before the newest delivered segment, long enough ago;
  * a first loss starts recovery. */
-static void rack_input(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
+static void rack_input(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg, bool advanced)
 {
     for (unsigned k = 0; k < seg->nsack; k++)
         if (seq_gt(seg->sack[k].end, t->snd_una) && seq_leq(seg->sack[k].end, t->snd_max))
@@ -1834,6 +1883,8 @@ static void rack_input(struct tcb *t, stcp_usec_t now, const struct tcp_segment 
         rack_reneged(t);
     if (t->rack.tlp_out && seq_geq(t->snd_una, t->rack.tlp_end))
         tlp_acked(t, now);
+    if (t->rack.frto && frto_ack(t, seg, advanced))
+        return;
     if (!t->sb.n && !t->in_recovery) {
         t->rack.reo_at = STCP_NO_TIMER;
         return; /* nothing SACKed, nothing resent: nothing to find */
@@ -1866,7 +1917,9 @@ static bool process_ack(struct tcb *t, stcp_usec_t now, const struct tcp_segment
         return false;
     }
     bool sacked_new = t->sack_ok && seg->nsack && sack_update(t, seg);
-    if (ack_in_range(seg->ack, t->snd_una, t->snd_max)) {
+    bool advanced = ack_in_range(seg->ack, t->snd_una, t->snd_max);
+    t->rack.frto_evidence = false;
+    if (advanced) {
         ack_new_data(t, now, seg->ack);
         /* Still short of the data after it, SACKed enough to call it lost. */
         if (t->sack_ok && !rack_on(t) && may_enter_recovery(t) && t->sb.n &&
@@ -1876,7 +1929,7 @@ static bool process_ack(struct tcb *t, stcp_usec_t now, const struct tcp_segment
         check_dupack(t, now, seg, sacked_new);
     }
     if (rack_on(t))
-        rack_input(t, now, seg);
+        rack_input(t, now, seg, advanced);
     t->unanswered_probes = 0;
     if (seq_geq(seg->ack, t->snd_una))
         update_send_window(t, seg);
@@ -2360,7 +2413,11 @@ static void on_rexmit_timeout(struct tcb *t, stcp_usec_t now)
     rto_backoff(t);
     if (rack_on(t) && t->syn_acked) {
         /* RACK: all that is not SACKed is lost, and resent under the loss
-         * window; the SACKs are kept (rack_input checks for reneging). */
+         * window; the SACKs are kept (rack_input checks for reneging).
+         * F-RTO watches a first timeout outside recovery. */
+        t->rack.frto = !t->in_recovery && t->backoff == 1 ? 1 : 0;
+        t->rack.frto_send_new = false;
+        t->cc_prior = t->cc;
         rack_all_lost(t);
         t->rack.force_one = true;
         t->rack.tlp_out = false;

@@ -307,6 +307,7 @@ struct tcp_stats {
     uint64_t rack_lost_rexmit;    /* ... of which resends lost again */
     uint64_t tlp_probes;          /* tail loss probes sent (RFC 8985 7) */
     uint64_t sack_reneged;        /* times the peer dropped data it had SACKed */
+    uint64_t spurious_rto;        /* timeouts F-RTO found spurious and undid */
 };
 
 /* Bytes the application gave, from snd_una on: [snd_una, snd_max) have
@@ -339,10 +340,10 @@ struct tcp_reasm {
  * ACK gives an RTT sample whenever the newest segment it covers was sent
  * only once, after any resend it also covers (Karn's rule, per segment).
  * A ring of cap records, sized by the window (tcp_sent_log_size). */
-#define TCP_SENT_LOG 128 /* the fewest records */
-#define TCP_SENT_SACKED 1u /* wholly SACKed by the peer */
-#define TCP_SENT_LOST   2u /* taken for lost (RACK, or a timeout) */
-#define TCP_SENT_REXMIT 4u /* a resend of it is in flight */
+#define TCP_SENT_LOG    128 /* the fewest records */
+#define TCP_SENT_SACKED 1u  /* wholly SACKed by the peer */
+#define TCP_SENT_LOST   2u  /* taken for lost (RACK, or a timeout) */
+#define TCP_SENT_REXMIT 4u  /* a resend of it is in flight */
 struct tcp_sent_log {
     struct tcp_sent_rec {
         uint32_t end;          /* sequence number after the segment */
@@ -449,22 +450,30 @@ struct tcb {
     struct {
         stcp_usec_t xmit_ts, rtt, min_rtt;
         uint32_t end_seq;
-        uint32_t fack;        /* highest sequence number SACKed or ACKed */
-        bool reordering_seen; /* a segment was delivered below fack, never resent */
-        bool force_one;       /* recovery just began: one resend whatever the pipe */
-        bool tlp_rearm;       /* new data sent or ACKed: restart the probe timer */
-        stcp_usec_t reo_at;   /* reordering timer: re-run detection then */
-        stcp_usec_t tlp_at;   /* probe timeout (PTO) */
-        bool tlp_out;         /* a probe is outstanding ... */
-        bool tlp_rexmit;      /* ... and it resent old data ... */
-        uint32_t tlp_end;     /* ... ending here (snd_max when sent), */
-        uint32_t tlp_flight;  /* ... with this much in flight, */
+        uint32_t fack;         /* highest sequence number SACKed or ACKed */
+        bool reordering_seen;  /* a segment was delivered below fack, never resent */
+        bool force_one;        /* recovery just began: one resend whatever the pipe */
+        bool tlp_rearm;        /* new data sent or ACKed: restart the probe timer */
+        stcp_usec_t reo_at;    /* reordering timer: re-run detection then */
+        stcp_usec_t tlp_at;    /* probe timeout (PTO) */
+        bool tlp_out;          /* a probe is outstanding ... */
+        bool tlp_rexmit;       /* ... and it resent old data ... */
+        uint32_t tlp_end;      /* ... ending here (snd_max when sent), */
+        uint32_t tlp_flight;   /* ... with this much in flight, */
         uint64_t tlp_episodes; /* ... and this many recoveries and timeouts before it */
+        /* F-RTO (RFC 5682 3, SACK-enhanced): after a timeout outside
+         * recovery, an ACK of data the timeout took for lost and that was
+         * not resent shows the timeout was spurious; the congestion state
+         * from before it comes back. */
+        unsigned frto;      /* 0 off; 1 the first resend out; 2 new data sent (step 2b) */
+        bool frto_send_new; /* tcp_output: up to two new segments, no resends */
+        bool frto_evidence; /* this ACK delivered an original the timeout took for lost */
     } rack;
 
     /* Congestion control: cc.cwnd and cc.ssthresh, set by cfg.cc's hooks. */
     struct cc_state cc;
-    bool cwnd_limited; /* new data last stopped for cwnd alone (data waited) */
+    bool cwnd_limited;        /* new data last stopped for cwnd alone (data waited) */
+    struct cc_state cc_prior; /* before the last timeout, for F-RTO's undo */
 
     /* Zero-window probing. */
     stcp_usec_t persist_at;
