@@ -1999,6 +1999,13 @@ static void reasm_deliver(struct tcb *t, stcp_usec_t now)
         process_fin(t, now);
 }
 
+/* After data arrived out of order, the next QUICKACKS in-order segments
+ * are acknowledged one by one, not every second one: while the sender
+ * repairs a loss each ACK it gets is information (the cumulative point,
+ * fresh SACK blocks), and on a lossy path an ACK for every second segment
+ * loses twice as much of it. */
+#define QUICKACKS 16
+
 /* Seventh and eighth checks: segment text, then FIN. */
 static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
 {
@@ -2017,6 +2024,7 @@ static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
             t->reasm.fin_seq = seg->seq + seg->len;
         }
         t->stats.ooo_segs_in++;
+        t->quickacks = QUICKACKS;
         send_ack_now(t, now);
         return;
     }
@@ -2031,8 +2039,11 @@ static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
         reasm_deliver(t, now);
     /* ACK at least every second segment (RFC 5681 4.2), and at once when
      * a gap was filled, so one lost ACK does not stall the sender. */
-    if (++t->unacked_segs >= 2 || filled_gap)
+    if (++t->unacked_segs >= 2 || filled_gap || t->quickacks) {
+        if (t->quickacks)
+            t->quickacks--;
         emit_ack(t);
+    }
 }
 
 static void input_syn_sent(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
@@ -2841,6 +2852,14 @@ static void trace_close(struct driver *d, stcp_usec_t now)
         return;
     if (tr->file) {
         trace_line(d, now, 0, "end");
+        const struct tcp_stats *st = &d->tcb.stats;
+        fprintf(tr->file,
+                "# recoveries %llu timeouts %llu spurious_timeouts %llu; RACK lost %llu (resends "
+                "%llu); probes %llu; SACK resends %llu, reneged %llu\n",
+                (unsigned long long)st->recoveries, (unsigned long long)st->timeouts,
+                (unsigned long long)st->spurious_rto, (unsigned long long)st->rack_lost,
+                (unsigned long long)st->rack_lost_rexmit, (unsigned long long)st->tlp_probes,
+                (unsigned long long)st->rexmit_sack, (unsigned long long)st->sack_reneged);
         if (fclose(tr->file) != 0)
             stcp_log(d->sd, STCP_LOG_INFO, "STCP_TRACE: %s", strerror(errno));
     }

@@ -427,6 +427,7 @@ struct tcb {
     /* Output requests, served by tcp_output(). */
     bool ack_now;          /* send an ACK (or, before ESTABLISHED, the SYN) */
     unsigned unacked_segs; /* in-order data segments not yet acknowledged */
+    unsigned quickacks;    /* in-order segments still acknowledged one by one */
     bool rexmit_now;       /* resend the segment at snd_una */
 
     /* Retransmission timer (RFC 6298). */
