@@ -1336,6 +1336,11 @@ static uint32_t rack_resend(struct tcb *t, stcp_usec_t now, unsigned k)
     r->resent_at = now ? now : 1; /* Karn: no samples from it */
     r->flags |= TCP_SENT_REXMIT;
     emit_data(t, start, len, fin);
+    /* The oldest segment sent again: its timer starts again too (as
+     * Linux does).  Otherwise a resend into a full queue, lost and found
+     * by RACK one round trip later, races the timer armed before it. */
+    if (k == 0 && t->rexmit_at != STCP_NO_TIMER)
+        t->rexmit_at = now + t->rto;
     t->stats.rexmit_bytes += len;
     if (seq_gt(r->end, t->sb.high_rxt))
         t->sb.high_rxt = r->end;
