@@ -66,6 +66,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->sack = true;
     cfg->wscale = true;
     cfg->rack = true;
+    cfg->frto = true;
 }
 
 unsigned tcp_wscale_for(uint32_t window)
@@ -2431,7 +2432,7 @@ static void on_rexmit_timeout(struct tcb *t, stcp_usec_t now)
         /* RACK: all that is not SACKed is lost, and resent under the loss
          * window; the SACKs are kept (rack_input checks for reneging).
          * F-RTO watches a first timeout outside recovery. */
-        t->rack.frto = !t->in_recovery && t->backoff == 1 ? 1 : 0;
+        t->rack.frto = t->cfg.frto && !t->in_recovery && t->backoff == 1 ? 1 : 0;
         t->rack.frto_send_new = false;
         t->cc_prior = t->cc;
         rack_all_lost(t);
@@ -3148,6 +3149,8 @@ void transport_init(mysocket_t sd, bool_t is_active)
     cfg.wscale = !(wscale && strcmp(wscale, "0") == 0);
     const char *rack = getenv("STCP_RACK");
     cfg.rack = !(rack && strcmp(rack, "0") == 0);
+    const char *frto = getenv("STCP_FRTO");
+    cfg.frto = !(frto && strcmp(frto, "0") == 0);
     long window = stcp_get_option(sd, MYSO_WINDOW);
     if (window > 0)
         cfg.window = (uint32_t)window;

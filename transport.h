@@ -278,6 +278,7 @@ struct tcp_config {
     bool wscale;                    /* offer window scaling (RFC 7323) in our SYN */
     bool rack;                      /* RACK-TLP loss detection (RFC 8985) when SACK is in
                                        use and the algorithm has a loss window */
+    bool frto;                      /* with rack: undo spurious timeouts (RFC 5682) */
 };
 void tcp_config_default(struct tcp_config *cfg);
 
