@@ -651,6 +651,7 @@ static void rack_sacked(struct tcb *t, uint32_t start, uint32_t end, stcp_usec_t
         if (seq_lt(rec_start(t, k), start) || (r->flags & TCP_SENT_SACKED))
             continue;
         r->flags |= TCP_SENT_SACKED;
+        t->rack.delivered += r->end - rec_start(t, k);
         rack_delivered(t, r, now);
     }
 }
@@ -1348,6 +1349,26 @@ static uint32_t rack_resend(struct tcb *t, stcp_usec_t now, unsigned k)
     return len + (fin ? 1 : 0);
 }
 
+/* What fast recovery may send now (Proportional Rate Reduction, RFC 6937):
+ * while the pipe is above ssthresh, ssthresh / RecoverFS of what has been
+ * delivered, so the pipe comes down to ssthresh over a round trip instead
+ * of by a pause and then a burst into a queue that is still full; below
+ * it, up to ssthresh again, but no faster than slow start (PRR-SSRB). */
+static int64_t prr_budget(const struct tcb *t, uint32_t pipe)
+{
+    const struct cc_state *cc = &t->cc;
+    int64_t out = (int64_t)t->rack.prr_out;
+    if (pipe > cc->ssthresh) {
+        uint64_t fs = t->rack.recover_fs ? t->rack.recover_fs : 1;
+        return (int64_t)((t->rack.prr_delivered * cc->ssthresh + fs - 1) / fs) - out;
+    }
+    /* One MSS more per ACK (delivered is cleared once output has run). */
+    int64_t limit = MAX((int64_t)t->rack.prr_delivered - out, (int64_t)t->rack.delivered);
+    if (t->rack.delivered)
+        limit += send_mss(t);
+    return MIN((int64_t)(cc->ssthresh - pipe), limit);
+}
+
 /* Loss recovery with RACK (after RACK found a loss, or after a timeout):
  * while the congestion window has an MSS to spare beyond the pipe, resend
  * the first segment taken for lost, else send new data (RFC 6675's NextSeg
@@ -1359,6 +1380,7 @@ static void rack_output(struct tcb *t, stcp_usec_t now)
     uint32_t peer_wnd = MIN(t->snd_wnd, t->cfg.window);
     uint32_t pipe = rack_pipe(t);
     unsigned k = 0;
+    int64_t budget = prr_budget(t, pipe);
     if (t->rack.frto_send_new) {
         /* F-RTO step 2b: new data, not resends, so the next ACK can tell
          * whether what the timeout took for lost had arrived. */
@@ -1372,19 +1394,25 @@ static void rack_output(struct tcb *t, stcp_usec_t now)
         t->rack.frto = 0; /* nothing new to send: no test possible */
     }
     for (;;) {
-        if (!t->rack.force_one && (pipe >= t->cc.cwnd || t->cc.cwnd - pipe < mss))
+        bool room = t->fast_recovery ? budget > 0 : pipe < t->cc.cwnd && t->cc.cwnd - pipe >= mss;
+        if (!t->rack.force_one && !room)
             return;
+        uint32_t sent;
         if (rack_next_lost(t, &k)) {
-            pipe += rack_resend(t, now, k++);
+            sent = rack_resend(t, now, k++);
             t->stats.rexmit_sack++;
         } else {
             uint32_t before = t->snd_nxt;
             if (!may_send_data(t) || t->snd_nxt != t->snd_max ||
                 !send_new_segment(t, now, peer_wnd))
                 return;
-            pipe += t->snd_nxt - before;
+            sent = t->snd_nxt - before;
         }
+        pipe += sent;
+        budget -= sent;
+        t->rack.prr_out += sent;
         t->rack.force_one = false;
+        t->rack.delivered = 0;
     }
 }
 
@@ -1600,9 +1628,11 @@ static void sack_enter_recovery(struct tcb *t, stcp_usec_t now)
     t->in_recovery = t->fast_recovery = true;
     t->recover = t->snd_max;
     t->sb.high_rxt = t->snd_una;
-    if (rack_on(t))
+    if (rack_on(t)) {
         t->rack.force_one = true; /* rack_output: the first segment RACK took for lost */
-    else
+        t->rack.prr_delivered = t->rack.prr_out = 0;
+        t->rack.recover_fs = t->snd_max - t->snd_una;
+    } else
         t->rexmit_now = true; /* send_oldest: the first hole */
     t->rack.tlp_out = false;
     t->stats.rexmit_fast++;
@@ -1882,6 +1912,8 @@ static void rack_input(struct tcb *t, stcp_usec_t now, const struct tcp_segment 
     for (unsigned k = 0; k < seg->nsack; k++)
         if (seq_gt(seg->sack[k].end, t->snd_una) && seq_leq(seg->sack[k].end, t->snd_max))
             rack_sacked(t, seg->sack[k].start, seg->sack[k].end, now);
+    if (t->in_recovery && t->fast_recovery)
+        t->rack.prr_delivered += t->rack.delivered;
     /* The scoreboard holds the byte at snd_una as SACKed, yet the peer
      * acknowledges only up to it and no longer SACKs it: it was dropped. */
     if (t->sb.n && t->sb.r[0].start == t->snd_una && t->snd_una != t->snd_max &&
@@ -1925,6 +1957,7 @@ static bool process_ack(struct tcb *t, stcp_usec_t now, const struct tcp_segment
     bool sacked_new = t->sack_ok && seg->nsack && sack_update(t, seg);
     bool advanced = ack_in_range(seg->ack, t->snd_una, t->snd_max);
     t->rack.frto_evidence = false;
+    t->rack.delivered = advanced ? seg->ack - t->snd_una : 0;
     if (advanced) {
         ack_new_data(t, now, seg->ack);
         /* Still short of the data after it, SACKed enough to call it lost. */

@@ -467,9 +467,14 @@ struct tcb {
          * recovery, an ACK of data the timeout took for lost and that was
          * not resent shows the timeout was spurious; the congestion state
          * from before it comes back. */
-        unsigned frto;      /* 0 off; 1 the first resend out; 2 new data sent (step 2b) */
-        bool frto_send_new; /* tcp_output: up to two new segments, no resends */
-        bool frto_evidence; /* this ACK delivered an original the timeout took for lost */
+        unsigned frto; /* 0 off; 1 the first resend out; 2 new data sent (step 2b) */
+        /* Proportional Rate Reduction (RFC 6937) in fast recovery. */
+        uint32_t delivered;     /* bytes this ACK delivered (ACKed or newly SACKed) */
+        uint64_t prr_delivered; /* bytes delivered since recovery began */
+        uint64_t prr_out;       /* bytes sent since recovery began */
+        uint32_t recover_fs;    /* FlightSize when it began */
+        bool frto_send_new;     /* tcp_output: up to two new segments, no resends */
+        bool frto_evidence;     /* this ACK delivered an original the timeout took for lost */
     } rack;
 
     /* Congestion control: cc.cwnd and cc.ssthresh, set by cfg.cc's hooks. */

@@ -151,6 +151,37 @@ static void test_rack_lost_retransmission(void)
     h_free(&h);
 }
 
+/* Proportional Rate Reduction (RFC 6937): recovery begins with the pipe
+ * well above ssthresh (one segment SACKed, found lost by the reordering
+ * timer).  newreno halves, so one segment goes per two delivered until
+ * the pipe is down to ssthresh -- not nothing until it has drained below
+ * cwnd. */
+static void test_prr_one_per_two_delivered(void)
+{
+    static struct harness h;
+    start(&h, &cc_newreno, 20); /* ten in flight, ten queued */
+    h.now += 50;
+    h_input(&h, sack1(DATA, SEG(1), SEG(2)));
+    h_advance(&h, h.tcb.rack.reo_at - h.now);
+    CU_ASSERT(h.tcb.in_recovery);
+    CU_ASSERT_EQUAL(h.tcb.cc.ssthresh, 5 * MSS); /* FlightSize / 2 */
+    CU_ASSERT_EQUAL_FATAL(h.nout, 1);            /* the fast retransmit */
+    EXPECT_SEG(&h, 0, TH_ACK, SEG(0), 5001, WIN, MSS);
+    /* Segments out after k more are delivered: while the pipe is above
+     * ssthresh, ceil(k / 2) (k = 1..4); then the pipe is at ssthresh and
+     * PRR-SSRB keeps it there.  (cwnd - pipe alone would send nothing
+     * until k = 5: 1 1 1 1 2 3.) */
+    static const unsigned expect[] = {1, 1, 2, 2, 2, 3};
+    for (unsigned k = 1; k <= 6; k++) {
+        h.now += 5;
+        h_input(&h, sack1(DATA, SEG(1), SEG(2 + k)));
+        CU_ASSERT_EQUAL(h.nout, expect[k - 1]);
+    }
+    EXPECT_SEG(&h, 1, TH_ACK, SEG(10), 5001, WIN, MSS);
+    EXPECT_SEG(&h, 2, TH_ACK, SEG(11), 5001, WIN, MSS);
+    h_free(&h);
+}
+
 /* ---- TLP: a probe for a lost tail ---- */
 
 /* The last segment is lost and nothing follows it: no ACK can reveal the
@@ -385,6 +416,7 @@ void register_rack_suites(void)
         {"RACK: reordering window, then resend", test_rack_reordering_window},
         {"RACK: DupThresh's worth SACKed: lost at once", test_rack_dupthresh_at_once},
         {"RACK: lost retransmission found, no timeout", test_rack_lost_retransmission},
+        {"PRR: one segment per two delivered, no burst", test_prr_one_per_two_delivered},
         {"TLP: probe resends the lost tail at 2 SRTT", test_tlp_resends_tail},
         {"TLP: probe sends new data when it can", test_tlp_sends_new_data},
         {"RTO: SACKed segments not resent", test_rto_keeps_sacked},
