@@ -1048,12 +1048,24 @@ static void emit2(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *pay
         o.mss = (uint16_t)t->cfg.mss;
         o.sack_permitted = t->sack_ok;
         o.wscale = t->wscale_ok ? t->rcv_wscale : -1;
-    } else if (t->sack_ok && t->reasm.nruns) {
-        /* As many blocks as fit beside the payload in the peer's MSS. */
+    } else if (t->sack_ok && (t->reasm.nruns || t->dsack)) {
+        /* As many blocks as fit beside the payload in the peer's MSS; a
+         * D-SACK block first (RFC 2883 4). */
         uint32_t payload_len = len + len2;
         uint32_t room =
             t->snd_mss > payload_len + 4 ? (t->snd_mss - payload_len - 4) / TCPOLEN_SACK_BLOCK : 0;
-        o.nsack = sack_blocks(t, &o, MIN(room, (uint32_t)TCP_SACK_MAX_BLOCKS));
+        room = MIN(room, (uint32_t)TCP_SACK_MAX_BLOCKS);
+        unsigned d = 0;
+        if (t->dsack && room) {
+            o.sack[0][0] = t->dsack_start;
+            o.sack[0][1] = t->dsack_end;
+            d = 1;
+            t->dsack = false;
+        }
+        struct hdr_options rest = {.wscale = -1};
+        unsigned n = sack_blocks(t, &rest, room - d);
+        memcpy(&o.sack[d], rest.sack, n * sizeof o.sack[0]);
+        o.nsack = d + n;
         t->stats.sack_blocks_out += o.nsack;
     }
     uint8_t hdr[TCP_HDR_MAX];
@@ -1859,7 +1871,8 @@ static void tlp_acked(struct tcb *t, stcp_usec_t now)
 {
     t->rack.tlp_out = false;
     const struct cc_algo *cc = t->cc.algo;
-    if (t->rack.tlp_rexmit && t->stats.recoveries + t->stats.timeouts == t->rack.tlp_episodes) {
+    if (t->rack.tlp_rexmit && !t->rack.tlp_dsacked &&
+        t->stats.recoveries + t->stats.timeouts == t->rack.tlp_episodes) {
         t->stats.recoveries++;
         if (cc->on_enter_recovery)
             cc->on_enter_recovery(&t->cc, t->rack.tlp_flight, 0, now);
@@ -1919,6 +1932,12 @@ static void rack_input(struct tcb *t, stcp_usec_t now, const struct tcp_segment 
     if (t->sb.n && t->sb.r[0].start == t->snd_una && t->snd_una != t->snd_max &&
         !seg_sacks(seg, t->snd_una))
         rack_reneged(t);
+    /* A D-SACK (RFC 2883: a first block below the cumulative ACK) of the
+     * probe's data: the probe was needless, nothing was lost. */
+    if (t->rack.tlp_out && t->rack.tlp_rexmit && seg->nsack &&
+        seq_leq(seg->sack[0].end, seg->ack) &&
+        seq_in(t->rack.tlp_seq, seg->sack[0].start, seg->sack[0].end))
+        t->rack.tlp_dsacked = true;
     if (t->rack.tlp_out && seq_geq(t->snd_una, t->rack.tlp_end))
         tlp_acked(t, now);
     if (t->rack.frto && frto_ack(t, seg, advanced))
@@ -2217,6 +2236,13 @@ static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segmen
          * whose ACK was lost asks again: always answer it.  Anything else
          * could be forged, and its answers are rationed. */
         bool recent = old && seq_geq(seg->seq, t->rcv_nxt - MAX(RECENT_SPAN, t->cfg.window));
+        if (recent && t->sack_ok && seg->len && seq_leq(seg->seq + seg->len, t->rcv_nxt)) {
+            /* Tell the sender this data came twice (D-SACK, RFC 2883): its
+             * resend, or its loss probe, was needless. */
+            t->dsack = true;
+            t->dsack_start = seg->seq;
+            t->dsack_end = seg->seq + seg->len;
+        }
         if (recent || challenge_allowed(t, now))
             send_ack_now(t, now);
         return;
@@ -2567,8 +2593,10 @@ static void on_probe_timeout(struct tcb *t, stcp_usec_t now)
     if (!fresh) {
         if (!t->sent.count)
             return; /* the log overflowed: the retransmission timer will do */
+        t->rack.tlp_seq = rec_start(t, t->sent.count - 1);
         rack_resend(t, now, t->sent.count - 1);
     }
+    t->rack.tlp_dsacked = false;
     t->rack.tlp_out = true;
     t->rack.tlp_rexmit = !fresh;
     t->rack.tlp_end = t->snd_max;

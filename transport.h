@@ -426,10 +426,12 @@ struct tcb {
     bool app_closed; /* the application has called close (orphaned) */
 
     /* Output requests, served by tcp_output(). */
-    bool ack_now;          /* send an ACK (or, before ESTABLISHED, the SYN) */
-    unsigned unacked_segs; /* in-order data segments not yet acknowledged */
-    unsigned quickacks;    /* in-order segments still acknowledged one by one */
-    bool rexmit_now;       /* resend the segment at snd_una */
+    bool ack_now;                    /* send an ACK (or, before ESTABLISHED, the SYN) */
+    unsigned unacked_segs;           /* in-order data segments not yet acknowledged */
+    unsigned quickacks;              /* in-order segments still acknowledged one by one */
+    bool dsack;                      /* the next ACK reports a duplicate (D-SACK, RFC 2883) ... */
+    uint32_t dsack_start, dsack_end; /* ... this one */
+    bool rexmit_now;                 /* resend the segment at snd_una */
 
     /* Retransmission timer (RFC 6298). */
     stcp_usec_t srtt, rttvar, rto;
@@ -461,6 +463,8 @@ struct tcb {
         bool tlp_out;          /* a probe is outstanding ... */
         bool tlp_rexmit;       /* ... and it resent old data ... */
         uint32_t tlp_end;      /* ... ending here (snd_max when sent), */
+        uint32_t tlp_seq;      /* ... resending from here, */
+        bool tlp_dsacked;      /* ... and the peer reported the probe a duplicate */
         uint32_t tlp_flight;   /* ... with this much in flight, */
         uint64_t tlp_episodes; /* ... and this many recoveries and timeouts before it */
         /* F-RTO (RFC 5682 3, SACK-enhanced): after a timeout outside

@@ -217,6 +217,25 @@ static void test_tlp_resends_tail(void)
     h_free(&h);
 }
 
+/* The probe was needless (only the ACKs were late or lost): the peer
+ * reports its data as a duplicate (D-SACK) and no reduction follows. */
+static void test_tlp_dsack_no_reduction(void)
+{
+    static struct harness h;
+    start(&h, &cc_cubic, 4);
+    h.now += 50;
+    h_input(&h, ack(5001, SEG(3), WIN));
+    h_advance(&h, h.tcb.rack.tlp_at - h.now);
+    CU_ASSERT_EQUAL_FATAL(h.tcb.stats.tlp_probes, 1);
+    uint32_t cwnd = h.tcb.cc.cwnd;
+    h.now += 50;
+    h_input(&h, sack1(SEG(4), SEG(3), SEG(4))); /* D-SACK: below the ACK */
+    CU_ASSERT(!h.tcb.rack.tlp_out);
+    CU_ASSERT_EQUAL(h.tcb.stats.recoveries, 0);
+    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, cwnd);
+    h_free(&h);
+}
+
 /* With new data waiting and room in the peer's window, the probe is new
  * data, and the loss it reveals is repaired by RACK. */
 static void test_tlp_sends_new_data(void)
@@ -406,6 +425,39 @@ static void test_receiver_many_runs(void)
     h_free(&h);
 }
 
+/* A segment that arrives twice is reported in the first SACK block of the
+ * ACK it causes (D-SACK, RFC 2883), before the blocks of held data. */
+static void test_receiver_dsack(void)
+{
+    static struct harness h;
+    h_init(&h, WIN);
+    h_open_active(&h, 1000);
+    h.now += 50;
+    struct tseg sa = synack(5000, 1001, WIN);
+    sa.opts = opt_sack;
+    sa.opts_len = sizeof opt_sack;
+    h_input(&h, sa);
+    h_clear(&h);
+    static uint8_t payload[MSS];
+    h_input(&h, datan(5001, 1001, WIN, payload, MSS));
+    h_input(&h, datan(5001 + 2 * MSS, 1001, WIN, payload, MSS)); /* a hole before it */
+    h_clear(&h);
+    h_input(&h, datan(5001, 1001, WIN, payload, MSS)); /* the first one again */
+    CU_ASSERT_EQUAL_FATAL(h.nout, 1);
+    CU_ASSERT_EQUAL(h.out[0].ack, 5001 + MSS);
+    CU_ASSERT_EQUAL_FATAL(h.out[0].opt.nsack, 2);
+    CU_ASSERT_EQUAL(h.out[0].opt.sack[0].start, 5001);
+    CU_ASSERT_EQUAL(h.out[0].opt.sack[0].end, 5001 + MSS);
+    CU_ASSERT_EQUAL(h.out[0].opt.sack[1].start, 5001 + 2 * MSS);
+    /* Reported once: the next ACK has only the held data. */
+    h_clear(&h);
+    h_input(&h, datan(5001 + 3 * MSS, 1001, WIN, payload, MSS));
+    CU_ASSERT_EQUAL_FATAL(h.nout, 1);
+    CU_ASSERT_EQUAL(h.out[0].opt.nsack, 1);
+    CU_ASSERT_EQUAL(h.out[0].opt.sack[0].start, 5001 + 2 * MSS);
+    h_free(&h);
+}
+
 void register_rack_suites(void);
 void register_rack_suites(void)
 {
@@ -419,6 +471,8 @@ void register_rack_suites(void)
         {"PRR: one segment per two delivered, no burst", test_prr_one_per_two_delivered},
         {"TLP: probe resends the lost tail at 2 SRTT", test_tlp_resends_tail},
         {"TLP: probe sends new data when it can", test_tlp_sends_new_data},
+        {"TLP: a D-SACKed probe reduces nothing", test_tlp_dsack_no_reduction},
+        {"receiver: a duplicate is D-SACKed", test_receiver_dsack},
         {"RTO: SACKed segments not resent", test_rto_keeps_sacked},
         {"reneging forgets the SACKs", test_reneging_clears_sacks},
         {"F-RTO: spurious timeout undone", test_frto_spurious_undone},
