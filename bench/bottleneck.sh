@@ -23,7 +23,8 @@
 # BN_LOSS_BYTES (4 MiB) server to client under the classic -U profile and
 # under BN_LOSSES (1/5/10/25%) random loss both ways (STCP_NETEM, seeded by
 # the run), for each algorithm of BN_LOSS_CC ("cubic none"), against the
-# same algorithm's lossless transfer.  The window is BN_WINDOW (1 MiB) on
+# same algorithm's lossless transfer, with a window of BN_LOSS_WINDOW
+# (65535, as before).  The window through linkem is BN_WINDOW (1 MiB) on
 # both ends.  `none` with a window above 65535 sends its whole window every
 # round trip into the queue (the congestion collapse the bench is there to
 # show) and reaches a few percent of the link, so its flows carry fewer
@@ -60,6 +61,7 @@ LOSS_CC=${BN_LOSS_CC:-cubic none}
 LOSS_BYTES=${BN_LOSS_BYTES:-$((4 << 20))}
 LOSSES=${BN_LOSSES:-0.01 0.05 0.10 0.25}
 LOSS_LIMIT=${BN_LOSS_LIMIT:-60} # seconds, per lossy transfer
+LOSS_WINDOW=${BN_LOSS_WINDOW:-65535} # the loopback loss section keeps its window
 
 log() { echo "[bottleneck] $*" >&2; }
 calc() { awk "BEGIN { printf \"%.9g\", $* }"; }
@@ -278,13 +280,13 @@ lossy() {
     case $profile in none | classic) ;; *) netem="loss=$profile,seed=$run" ;; esac
     # shellcheck disable=SC2046,SC2086
     STCP_NETEM=$netem timeout $((LOSS_LIMIT + 10)) "$ROOT/server" -v $u -a 127.0.0.1 \
-        -d "$WORK/files" -n 1 -w "$WINDOW" $(cc_args "$algo") >"$WORK/srv.out" 2>"$WORK/srv.err" &
+        -d "$WORK/files" -n 1 -w "$LOSS_WINDOW" $(cc_args "$algo") >"$WORK/srv.out" 2>"$WORK/srv.err" &
     srv=$!
     PIDS+=("$srv")
     wait_line "$WORK/srv.out" "Server's address is" || { note_fail "$key run $run: server"; return; }
     s=$EPOCHREALTIME
     # shellcheck disable=SC2046,SC2086
-    STCP_NETEM=$netem timeout "$LOSS_LIMIT" "$ROOT/client" -q $u -w "$WINDOW" $(cc_args "$algo") \
+    STCP_NETEM=$netem timeout "$LOSS_LIMIT" "$ROOT/client" -q $u -w "$LOSS_WINDOW" $(cc_args "$algo") \
         -f lossy "$(sed -n "s/^Server's address is //p" "$WORK/srv.out")" >/dev/null 2>"$WORK/err.loss"
     rc=$?
     e=$EPOCHREALTIME
@@ -359,7 +361,7 @@ elif [ "$HAVE_CC" != 1 ]; then
 fi
 has loss && {
 echo
-echo "### Loss on loopback (no linkem): $LOSS_BYTES bytes, window $WINDOW, loss both ways, seeded"
+echo "### Loss on loopback (no linkem): $LOSS_BYTES bytes, window $LOSS_WINDOW, loss both ways, seeded"
 echo
 loss_algos=$LOSS_CC
 [ "$HAVE_CC" = 1 ] || loss_algos=default
