@@ -64,7 +64,7 @@ endif
 HEADERS  = mysock.h mysock_impl.h stcp_api.h network.h carrier.h transport.h pcap.h cc.h linkem.h rng.h
 
 TEST_SRCS = tests/test_main.c tests/test_units.c tests/test_core.c tests/test_carriers.c tests/test_cc.c tests/harness.c \
-            tests/test_linkem.c tests/test_sack.c
+            tests/test_linkem.c tests/test_sack.c tests/test_rack.c
 TEST_TOOLS = $(P)tests/unit $(P)tests/duplex $(P)tests/synflood $(P)tests/peer $(P)tests/garbage \
              $(P)tests/carrier_ports $(P)tests/kpeer $(P)tests/mfetch $(P)tests/halfclose \
              $(P)tests/ipgarbage $(P)tests/cprobe $(P)tests/mconn $(P)tests/twsyn

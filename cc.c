@@ -60,12 +60,14 @@ uint32_t cc_initial_window(const struct cc_state *cc)
     return min_u32(10 * cc->mss, max_u32(2 * cc->mss, 14600));
 }
 
-/* RFC 5681 3.1: at most one MSS per ACK, however much it covers (the
- * receiver's delayed ACKs then make slow start grow 1.5x per round trip,
- * the conservative choice; RFC 3465's L = 2 MSS is not taken). */
+/* Appropriate byte counting (RFC 3465 2.2) with L = 2 MSS: what the ACK
+ * covers, at most two MSS, so that with an ACK for every second segment
+ * slow start doubles cwnd per round trip (with RFC 5681's one MSS per ACK
+ * it grew 1.5x, and a 100 Mbit/s, 20 ms path took 1.4 times as many round
+ * trips to fill).  After a timeout, L = 1 MSS (RFC 3465 2.3). */
 void cc_slow_start(struct cc_state *cc, uint32_t acked)
 {
-    cc->cwnd += min_u32(acked, cc->mss);
+    cc->cwnd += min_u32(acked, cc->after_timeout ? cc->mss : 2 * cc->mss);
 }
 
 /* Each further duplicate ACK means a segment has left the network. */

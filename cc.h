@@ -47,6 +47,7 @@ struct cc_state {
     uint32_t mss;          /* the connection's effective send MSS */
     uint32_t max_cwnd;     /* the configured window: more can never be in flight */
     bool handshake_resent; /* our SYN (or SYN-ACK) was sent again: IW is 1 MSS */
+    bool after_timeout;    /* a timeout happened: slow start adds 1 MSS per ACK, not 2 */
     union {
         struct cc_newreno_state newreno;
         struct cc_cubic_state cubic;

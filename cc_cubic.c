@@ -159,6 +159,7 @@ static void cubic_on_timeout(struct cc_state *cc, uint32_t flight, bool repeated
     if (!repeated)
         reduce(cc);
     cc->cwnd = cc->mss;
+    cc->after_timeout = true;
     cc->priv.cubic.epoch_start = 0;
     cc->priv.cubic.after_timeout = true;
 }

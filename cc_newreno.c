@@ -54,6 +54,7 @@ static void newreno_on_timeout(struct cc_state *cc, uint32_t flight, bool repeat
     if (!repeated)
         cc->ssthresh = half_flight(cc, flight);
     cc->cwnd = cc->mss;
+    cc->after_timeout = true;
     BYTES_ACKED(cc) = 0;
 }
 

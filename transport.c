@@ -66,6 +66,8 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->cc = NULL; /* none: the classic core; transport_init picks MYSO_CC's */
     cfg->sack = true;
     cfg->wscale = true;
+    cfg->rack = true;
+    cfg->frto = true;
 }
 
 unsigned tcp_wscale_for(uint32_t window)
@@ -76,6 +78,11 @@ unsigned tcp_wscale_for(uint32_t window)
     while (shift < TCP_MAX_WSCALE && (window + (1u << shift) - 1) >> shift > 65535)
         shift++;
     return shift;
+}
+
+uint32_t tcp_reasm_runs(uint32_t window)
+{
+    return MAX((uint32_t)TCP_REASM_RUNS, window / (2 * STCP_MSS) + 1);
 }
 
 uint32_t tcp_sent_log_size(uint32_t window)
@@ -267,7 +274,7 @@ static void reasm_store(struct tcb *t, uint32_t seq, const uint8_t *data, uint32
             i++;
         }
     }
-    if (r->nruns == TCP_REASM_RUNS)
+    if (r->nruns == r->maxruns)
         return; /* too fragmented: the sender will send it again */
     uint32_t pos = (r->head + (seq - t->rcv_nxt)) % r->cap;
     uint32_t first = MIN(len, r->cap - pos);
@@ -452,7 +459,12 @@ static stcp_usec_t rto_estimate(const struct tcb *t)
 {
     if (!t->have_rtt)
         return t->cfg.rto_initial;
-    stcp_usec_t rto = t->srtt + MAX(RTO_CLOCK_GRANULARITY, 4 * t->rttvar);
+    /* The variance term is at least half the SRTT: on a path of tens of
+     * milliseconds RTTVAR shrinks to a few hundred microseconds, and a
+     * queue that builds (or a scheduler that stalls a peer for a moment)
+     * would then fire the timer spuriously.  On loopback rto_min rules. */
+    stcp_usec_t var = MAX(RTO_CLOCK_GRANULARITY, 4 * t->rttvar);
+    stcp_usec_t rto = t->srtt + MAX(var, t->srtt / 2);
     return MAX(rto, t->cfg.rto_min);
 }
 
@@ -505,17 +517,45 @@ static void sent_log_add(struct tcp_sent_log *l, uint32_t end, stcp_usec_t now)
     l->rec[i].end = end;
     l->rec[i].sent = now;
     l->rec[i].resent_at = 0;
+    l->rec[i].flags = 0;
 }
 
-/* Segments from una that start before end are being sent again now. */
+#define SENT_REC(l, k) (&(l)->rec[((l)->head + (k)) % (l)->cap])
+
+/* The first record (counted from the head) that ends beyond seq: records
+ * are in sequence order, so a binary search. */
+static unsigned sent_log_find(const struct tcp_sent_log *l, uint32_t una, uint32_t seq)
+{
+    unsigned lo = 0, hi = l->count;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (SENT_REC(l, mid)->end - una <= seq - una)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Segments from una that start before end are being sent again now:
+ * all of them (a timeout's go-back-N, the oldest segment), or with from
+ * given (not una) only those overlapping [from, end). */
+static void sent_log_resent_from(struct tcp_sent_log *l, uint32_t una, uint32_t from, uint32_t end,
+                                 stcp_usec_t now)
+{
+    for (unsigned k = sent_log_find(l, una, from); k < l->count; k++) {
+        struct tcp_sent_rec *r = SENT_REC(l, k);
+        uint32_t start = k ? SENT_REC(l, k - 1)->end : una;
+        if (!seq_lt(start, end))
+            break;
+        r->resent_at = now ? now : 1;
+        r->flags |= TCP_SENT_REXMIT;
+    }
+}
+
 static void sent_log_resent(struct tcp_sent_log *l, uint32_t una, uint32_t end, stcp_usec_t now)
 {
-    uint32_t start = una;
-    for (unsigned k = 0; k < l->count && seq_lt(start, end); k++) {
-        unsigned i = (l->head + k) % l->cap;
-        l->rec[i].resent_at = now ? now : 1;
-        start = l->rec[i].end;
-    }
+    sent_log_resent_from(l, una, una, end, now);
 }
 
 /* Forget segments that ack covers.  Returns the RTT sample they give, or
@@ -539,6 +579,196 @@ static stcp_usec_t sent_log_ack(struct tcp_sent_log *l, uint32_t ack, stcp_usec_
     return now > newest_sent ? now - newest_sent : 1;
 }
 
+/* ---- RACK-TLP (RFC 8985): loss detected by send time ---- */
+
+/* Per segment, the sent log knows when it was last sent, whether the peer
+ * SACKed it, whether it is taken for lost and whether a resend of it is
+ * in flight.  RACK takes a segment for lost once a segment sent after it
+ * has been delivered and more than an RTT (plus a reordering window) has
+ * passed since it was sent -- which finds lost resends too, that
+ * RFC 6675's counting cannot see.  Only with SACK, and only for the
+ * algorithms with a loss window: `none` keeps the classic recovery. */
+static bool rack_on(const struct tcb *t)
+{
+    return t->cfg.rack && t->sack_ok && t->cc.algo->loss_window;
+}
+
+static stcp_usec_t rec_xmit(const struct tcp_sent_rec *r)
+{
+    return r->resent_at ? r->resent_at : r->sent;
+}
+
+/* Where record k starts: the end of the one before, or snd_una. */
+static uint32_t rec_start(const struct tcb *t, unsigned k)
+{
+    return k ? SENT_REC(&t->sent, k - 1)->end : t->snd_una;
+}
+
+/* Was segment a (sent at ta, ending at ea) sent after segment b? */
+static bool rack_sent_after(stcp_usec_t ta, uint32_t ea, stcp_usec_t tb, uint32_t eb)
+{
+    return ta > tb || (ta == tb && seq_gt(ea, eb));
+}
+
+/* A segment is known delivered (ACKed or SACKed) now: remember the most
+ * recently sent of them and its RTT (RFC 8985 6.2 steps 2 and 3). */
+static void rack_delivered(struct tcb *t, const struct tcp_sent_rec *r, stcp_usec_t now)
+{
+    stcp_usec_t x = rec_xmit(r);
+    if (!r->resent_at && seq_lt(r->end, t->rack.fack))
+        t->rack.reordering_seen = true; /* it arrived after data sent later */
+    if (seq_gt(r->end, t->rack.fack))
+        t->rack.fack = r->end;
+    /* A resend delivered sooner than the path's minimum RTT: what arrived
+     * was the first copy, not this one. */
+    if ((r->flags & TCP_SENT_LOST) && !(r->flags & TCP_SENT_REXMIT))
+        t->rack.frto_evidence = true; /* taken for lost, never resent, yet here */
+    if (r->resent_at && t->rack.min_rtt && now - x < t->rack.min_rtt)
+        return;
+    if (!t->rack.xmit_ts || rack_sent_after(x, r->end, t->rack.xmit_ts, t->rack.end_seq)) {
+        t->rack.xmit_ts = x;
+        t->rack.end_seq = r->end;
+        t->rack.rtt = now > x ? now - x : 1;
+    }
+}
+
+/* The cumulative ACK reaches ack: the segments it covers that were not
+ * SACKed already are delivered (before sent_log_ack forgets them). */
+static void rack_cum_acked(struct tcb *t, uint32_t ack, stcp_usec_t now)
+{
+    for (unsigned k = 0; k < t->sent.count; k++) {
+        const struct tcp_sent_rec *r = SENT_REC(&t->sent, k);
+        if (!seq_leq(r->end, ack))
+            break;
+        if (!(r->flags & TCP_SENT_SACKED))
+            rack_delivered(t, r, now);
+    }
+}
+
+/* The peer SACKs [start, end): mark the segments wholly inside it. */
+static void rack_sacked(struct tcb *t, uint32_t start, uint32_t end, stcp_usec_t now)
+{
+    struct tcp_sent_log *l = &t->sent;
+    for (unsigned k = sent_log_find(l, t->snd_una, start); k < l->count; k++) {
+        struct tcp_sent_rec *r = SENT_REC(l, k);
+        if (seq_gt(r->end, end))
+            break;
+        if (seq_lt(rec_start(t, k), start) || (r->flags & TCP_SENT_SACKED))
+            continue;
+        r->flags |= TCP_SENT_SACKED;
+        t->rack.delivered += r->end - rec_start(t, k);
+        rack_delivered(t, r, now);
+    }
+}
+
+/* The peer has dropped data it SACKed (reneging, RFC 2018 8): forget
+ * every SACK; the data is resent as lost. */
+static void rack_reneged(struct tcb *t)
+{
+    t->sb.n = 0;
+    for (unsigned k = 0; k < t->sent.count; k++)
+        SENT_REC(&t->sent, k)->flags &= (uint8_t)~TCP_SENT_SACKED;
+    t->stats.sack_reneged++;
+}
+
+/* RFC 8985 6.2 step 4: no reordering seen, and either in recovery or
+ * DupThresh segments' worth SACKed above snd_una: no reordering window
+ * (losses are called at once, as RFC 6675 would); else min_rtt / 4. */
+static stcp_usec_t rack_reo_wnd(const struct tcb *t)
+{
+    if (!t->rack.reordering_seen && (t->in_recovery || sb_is_lost(&t->sb, t->snd_una, t->snd_mss)))
+        return 0;
+    return MIN(t->rack.min_rtt / 4, t->srtt);
+}
+
+static void rack_mark_lost(struct tcb *t, struct tcp_sent_rec *r)
+{
+    if (r->flags & TCP_SENT_REXMIT)
+        t->stats.rack_lost_rexmit++;
+    r->flags = (uint8_t)((r->flags | TCP_SENT_LOST) & ~TCP_SENT_REXMIT);
+    t->stats.rack_lost++;
+}
+
+/* RFC 8985 6.2 step 5: every segment not delivered that was sent before
+ * the RACK segment, and longer ago than its RTT plus the reordering
+ * window, is lost; for the others, the reordering timer is set to when
+ * they would be.  Returns how many were newly taken for lost. */
+static unsigned rack_detect_loss(struct tcb *t, stcp_usec_t now)
+{
+    stcp_usec_t reo = rack_reo_wnd(t), wait = 0;
+    unsigned lost = 0;
+    t->rack.reo_at = STCP_NO_TIMER;
+    if (!t->rack.xmit_ts)
+        return 0;
+    for (unsigned k = 0; k < t->sent.count; k++) {
+        struct tcp_sent_rec *r = SENT_REC(&t->sent, k);
+        if (r->flags & TCP_SENT_SACKED)
+            continue;
+        stcp_usec_t x = rec_xmit(r);
+        if (!rack_sent_after(t->rack.xmit_ts, t->rack.end_seq, x, r->end)) {
+            if (!r->resent_at)
+                break; /* first copies go in sequence order: none later is older */
+            continue;
+        }
+        if ((r->flags & TCP_SENT_LOST) && !(r->flags & TCP_SENT_REXMIT))
+            continue; /* already waiting to be resent */
+        stcp_usec_t due = x + t->rack.rtt + reo;
+        if (due <= now) {
+            rack_mark_lost(t, r);
+            lost++;
+        } else if (!wait || due - now < wait) {
+            wait = due - now;
+        }
+    }
+    if (wait)
+        t->rack.reo_at = now + wait;
+    return lost;
+}
+
+/* A timeout: everything not SACKed is taken for lost (RFC 8985 6.3; the
+ * SACKs are kept, RFC 6675 5.1 allowing it while reneging is checked). */
+static void rack_all_lost(struct tcb *t)
+{
+    for (unsigned k = 0; k < t->sent.count; k++) {
+        struct tcp_sent_rec *r = SENT_REC(&t->sent, k);
+        if (!(r->flags & TCP_SENT_SACKED))
+            r->flags = (uint8_t)((r->flags | TCP_SENT_LOST) & ~TCP_SENT_REXMIT);
+    }
+}
+
+/* The pipe (RFC 6675 4) from the per-segment marks: a segment counts once
+ * unless it is lost or SACKed, and once more while a resend is in flight.
+ * What the log could not record counts as in flight. */
+static uint32_t rack_pipe(const struct tcb *t)
+{
+    uint32_t pipe = 0, start = t->snd_una;
+    for (unsigned k = 0; k < t->sent.count; k++) {
+        const struct tcp_sent_rec *r = SENT_REC(&t->sent, k);
+        uint32_t len = r->end - start;
+        start = r->end;
+        if (r->flags & TCP_SENT_SACKED)
+            continue;
+        if (!(r->flags & TCP_SENT_LOST))
+            pipe += len;
+        if (r->flags & TCP_SENT_REXMIT)
+            pipe += len;
+    }
+    if (seq_lt(start, t->snd_max))
+        pipe += t->snd_max - start;
+    return pipe;
+}
+
+/* From record *k on, the first one lost and not yet resent. */
+static bool rack_next_lost(const struct tcb *t, unsigned *k)
+{
+    for (; *k < t->sent.count; ++*k) {
+        uint8_t f = SENT_REC(&t->sent, *k)->flags;
+        if ((f & TCP_SENT_LOST) && !(f & (TCP_SENT_REXMIT | TCP_SENT_SACKED)))
+            return true;
+    }
+    return false;
+}
+
 static void event(struct tcb *t, enum tcp_event ev, int err)
 {
     if (t->env.event)
@@ -553,6 +783,7 @@ static size_t app_space(const struct tcb *t)
 static void timers_off(struct tcb *t)
 {
     t->rexmit_at = t->persist_at = t->close_at = STCP_NO_TIMER;
+    t->rack.reo_at = t->rack.tlp_at = STCP_NO_TIMER;
 }
 
 static void enter_closed(struct tcb *t)
@@ -591,9 +822,11 @@ int tcp_init(struct tcb *t, const struct tcp_config *cfg, const struct tcp_env *
     uint32_t unit = 1u << shift;
     t->reasm.cap = (cfg->window + unit - 1) / unit * unit;
     t->reasm.data = malloc(t->reasm.cap);
+    t->reasm.maxruns = tcp_reasm_runs(cfg->window);
+    t->reasm.run = calloc(t->reasm.maxruns, sizeof t->reasm.run[0]);
     t->sent.cap = tcp_sent_log_size(cfg->window);
     t->sent.rec = calloc(t->sent.cap, sizeof t->sent.rec[0]);
-    if (!t->sndbuf.data || !t->sndbuf.flat || !t->reasm.data || !t->sent.rec) {
+    if (!t->sndbuf.data || !t->sndbuf.flat || !t->reasm.data || !t->reasm.run || !t->sent.rec) {
         tcp_free(t);
         errno = ENOMEM;
         return -1;
@@ -616,6 +849,8 @@ void tcp_free(struct tcb *t)
     free(t->sndbuf.data);
     free(t->sndbuf.flat);
     free(t->reasm.data);
+    free(t->reasm.run);
+    t->reasm.run = NULL;
     free(t->sent.rec);
     t->sndbuf.data = t->sndbuf.flat = t->reasm.data = NULL;
     t->sent.rec = NULL;
@@ -744,7 +979,7 @@ static size_t build_header(uint8_t buf[TCP_HDR_MAX], uint32_t seq, uint32_t ack,
 static unsigned sack_blocks(const struct tcb *t, struct hdr_options *o, unsigned max)
 {
     const struct tcp_reasm *r = &t->reasm;
-    bool used[TCP_REASM_RUNS] = {false};
+    int used[TCP_SACK_MAX_BLOCKS]; /* the runs already reported */
     unsigned n = 0;
     for (unsigned k = 0; k <= r->nrecent + r->nruns && n < max; k++) {
         int i;
@@ -752,9 +987,12 @@ static unsigned sack_blocks(const struct tcb *t, struct hdr_options *o, unsigned
             i = reasm_run_of(r, r->recent[k]);
         else
             i = (int)r->nruns - 1 - (int)(k - r->nrecent);
-        if (i < 0 || used[i] || !seq_gt(r->run[i].start, t->rcv_nxt))
+        bool again = false;
+        for (unsigned j = 0; j < n; j++)
+            again |= used[j] == i;
+        if (i < 0 || again || !seq_gt(r->run[i].start, t->rcv_nxt))
             continue;
-        used[i] = true;
+        used[n] = i;
         o->sack[n][0] = r->run[i].start;
         o->sack[n][1] = r->run[i].end;
         n++;
@@ -815,12 +1053,24 @@ static void emit2(struct tcb *t, uint32_t seq, uint8_t flags, const uint8_t *pay
         o.mss = (uint16_t)t->cfg.mss;
         o.sack_permitted = t->sack_ok;
         o.wscale = t->wscale_ok ? t->rcv_wscale : -1;
-    } else if (t->sack_ok && t->reasm.nruns) {
-        /* As many blocks as fit beside the payload in the peer's MSS. */
+    } else if (t->sack_ok && (t->reasm.nruns || t->dsack)) {
+        /* As many blocks as fit beside the payload in the peer's MSS; a
+         * D-SACK block first (RFC 2883 4). */
         uint32_t payload_len = len + len2;
         uint32_t room =
             t->snd_mss > payload_len + 4 ? (t->snd_mss - payload_len - 4) / TCPOLEN_SACK_BLOCK : 0;
-        o.nsack = sack_blocks(t, &o, MIN(room, (uint32_t)TCP_SACK_MAX_BLOCKS));
+        room = MIN(room, (uint32_t)TCP_SACK_MAX_BLOCKS);
+        unsigned d = 0;
+        if (t->dsack && room) {
+            o.sack[0][0] = t->dsack_start;
+            o.sack[0][1] = t->dsack_end;
+            d = 1;
+            t->dsack = false;
+        }
+        struct hdr_options rest = {.wscale = -1};
+        unsigned n = sack_blocks(t, &rest, room - d);
+        memcpy(&o.sack[d], rest.sack, n * sizeof o.sack[0]);
+        o.nsack = d + n;
         t->stats.sack_blocks_out += o.nsack;
     }
     uint8_t hdr[TCP_HDR_MAX];
@@ -1034,6 +1284,7 @@ static bool send_new_segment(struct tcb *t, stcp_usec_t now, uint32_t wnd)
     sent_log_add(&t->sent, t->snd_nxt, now);
     t->fin_sent = fin;
     t->stats.bytes_out += len;
+    t->rack.tlp_rearm = true;
     return true;
 }
 
@@ -1044,6 +1295,11 @@ static void send_new_data(struct tcb *t, stcp_usec_t now)
     uint32_t wnd = send_window(t);
     while (send_new_segment(t, now, wnd))
         ;
+    /* Remembered for the ACKs that come back: when several are taken in
+     * one batch, only the first would see the window full otherwise, and
+     * slow start would grow cwnd by one MSS per batch, not per ACK. */
+    t->cwnd_limited = data_unsent(t) && t->cc.cwnd <= MIN(t->snd_wnd, t->cfg.window) &&
+                      t->snd_nxt - t->snd_una + send_mss(t) > t->cc.cwnd;
     if (t->fin_queued && !t->fin_sent && !data_unsent(t)) {
         emit(t, t->snd_nxt, TH_FIN, NULL, 0);
         t->snd_max = ++t->snd_nxt;
@@ -1056,7 +1312,7 @@ static void send_new_data(struct tcb *t, stcp_usec_t now)
 static void sack_resend(struct tcb *t, stcp_usec_t now, uint32_t seq, uint32_t hole_end)
 {
     uint32_t len = MIN(send_mss(t), hole_end - seq);
-    sent_log_resent(&t->sent, t->snd_una, seq + len, now); /* Karn: no samples */
+    sent_log_resent_from(&t->sent, t->snd_una, seq, seq + len, now); /* Karn: no samples */
     emit_data(t, seq, len, false);
     t->sb.high_rxt = seq + len;
     t->stats.rexmit_sack++;
@@ -1088,6 +1344,113 @@ static void sack_output(struct tcb *t, stcp_usec_t now)
     }
 }
 
+/* Send record k of the sent log again (RACK's recovery, or a tail loss
+ * probe).  Returns the payload bytes sent. */
+static uint32_t rack_resend(struct tcb *t, stcp_usec_t now, unsigned k)
+{
+    struct tcp_sent_rec *r = SENT_REC(&t->sent, k);
+    uint32_t start = rec_start(t, k);
+    bool fin = t->fin_sent && r->end == t->snd_max;
+    uint32_t len = r->end - start - (fin ? 1 : 0);
+    r->resent_at = now ? now : 1; /* Karn: no samples from it */
+    r->flags |= TCP_SENT_REXMIT;
+    emit_data(t, start, len, fin);
+    /* The oldest segment sent again: its timer starts again too (as
+     * Linux does).  Otherwise a resend into a full queue, lost and found
+     * by RACK one round trip later, races the timer armed before it. */
+    if (k == 0 && t->rexmit_at != STCP_NO_TIMER)
+        t->rexmit_at = now + t->rto;
+    t->stats.rexmit_bytes += len;
+    if (seq_gt(r->end, t->sb.high_rxt))
+        t->sb.high_rxt = r->end;
+    return len + (fin ? 1 : 0);
+}
+
+/* What fast recovery may send now (Proportional Rate Reduction, RFC 6937):
+ * while the pipe is above ssthresh, ssthresh / RecoverFS of what has been
+ * delivered, so the pipe comes down to ssthresh over a round trip instead
+ * of by a pause and then a burst into a queue that is still full; below
+ * it, up to ssthresh again, but no faster than slow start (PRR-SSRB). */
+static int64_t prr_budget(const struct tcb *t, uint32_t pipe)
+{
+    const struct cc_state *cc = &t->cc;
+    int64_t out = (int64_t)t->rack.prr_out;
+    if (pipe > cc->ssthresh) {
+        uint64_t fs = t->rack.recover_fs ? t->rack.recover_fs : 1;
+        return (int64_t)((t->rack.prr_delivered * cc->ssthresh + fs - 1) / fs) - out;
+    }
+    /* One MSS more per ACK (delivered is cleared once output has run). */
+    int64_t limit = MAX((int64_t)t->rack.prr_delivered - out, (int64_t)t->rack.delivered);
+    if (t->rack.delivered)
+        limit += send_mss(t);
+    return MIN((int64_t)(cc->ssthresh - pipe), limit);
+}
+
+/* Loss recovery with RACK (after RACK found a loss, or after a timeout):
+ * while the congestion window has an MSS to spare beyond the pipe, resend
+ * the first segment taken for lost, else send new data (RFC 6675's NextSeg
+ * rules 1 and 2, with RACK's marks; rule 3 is the tail loss probe's job).
+ * The first resend of an episode goes whatever the pipe (fast retransmit). */
+static void rack_output(struct tcb *t, stcp_usec_t now)
+{
+    uint32_t mss = send_mss(t);
+    uint32_t peer_wnd = MIN(t->snd_wnd, t->cfg.window);
+    uint32_t pipe = rack_pipe(t);
+    unsigned k = 0;
+    int64_t budget = prr_budget(t, pipe);
+    if (t->rack.frto_send_new) {
+        /* F-RTO step 2b: new data, not resends, so the next ACK can tell
+         * whether what the timeout took for lost had arrived. */
+        t->rack.frto_send_new = false;
+        unsigned sent = 0;
+        while (sent < 2 && may_send_data(t) && t->snd_nxt == t->snd_max &&
+               send_new_segment(t, now, peer_wnd))
+            sent++;
+        if (sent)
+            return;
+        t->rack.frto = 0; /* nothing new to send: no test possible */
+    }
+    for (;;) {
+        bool room = t->fast_recovery ? budget > 0 : pipe < t->cc.cwnd && t->cc.cwnd - pipe >= mss;
+        if (!t->rack.force_one && !room)
+            return;
+        uint32_t sent;
+        if (rack_next_lost(t, &k)) {
+            sent = rack_resend(t, now, k++);
+            t->stats.rexmit_sack++;
+        } else {
+            uint32_t before = t->snd_nxt;
+            if (!may_send_data(t) || t->snd_nxt != t->snd_max ||
+                !send_new_segment(t, now, peer_wnd))
+                return;
+            sent = t->snd_nxt - before;
+        }
+        pipe += sent;
+        budget -= sent;
+        t->rack.prr_out += sent;
+        t->rack.force_one = false;
+        t->rack.delivered = 0;
+    }
+}
+
+/* The tail loss probe's timer (RFC 8985 7.2): while data is in flight
+ * outside recovery, 2 SRTT after the last new data sent or ACKed, but no
+ * later than the retransmission timer (the probe then goes instead). */
+static void tlp_schedule(struct tcb *t, stcp_usec_t now)
+{
+    bool want = rack_on(t) && t->syn_acked && t->have_rtt && !t->in_recovery && !t->rack.tlp_out &&
+                t->snd_una != t->snd_max && t->rexmit_at != STCP_NO_TIMER;
+    if (!want) {
+        t->rack.tlp_at = STCP_NO_TIMER;
+        return;
+    }
+    if (t->rack.tlp_at != STCP_NO_TIMER && !t->rack.tlp_rearm)
+        return;
+    t->rack.tlp_rearm = false;
+    stcp_usec_t pto = MAX(2 * t->srtt, RTO_CLOCK_GRANULARITY);
+    t->rack.tlp_at = MIN(now + pto, t->rexmit_at);
+}
+
 static stcp_usec_t persist_interval(const struct tcb *t)
 {
     unsigned shift = MIN(t->persist_shift, 16u);
@@ -1117,6 +1480,7 @@ static void arm_timers(struct tcb *t, stcp_usec_t now)
         t->rexmit_at = now + t->rto;
         t->flight_since = now;
     }
+    tlp_schedule(t, now);
 }
 
 void tcp_output(struct tcb *t, stcp_usec_t now)
@@ -1143,7 +1507,9 @@ void tcp_output(struct tcb *t, stcp_usec_t now)
     }
     /* SACK recovery: after duplicate ACKs, and after a timeout under
      * `none`, which has no go-back-N to repair the holes. */
-    if (t->sack_ok && t->in_recovery && (t->fast_recovery || !t->cc.algo->loss_window))
+    if (rack_on(t) && t->in_recovery)
+        rack_output(t, now);
+    else if (t->sack_ok && t->in_recovery && (t->fast_recovery || !t->cc.algo->loss_window))
         sack_output(t, now);
     /* After a timeout's rewind, what was sent before goes first, whatever
      * the state (the FIN may be among it); new data waits for it. */
@@ -1281,7 +1647,13 @@ static void sack_enter_recovery(struct tcb *t, stcp_usec_t now)
     t->in_recovery = t->fast_recovery = true;
     t->recover = t->snd_max;
     t->sb.high_rxt = t->snd_una;
-    t->rexmit_now = true; /* send_oldest: the first hole */
+    if (rack_on(t)) {
+        t->rack.force_one = true; /* rack_output: the first segment RACK took for lost */
+        t->rack.prr_delivered = t->rack.prr_out = 0;
+        t->rack.recover_fs = t->snd_max - t->snd_una;
+    } else
+        t->rexmit_now = true; /* send_oldest: the first hole */
+    t->rack.tlp_out = false;
     t->stats.rexmit_fast++;
     t->stats.recoveries++;
     if (cc->on_enter_recovery)
@@ -1292,10 +1664,12 @@ static void sack_enter_recovery(struct tcb *t, stcp_usec_t now)
 /* May a new recovery episode begin?  Not inside one, and (RFC 6582 3.2
  * step 1) only once the ACK covers more than the last recover point, or
  * the duplicates a go-back-N produced would start a false one (`none`
- * keeps the classic rule: it never goes back). */
+ * keeps the classic rule: it never goes back; nor does RACK, which
+ * resends only what it took for lost). */
 static bool may_enter_recovery(const struct tcb *t)
 {
-    return !t->in_recovery && (!t->cc.algo->loss_window || seq_gt(t->snd_una, t->recover));
+    return !t->in_recovery &&
+           (rack_on(t) || !t->cc.algo->loss_window || seq_gt(t->snd_una, t->recover));
 }
 
 /* New data acknowledged during loss recovery (snd_una already moved). */
@@ -1332,16 +1706,21 @@ static void recovery_ack(struct tcb *t, stcp_usec_t now, uint32_t acked)
  * restart the timer, and move loss recovery along. */
 static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
 {
+    if (rack_on(t))
+        rack_cum_acked(t, ack, now);
     stcp_usec_t rtt = sent_log_ack(&t->sent, ack, now);
     if (rtt) {
+        if (!t->rack.min_rtt || rtt < t->rack.min_rtt)
+            t->rack.min_rtt = rtt;
         rtt_sample(t, rtt);
         if (t->cc.algo->on_rtt_sample)
             t->cc.algo->on_rtt_sample(&t->cc, rtt, t->srtt);
     }
-    /* Using the whole congestion window before this ACK?  Only then may it
-     * grow (RFC 7661): a sender limited by the peer's window or by the
-     * application has not shown the path can carry more. */
-    bool cwnd_limited = t->snd_nxt - t->snd_una + send_mss(t) > t->cc.cwnd;
+    /* Using the whole congestion window before this ACK (or when new data
+     * last stopped)?  Only then may it grow (RFC 7661): a sender limited by
+     * the peer's window or by the application has not shown the path can
+     * carry more. */
+    bool cwnd_limited = t->cwnd_limited || t->snd_nxt - t->snd_una + send_mss(t) > t->cc.cwnd;
     uint32_t acked = ack - t->snd_una;
     if (!t->syn_acked) {
         t->syn_acked = true;
@@ -1364,6 +1743,7 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
     else if (acked && cwnd_limited && t->cc.algo->on_ack) /* not for a SYN alone */
         t->cc.algo->on_ack(&t->cc, acked, now);
     t->rexmit_at = t->snd_una == t->snd_max ? STCP_NO_TIMER : now + t->rto;
+    t->rack.tlp_rearm = true;
     if (t->env.acked)
         t->env.acked(t->env.ctx, now, rtt);
 }
@@ -1452,8 +1832,11 @@ static void check_dupack(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
         return;
     t->stats.dupacks_in++;
     if (t->sack_ok) {
-        /* RFC 6675 5: DupThresh duplicates, or the first byte is lost. */
+        /* RFC 6675 5: DupThresh duplicates, or the first byte is lost
+         * (with RACK, rack_input decides instead). */
         t->dupacks++;
+        if (rack_on(t))
+            return;
         if (may_enter_recovery(t) &&
             (t->dupacks >= dupack_threshold(t) || sb_is_lost(&t->sb, t->snd_una, send_mss(t))))
             sack_enter_recovery(t, now);
@@ -1476,6 +1859,102 @@ static void check_dupack(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
     } else if (t->fast_recovery && cc->on_recovery_dupack) {
         cc->on_recovery_dupack(&t->cc); /* one more segment has left the network */
     }
+}
+
+/* Does seg SACK the byte at seq? */
+static bool seg_sacks(const struct tcp_segment *seg, uint32_t seq)
+{
+    for (unsigned k = 0; k < seg->nsack; k++)
+        if (seq_in(seq, seg->sack[k].start, seg->sack[k].end))
+            return true;
+    return false;
+}
+
+/* The probe's episode ends when its data is acknowledged.  A probe that
+ * resent old data and was not followed by a recovery repaired a loss (or
+ * an ACK was lost: without D-SACK we cannot tell), so the algorithm
+ * reduces its window as for a loss (RFC 8985 7.4.2). */
+static void tlp_acked(struct tcb *t, stcp_usec_t now)
+{
+    t->rack.tlp_out = false;
+    const struct cc_algo *cc = t->cc.algo;
+    if (t->rack.tlp_rexmit && !t->rack.tlp_dsacked &&
+        t->stats.recoveries + t->stats.timeouts == t->rack.tlp_episodes) {
+        t->stats.recoveries++;
+        if (cc->on_enter_recovery)
+            cc->on_enter_recovery(&t->cc, t->rack.tlp_flight, 0, now);
+        cc_event(t, TCP_CC_RECOVERY);
+    }
+}
+
+/* The timeout was spurious: back to the congestion state before it, and
+ * what it took for lost is in flight again. */
+static void frto_undo(struct tcb *t)
+{
+    t->cc = t->cc_prior;
+    for (unsigned k = 0; k < t->sent.count; k++)
+        SENT_REC(&t->sent, k)->flags &= (uint8_t)~TCP_SENT_LOST;
+    t->in_recovery = t->fast_recovery = false;
+    t->rack.frto = 0;
+    t->rack.frto_send_new = false;
+    t->stats.spurious_rto++;
+    cc_event(t, TCP_CC_RECOVERED);
+}
+
+/* F-RTO on an ACK after the timeout (RFC 5682 3.1, as Linux applies it
+ * with SACK): an original the timeout took for lost was delivered --
+ * spurious, undo.  Else the first ACK that advances sends new data (step
+ * 2b) and the next one decides; one that does not advance, or an ACK after
+ * step 2b that delivers no such original, means the loss was real.
+ * Returns true if the timeout was undone. */
+static bool frto_ack(struct tcb *t, const struct tcp_segment *seg, bool advanced)
+{
+    (void)seg;
+    if (t->rack.frto_evidence) {
+        frto_undo(t);
+        return true;
+    }
+    if (t->rack.frto == 1 && advanced && t->in_recovery) {
+        t->rack.frto = 2;
+        t->rack.frto_send_new = true;
+    } else {
+        t->rack.frto = 0;
+    }
+    return false;
+}
+
+/* RACK's part of an ACK (RFC 8985 6.2), after the cumulative ACK: mark
+ * what it SACKs, check for reneging, end a probe's episode, and take for
+ * lost what was sent before the newest delivered segment, long enough ago;
+ * a first loss starts recovery. */
+static void rack_input(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg, bool advanced)
+{
+    for (unsigned k = 0; k < seg->nsack; k++)
+        if (seq_gt(seg->sack[k].end, t->snd_una) && seq_leq(seg->sack[k].end, t->snd_max))
+            rack_sacked(t, seg->sack[k].start, seg->sack[k].end, now);
+    if (t->in_recovery && t->fast_recovery)
+        t->rack.prr_delivered += t->rack.delivered;
+    /* The scoreboard holds the byte at snd_una as SACKed, yet the peer
+     * acknowledges only up to it and no longer SACKs it: it was dropped. */
+    if (t->sb.n && t->sb.r[0].start == t->snd_una && t->snd_una != t->snd_max &&
+        !seg_sacks(seg, t->snd_una))
+        rack_reneged(t);
+    /* A D-SACK (RFC 2883: a first block below the cumulative ACK) of the
+     * probe's data: the probe was needless, nothing was lost. */
+    if (t->rack.tlp_out && t->rack.tlp_rexmit && seg->nsack &&
+        seq_leq(seg->sack[0].end, seg->ack) &&
+        seq_in(t->rack.tlp_seq, seg->sack[0].start, seg->sack[0].end))
+        t->rack.tlp_dsacked = true;
+    if (t->rack.tlp_out && seq_geq(t->snd_una, t->rack.tlp_end))
+        tlp_acked(t, now);
+    if (t->rack.frto && frto_ack(t, seg, advanced))
+        return;
+    if (!t->sb.n && !t->in_recovery) {
+        t->rack.reo_at = STCP_NO_TIMER;
+        return; /* nothing SACKed, nothing resent: nothing to find */
+    }
+    if (rack_detect_loss(t, now) && may_enter_recovery(t))
+        sack_enter_recovery(t, now);
 }
 
 /* Fifth check: the ACK field.  Returns false if the segment goes no further. */
@@ -1502,15 +1981,20 @@ static bool process_ack(struct tcb *t, stcp_usec_t now, const struct tcp_segment
         return false;
     }
     bool sacked_new = t->sack_ok && seg->nsack && sack_update(t, seg);
-    if (ack_in_range(seg->ack, t->snd_una, t->snd_max)) {
+    bool advanced = ack_in_range(seg->ack, t->snd_una, t->snd_max);
+    t->rack.frto_evidence = false;
+    t->rack.delivered = advanced ? seg->ack - t->snd_una : 0;
+    if (advanced) {
         ack_new_data(t, now, seg->ack);
         /* Still short of the data after it, SACKed enough to call it lost. */
-        if (t->sack_ok && may_enter_recovery(t) && t->sb.n &&
+        if (t->sack_ok && !rack_on(t) && may_enter_recovery(t) && t->sb.n &&
             sb_is_lost(&t->sb, t->snd_una, send_mss(t)))
             sack_enter_recovery(t, now);
     } else if (seg->ack == t->snd_una) {
         check_dupack(t, now, seg, sacked_new);
     }
+    if (rack_on(t))
+        rack_input(t, now, seg, advanced);
     t->unanswered_probes = 0;
     if (seq_geq(seg->ack, t->snd_una))
         update_send_window(t, seg);
@@ -1580,6 +2064,13 @@ static void reasm_deliver(struct tcb *t, stcp_usec_t now)
         process_fin(t, now);
 }
 
+/* After data arrived out of order, the next QUICKACKS in-order segments
+ * are acknowledged one by one, not every second one: while the sender
+ * repairs a loss each ACK it gets is information (the cumulative point,
+ * fresh SACK blocks), and on a lossy path an ACK for every second segment
+ * loses twice as much of it. */
+#define QUICKACKS 16
+
 /* Seventh and eighth checks: segment text, then FIN. */
 static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
 {
@@ -1598,6 +2089,7 @@ static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
             t->reasm.fin_seq = seg->seq + seg->len;
         }
         t->stats.ooo_segs_in++;
+        t->quickacks = QUICKACKS;
         send_ack_now(t, now);
         return;
     }
@@ -1612,8 +2104,11 @@ static void process_text(struct tcb *t, stcp_usec_t now, const struct tcp_segmen
         reasm_deliver(t, now);
     /* ACK at least every second segment (RFC 5681 4.2), and at once when
      * a gap was filled, so one lost ACK does not stall the sender. */
-    if (++t->unacked_segs >= 2 || filled_gap)
+    if (++t->unacked_segs >= 2 || filled_gap || t->quickacks) {
+        if (t->quickacks)
+            t->quickacks--;
         emit_ack(t);
+    }
 }
 
 static void input_syn_sent(struct tcb *t, stcp_usec_t now, const struct tcp_segment *seg)
@@ -1748,6 +2243,13 @@ static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segmen
          * whose ACK was lost asks again: always answer it.  Anything else
          * could be forged, and its answers are rationed. */
         bool recent = old && seq_geq(seg->seq, t->rcv_nxt - MAX(RECENT_SPAN, t->cfg.window));
+        if (recent && t->sack_ok && seg->len && seq_leq(seg->seq + seg->len, t->rcv_nxt)) {
+            /* Tell the sender this data came twice (D-SACK, RFC 2883): its
+             * resend, or its loss probe, was needless. */
+            t->dsack = true;
+            t->dsack_start = seg->seq;
+            t->dsack_end = seg->seq + seg->len;
+        }
         if (recent || challenge_allowed(t, now))
             send_ack_now(t, now);
         return;
@@ -1976,7 +2478,7 @@ static void cc_timeout(struct tcb *t, stcp_usec_t now)
     const struct cc_algo *cc = t->cc.algo;
     if (cc->on_timeout)
         cc->on_timeout(&t->cc, t->snd_max - t->snd_una, t->backoff > 1, now);
-    if (cc->loss_window)
+    if (cc->loss_window && !rack_on(t))
         t->snd_nxt = t->snd_una;
     cc_event(t, TCP_CC_TIMEOUT);
 }
@@ -1992,12 +2494,25 @@ static void on_rexmit_timeout(struct tcb *t, stcp_usec_t now)
         return;
     }
     rto_backoff(t);
-    /* RFC 6675 5.1: SACKs from before the timeout are not trusted (the
-     * peer may have dropped what it held); the go-back-N skips only what
-     * it SACKs afresh. */
-    t->sb.n = 0;
+    if (rack_on(t) && t->syn_acked) {
+        /* RACK: all that is not SACKed is lost, and resent under the loss
+         * window; the SACKs are kept (rack_input checks for reneging).
+         * F-RTO watches a first timeout outside recovery. */
+        t->rack.frto = t->cfg.frto && !t->in_recovery && t->backoff == 1 ? 1 : 0;
+        t->rack.frto_send_new = false;
+        t->cc_prior = t->cc;
+        rack_all_lost(t);
+        t->rack.force_one = true;
+        t->rack.tlp_out = false;
+        t->rack.reo_at = t->rack.tlp_at = STCP_NO_TIMER;
+    } else {
+        /* RFC 6675 5.1: SACKs from before the timeout are not trusted (the
+         * peer may have dropped what it held); the go-back-N skips only
+         * what it SACKs afresh. */
+        t->sb.n = 0;
+        t->rexmit_now = true;
+    }
     t->sb.high_rxt = t->snd_una;
-    t->rexmit_now = true;
     t->in_recovery = true;
     t->fast_recovery = false;
     t->recover = t->snd_max;
@@ -2065,12 +2580,51 @@ static void on_keepalive(struct tcb *t, stcp_usec_t now)
     t->stats.keepalives++;
 }
 
+/* The reordering window of a segment has passed: RACK looks again. */
+static void on_reorder_timeout(struct tcb *t, stcp_usec_t now)
+{
+    t->rack.reo_at = STCP_NO_TIMER;
+    if (rack_on(t) && rack_detect_loss(t, now) && may_enter_recovery(t))
+        sack_enter_recovery(t, now);
+}
+
+/* No ACK for 2 SRTT with data in flight (RFC 8985 7.3): send one segment
+ * to make the peer answer -- new data if the peer's window allows, else
+ * the last segment sent -- so a lost tail is found by RACK, not by the
+ * retransmission timer, which restarts. */
+static void on_probe_timeout(struct tcb *t, stcp_usec_t now)
+{
+    t->rack.tlp_at = STCP_NO_TIMER;
+    if (!rack_on(t) || t->in_recovery || t->rack.tlp_out || t->snd_una == t->snd_max)
+        return;
+    uint32_t peer_wnd = MIN(t->snd_wnd, t->cfg.window);
+    bool fresh = may_send_data(t) && t->snd_nxt == t->snd_max && send_new_segment(t, now, peer_wnd);
+    if (!fresh) {
+        if (!t->sent.count)
+            return; /* the log overflowed: the retransmission timer will do */
+        t->rack.tlp_seq = rec_start(t, t->sent.count - 1);
+        rack_resend(t, now, t->sent.count - 1);
+    }
+    t->rack.tlp_dsacked = false;
+    t->rack.tlp_out = true;
+    t->rack.tlp_rexmit = !fresh;
+    t->rack.tlp_end = t->snd_max;
+    t->rack.tlp_flight = t->snd_max - t->snd_una;
+    t->rack.tlp_episodes = t->stats.recoveries + t->stats.timeouts;
+    t->stats.tlp_probes++;
+    t->rexmit_at = now + t->rto;
+}
+
 void tcp_timer(struct tcb *t, stcp_usec_t now)
 {
     if (t->close_at != STCP_NO_TIMER && now >= t->close_at) {
         enter_closed(t); /* TIME_WAIT over, or an orphan's peer went quiet */
         return;
     }
+    if (t->rack.reo_at != STCP_NO_TIMER && now >= t->rack.reo_at)
+        on_reorder_timeout(t, now);
+    if (t->rack.tlp_at != STCP_NO_TIMER && now >= t->rack.tlp_at)
+        on_probe_timeout(t, now);
     if (t->rexmit_at != STCP_NO_TIMER && now >= t->rexmit_at)
         on_rexmit_timeout(t, now);
     if (t->persist_at != STCP_NO_TIMER && now >= t->persist_at)
@@ -2086,6 +2640,10 @@ stcp_usec_t tcp_next_timer(const struct tcb *t)
         next = t->persist_at;
     if (t->close_at < next)
         next = t->close_at;
+    if (t->rack.reo_at < next)
+        next = t->rack.reo_at;
+    if (t->rack.tlp_at < next)
+        next = t->rack.tlp_at;
     if (keepalive_due(t) < next)
         next = keepalive_due(t);
     if (t->rexmit_now || t->ack_now)
@@ -2370,6 +2928,14 @@ static void trace_close(struct driver *d, stcp_usec_t now)
         return;
     if (tr->file) {
         trace_line(d, now, 0, "end");
+        const struct tcp_stats *st = &d->tcb.stats;
+        fprintf(tr->file,
+                "# recoveries %llu timeouts %llu spurious_timeouts %llu; RACK lost %llu (resends "
+                "%llu); probes %llu; SACK resends %llu, reneged %llu\n",
+                (unsigned long long)st->recoveries, (unsigned long long)st->timeouts,
+                (unsigned long long)st->spurious_rto, (unsigned long long)st->rack_lost,
+                (unsigned long long)st->rack_lost_rexmit, (unsigned long long)st->tlp_probes,
+                (unsigned long long)st->rexmit_sack, (unsigned long long)st->sack_reneged);
         if (fclose(tr->file) != 0)
             stcp_log(d->sd, STCP_LOG_INFO, "STCP_TRACE: %s", strerror(errno));
     }
@@ -2652,6 +3218,10 @@ void transport_init(mysocket_t sd, bool_t is_active)
     cfg.sack = !(sack && strcmp(sack, "0") == 0);
     const char *wscale = getenv("STCP_WSCALE");
     cfg.wscale = !(wscale && strcmp(wscale, "0") == 0);
+    const char *rack = getenv("STCP_RACK");
+    cfg.rack = !(rack && strcmp(rack, "0") == 0);
+    const char *frto = getenv("STCP_FRTO");
+    cfg.frto = !(frto && strcmp(frto, "0") == 0);
     long window = stcp_get_option(sd, MYSO_WINDOW);
     if (window > 0)
         cfg.window = (uint32_t)window;

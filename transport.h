@@ -278,6 +278,9 @@ struct tcp_config {
     const struct cc_algo *cc;       /* congestion control; NULL: none (classic) */
     bool sack;                      /* offer SACK (RFC 2018) in our SYN */
     bool wscale;                    /* offer window scaling (RFC 7323) in our SYN */
+    bool rack;                      /* RACK-TLP loss detection (RFC 8985) when SACK is in
+                                       use and the algorithm has a loss window */
+    bool frto;                      /* with rack: undo spurious timeouts (RFC 5682) */
 };
 void tcp_config_default(struct tcp_config *cfg);
 
@@ -303,6 +306,11 @@ struct tcp_stats {
     uint64_t sack_blocks_out;     /* SACK blocks sent */
     uint64_t sack_blocks_in;      /* SACK blocks received (valid ones) */
     uint64_t rexmit_sack;         /* segments resent on SACK information */
+    uint64_t rack_lost;           /* segments RACK took for lost (RFC 8985 6) */
+    uint64_t rack_lost_rexmit;    /* ... of which resends lost again */
+    uint64_t tlp_probes;          /* tail loss probes sent (RFC 8985 7) */
+    uint64_t sack_reneged;        /* times the peer dropped data it had SACKed */
+    uint64_t spurious_rto;        /* timeouts F-RTO found spurious and undid */
 };
 
 /* Bytes the application gave, from snd_una on: [snd_una, snd_max) have
@@ -315,14 +323,14 @@ struct tcp_sndbuf {
 
 /* Data received beyond rcv_nxt, kept until the gap before it fills: a ring
  * of cfg.window bytes addressed by sequence number, and the runs held. */
-#define TCP_REASM_RUNS 16
+#define TCP_REASM_RUNS 16 /* the fewest runs kept (tcp_reasm_runs) */
 struct tcp_reasm {
     uint8_t *data;
     uint32_t cap, head; /* head: ring position of rcv_nxt */
-    struct {
+    struct tcp_reasm_run {
         uint32_t start, end; /* sequence numbers, [start, end) */
-    } run[TCP_REASM_RUNS];
-    unsigned nruns;
+    } * run;
+    unsigned nruns, maxruns;
     /* The first byte of the latest segments stored, newest first: SACK
      * blocks are reported in this order (RFC 2018 4). */
     uint32_t recent[TCP_SACK_MAX_BLOCKS];
@@ -335,12 +343,16 @@ struct tcp_reasm {
  * ACK gives an RTT sample whenever the newest segment it covers was sent
  * only once, after any resend it also covers (Karn's rule, per segment).
  * A ring of cap records, sized by the window (tcp_sent_log_size). */
-#define TCP_SENT_LOG 128 /* the fewest records */
+#define TCP_SENT_LOG    128 /* the fewest records */
+#define TCP_SENT_SACKED 1u  /* wholly SACKed by the peer */
+#define TCP_SENT_LOST   2u  /* taken for lost (RACK, or a timeout) */
+#define TCP_SENT_REXMIT 4u  /* a resend of it is in flight */
 struct tcp_sent_log {
     struct tcp_sent_rec {
         uint32_t end;          /* sequence number after the segment */
         stcp_usec_t sent;      /* when it was first sent */
         stcp_usec_t resent_at; /* when it was last sent again, 0 if never */
+        uint8_t flags;         /* TCP_SENT_*: what RACK knows of it (SACK connections) */
     } * rec;
     unsigned cap, head, count;
     bool overflow; /* a segment went unrecorded: no samples until it drains */
@@ -350,6 +362,11 @@ struct tcp_sent_log {
  * segments, at least TCP_SENT_LOG; smaller segments than that may
  * overflow it, which costs RTT samples, never correctness. */
 uint32_t tcp_sent_log_size(uint32_t window);
+
+/* Runs the reassembly buffer of a window keeps apart: one per two
+ * 536-byte segments (every other one lost), at least TCP_REASM_RUNS.
+ * A segment that would need one more is dropped (and resent). */
+uint32_t tcp_reasm_runs(uint32_t window);
 
 /* The sender's SACK scoreboard (RFC 6675 3): the ranges above snd_una the
  * peer has SACKed, ascending and disjoint.  Bounded: when it is full the
@@ -411,9 +428,12 @@ struct tcb {
     bool app_closed; /* the application has called close (orphaned) */
 
     /* Output requests, served by tcp_output(). */
-    bool ack_now;          /* send an ACK (or, before ESTABLISHED, the SYN) */
-    unsigned unacked_segs; /* in-order data segments not yet acknowledged */
-    bool rexmit_now;       /* resend the segment at snd_una */
+    bool ack_now;                    /* send an ACK (or, before ESTABLISHED, the SYN) */
+    unsigned unacked_segs;           /* in-order data segments not yet acknowledged */
+    unsigned quickacks;              /* in-order segments still acknowledged one by one */
+    bool dsack;                      /* the next ACK reports a duplicate (D-SACK, RFC 2883) ... */
+    uint32_t dsack_start, dsack_end; /* ... this one */
+    bool rexmit_now;                 /* resend the segment at snd_una */
 
     /* Retransmission timer (RFC 6298). */
     stcp_usec_t srtt, rttvar, rto;
@@ -430,8 +450,43 @@ struct tcb {
     bool fast_recovery; /* in_recovery began with duplicate ACKs, not a timeout */
     uint32_t recover;
 
+    /* RACK-TLP (RFC 8985), while rack_on(): the send time and end of the
+     * most recently sent segment known delivered, the RTT it gave, the
+     * reordering timer, and the tail loss probe. */
+    struct {
+        stcp_usec_t xmit_ts, rtt, min_rtt;
+        uint32_t end_seq;
+        uint32_t fack;         /* highest sequence number SACKed or ACKed */
+        bool reordering_seen;  /* a segment was delivered below fack, never resent */
+        bool force_one;        /* recovery just began: one resend whatever the pipe */
+        bool tlp_rearm;        /* new data sent or ACKed: restart the probe timer */
+        stcp_usec_t reo_at;    /* reordering timer: re-run detection then */
+        stcp_usec_t tlp_at;    /* probe timeout (PTO) */
+        bool tlp_out;          /* a probe is outstanding ... */
+        bool tlp_rexmit;       /* ... and it resent old data ... */
+        uint32_t tlp_end;      /* ... ending here (snd_max when sent), */
+        uint32_t tlp_seq;      /* ... resending from here, */
+        bool tlp_dsacked;      /* ... and the peer reported the probe a duplicate */
+        uint32_t tlp_flight;   /* ... with this much in flight, */
+        uint64_t tlp_episodes; /* ... and this many recoveries and timeouts before it */
+        /* F-RTO (RFC 5682 3, SACK-enhanced): after a timeout outside
+         * recovery, an ACK of data the timeout took for lost and that was
+         * not resent shows the timeout was spurious; the congestion state
+         * from before it comes back. */
+        unsigned frto; /* 0 off; 1 the first resend out; 2 new data sent (step 2b) */
+        /* Proportional Rate Reduction (RFC 6937) in fast recovery. */
+        uint32_t delivered;     /* bytes this ACK delivered (ACKed or newly SACKed) */
+        uint64_t prr_delivered; /* bytes delivered since recovery began */
+        uint64_t prr_out;       /* bytes sent since recovery began */
+        uint32_t recover_fs;    /* FlightSize when it began */
+        bool frto_send_new;     /* tcp_output: up to two new segments, no resends */
+        bool frto_evidence;     /* this ACK delivered an original the timeout took for lost */
+    } rack;
+
     /* Congestion control: cc.cwnd and cc.ssthresh, set by cfg.cc's hooks. */
     struct cc_state cc;
+    bool cwnd_limited;        /* new data last stopped for cwnd alone (data waited) */
+    struct cc_state cc_prior; /* before the last timeout, for F-RTO's undo */
 
     /* Zero-window probing. */
     stcp_usec_t persist_at;

@@ -23,12 +23,19 @@
 # BN_LOSS_BYTES (4 MiB) server to client under the classic -U profile and
 # under BN_LOSSES (1/5/10/25%) random loss both ways (STCP_NETEM, seeded by
 # the run), for each algorithm of BN_LOSS_CC ("cubic none"), against the
-# same algorithm's lossless transfer.  The window is BN_WINDOW (65535) on both
-# ends.  BN_SECTIONS ("link mix loss") chooses the parts.  Goodput is file
-# bytes over the client process's wall time (connect to end of file), as a
-# share of the link rate; drops are the emulator's (queue overflow, data
-# direction); retransmissions are the server's (-v: on timeout + on
-# duplicate ACKs).  Medians of BN_RUNS (3) runs, with the min-max.
+# same algorithm's lossless transfer, with a window of BN_LOSS_WINDOW
+# (65535, as before).  The window through linkem is BN_WINDOW (1 MiB) on
+# both ends.  `none` with a window above 65535 sends its whole window every
+# round trip into the queue (the congestion collapse the bench is there to
+# show) and reaches a few percent of the link, so its flows carry fewer
+# bytes -- BN_NONE_BYTES (2 MiB) for BN_BYTES and BN_NONE_SLOW_BYTES
+# (256 KiB) for BN_SLOW_BYTES -- to keep make bench within its time; the
+# table says how many.  BN_SECTIONS ("link mix loss") chooses the parts.
+# Goodput is file bytes over the client process's wall time (connect to end
+# of file), as a share of the link rate; drops are the emulator's (queue
+# overflow, data direction); retransmissions are the server's (-v: on
+# timeout + on duplicate ACKs + on SACK information).  Medians of BN_RUNS
+# (3) runs, with the min-max.
 #
 # Prints a Markdown section on stdout (make bench appends it to
 # bench/results.md).  Every process has a time limit; nothing is left running.
@@ -43,7 +50,9 @@ BYTES=${BN_BYTES:-$((16 << 20))}
 FLOWS=${BN_FLOWS:-4}
 SLOW_RATE=${BN_SLOW_RATE:-10mbit}
 SLOW_BYTES=${BN_SLOW_BYTES:-$((1 << 20))}
-WINDOW=${BN_WINDOW:-65535}
+WINDOW=${BN_WINDOW:-1048576}
+NONE_BYTES=${BN_NONE_BYTES:-$((BYTES < (2 << 20) ? BYTES : 2 << 20))} # none's flows when WINDOW > 65535
+NONE_SLOW_BYTES=${BN_NONE_SLOW_BYTES:-$((SLOW_BYTES < (256 << 10) ? SLOW_BYTES : 256 << 10))} # ... slow path
 CC_LIST=${BN_CC:-cubic newreno none}
 MIX=${BN_MIX:-cubic cubic none none} # flows of different algorithms at once
 LIMIT=${BN_LIMIT:-120} # seconds, per client
@@ -52,6 +61,7 @@ LOSS_CC=${BN_LOSS_CC:-cubic none}
 LOSS_BYTES=${BN_LOSS_BYTES:-$((4 << 20))}
 LOSSES=${BN_LOSSES:-0.01 0.05 0.10 0.25}
 LOSS_LIMIT=${BN_LOSS_LIMIT:-60} # seconds, per lossy transfer
+LOSS_WINDOW=${BN_LOSS_WINDOW:-65535} # the loopback loss section keeps its window
 
 log() { echo "[bottleneck] $*" >&2; }
 calc() { awk "BEGIN { printf \"%.9g\", $* }"; }
@@ -82,6 +92,17 @@ trap 'exit 130' INT TERM
 head -c "$BYTES" /dev/urandom >"$WORK/files/big"
 head -c "$SLOW_BYTES" /dev/urandom >"$WORK/files/small"
 head -c "$LOSS_BYTES" /dev/urandom >"$WORK/files/lossy"
+head -c "$NONE_BYTES" /dev/urandom >"$WORK/files/nbig"
+head -c "$NONE_SLOW_BYTES" /dev/urandom >"$WORK/files/nsmall"
+# capped ALGO: does ALGO's flow carry the smaller files (none, big window)?
+capped() { [ "$1" = none ] && [ "$WINDOW" -gt 65535 ]; }
+# file_of ALGO big|small, bytes_of ALGO big|small: what a flow fetches.
+file_of() { if capped "$1"; then echo "n$2"; else echo "$2"; fi; }
+bytes_of() {
+    case $(file_of "$1" "$2") in
+    big) echo "$BYTES" ;; small) echo "$SLOW_BYTES" ;; nbig) echo "$NONE_BYTES" ;; nsmall) echo "$NONE_SLOW_BYTES" ;;
+    esac
+}
 
 # Does this client take -c ALGO?
 if "$ROOT/client" -h 2>&1 | grep -q -- '-c '; then
@@ -137,6 +158,8 @@ finish() {
     KDROPS=$(grep '^linkem report=' "$WORK/link.out" | tail -1 | tr ' ' '\n' | sed -n 's/^kernel_drops=//p')
     REXMIT=$(sed -n 's/.*resent \([0-9]*\) on timeout, \([0-9]*\) on duplicate ACKs.*/\1 \2/p' \
         "$WORK/srv.err" | awk '{ s += $1 + $2 } END { print s + 0 }')
+    REXMIT=$((REXMIT + $(sed -n 's/.*SACK on ([^)]*, \([0-9]*\) resent on them).*/\1/p' "$WORK/srv.err" |
+        awk '{ s += $1 } END { print s + 0 }')))
 }
 
 # fetch FILE ALGO I: client number I; writes "rc start end" to $WORK/res.I.
@@ -227,7 +250,7 @@ mix() {
         else
             addr=$(sed -n "s/^Link's address for server $k is //p" "$WORK/link.out")
         fi
-        LINK_ADDR=$addr fetch big "$a" "$i" &
+        LINK_ADDR=$addr fetch "$(file_of "$a" big)" "$a" "$i" &
     done
     wait_clients "$i"
     for p in "${spids[@]}"; do wait "$p" 2>/dev/null; done
@@ -235,11 +258,13 @@ mix() {
     wait "$LINK_PID" 2>/dev/null
     local link shares jain
     link=$(bps "$RATE")
+    local b
     for i in $(seq "$i"); do
         read -r rc st en <"$WORK/res.$i"
         [ "$rc" = 0 ] || { note_fail "mix run $run: client $i exit $rc: $(tail -1 "$WORK/err.$i")"; return; }
-        rec "mix_${i}_share" "$(calc "$BYTES * 8 / ($en - $st) / $link")"
-        shares+="$(calc "$BYTES * 8 / ($en - $st) / $link") "
+        b=$(bytes_of "$(tr ' ' '\n' <<<"$MIX" | awk -v i="$i" 'NF && ++n == i')" big)
+        rec "mix_${i}_share" "$(calc "$b * 8 / ($en - $st) / $link")"
+        shares+="$(calc "$b * 8 / ($en - $st) / $link") "
     done
     jain=$(tr ' ' '\n' <<<"$shares" | awk 'NF { s += $1; q += $1 * $1; n++ } END { printf "%.4f", s * s / (n * q) }')
     rec mix_jain "$jain"
@@ -255,13 +280,13 @@ lossy() {
     case $profile in none | classic) ;; *) netem="loss=$profile,seed=$run" ;; esac
     # shellcheck disable=SC2046,SC2086
     STCP_NETEM=$netem timeout $((LOSS_LIMIT + 10)) "$ROOT/server" -v $u -a 127.0.0.1 \
-        -d "$WORK/files" -n 1 -w "$WINDOW" $(cc_args "$algo") >"$WORK/srv.out" 2>"$WORK/srv.err" &
+        -d "$WORK/files" -n 1 -w "$LOSS_WINDOW" $(cc_args "$algo") >"$WORK/srv.out" 2>"$WORK/srv.err" &
     srv=$!
     PIDS+=("$srv")
     wait_line "$WORK/srv.out" "Server's address is" || { note_fail "$key run $run: server"; return; }
     s=$EPOCHREALTIME
     # shellcheck disable=SC2046,SC2086
-    STCP_NETEM=$netem timeout "$LOSS_LIMIT" "$ROOT/client" -q $u -w "$WINDOW" $(cc_args "$algo") \
+    STCP_NETEM=$netem timeout "$LOSS_LIMIT" "$ROOT/client" -q $u -w "$LOSS_WINDOW" $(cc_args "$algo") \
         -f lossy "$(sed -n "s/^Server's address is //p" "$WORK/srv.out")" >/dev/null 2>"$WORK/err.loss"
     rc=$?
     e=$EPOCHREALTIME
@@ -280,11 +305,12 @@ for run in $(seq "$RUNS"); do
     for algo in $CC_LIST; do
         k=$(tr -c 'a-z0-9\n' '_' <<<"$algo")
         rm -f "$WORK"/res.* "$WORK"/err.*
-        flows "${k}_one" "$algo" "$RATE" "$FAST_Q" big "$BYTES" 1 "$run"
+        big=$(file_of "$algo" big) small=$(file_of "$algo" small)
+        flows "${k}_one" "$algo" "$RATE" "$FAST_Q" "$big" "$(bytes_of "$algo" big)" 1 "$run"
         rm -f "$WORK"/res.* "$WORK"/err.*
-        flows "${k}_many" "$algo" "$RATE" "$FAST_Q" big "$BYTES" "$FLOWS" "$run"
+        flows "${k}_many" "$algo" "$RATE" "$FAST_Q" "$big" "$(bytes_of "$algo" big)" "$FLOWS" "$run"
         rm -f "$WORK"/res.* "$WORK"/err.*
-        flows "${k}_slow" "$algo" "$SLOW_RATE" "$SLOW_Q" small "$SLOW_BYTES" 1 "$run"
+        flows "${k}_slow" "$algo" "$SLOW_RATE" "$SLOW_Q" "$small" "$(bytes_of "$algo" small)" 1 "$run"
     done
     if has mix && { [ "$HAVE_CC" = 1 ] || [ "${BN_MIX_FORCE:-0}" = 1 ]; }; then
         mix "$run"
@@ -320,22 +346,22 @@ echo "| Algorithm | Path | Flows x bytes | Goodput, % of link (min–max) | Jain
 echo "|---|---|---|---|---|---|---|---|---|"
 for algo in $CC_LIST; do
     k=$(tr -c 'a-z0-9\n' '_' <<<"$algo")
-    echo "| $algo | $RATE, queue $FAST_Q B | 1 x $BYTES | $(med "${k}_one_share" pct) | — | $(med "${k}_one_drops") | $(med "${k}_one_rexmit") | $(med "${k}_one_qmean") | $(med "${k}_one_kdrops") |"
-    echo "| $algo | $RATE, queue $FAST_Q B | $FLOWS x $BYTES | $(med "${k}_many_share" pct) aggregate | $(med "${k}_many_jain" frac) | $(med "${k}_many_drops") | $(med "${k}_many_rexmit") | $(med "${k}_many_qmean") | $(med "${k}_many_kdrops") |"
-    echo "| $algo | $SLOW_RATE, queue $SLOW_Q B | 1 x $SLOW_BYTES | $(med "${k}_slow_share" pct) | — | $(med "${k}_slow_drops") | $(med "${k}_slow_rexmit") | $(med "${k}_slow_qmean") | $(med "${k}_slow_kdrops") |"
+    echo "| $algo | $RATE, queue $FAST_Q B | 1 x $(bytes_of "$algo" big) | $(med "${k}_one_share" pct) | — | $(med "${k}_one_drops") | $(med "${k}_one_rexmit") | $(med "${k}_one_qmean") | $(med "${k}_one_kdrops") |"
+    echo "| $algo | $RATE, queue $FAST_Q B | $FLOWS x $(bytes_of "$algo" big) | $(med "${k}_many_share" pct) aggregate | $(med "${k}_many_jain" frac) | $(med "${k}_many_drops") | $(med "${k}_many_rexmit") | $(med "${k}_many_qmean") | $(med "${k}_many_kdrops") |"
+    echo "| $algo | $SLOW_RATE, queue $SLOW_Q B | 1 x $(bytes_of "$algo" small) | $(med "${k}_slow_share" pct) | — | $(med "${k}_slow_drops") | $(med "${k}_slow_rexmit") | $(med "${k}_slow_qmean") | $(med "${k}_slow_kdrops") |"
 done
 if [ -s "$WORK/m/mix_jain" ]; then
     i=0
     for a in $MIX; do
         i=$((i + 1))
-        echo "| mix: flow $i of \"$MIX\" | $RATE, queue $FAST_Q B | its share of the link, 1 x $BYTES | $(med "mix_${i}_share" pct) | $([ $i = 1 ] && med mix_jain frac) | | | | |"
+        echo "| mix: flow $i of \"$MIX\" | $RATE, queue $FAST_Q B | its share of the link, 1 x $(bytes_of "$a" big) | $(med "mix_${i}_share" pct) | $([ $i = 1 ] && med mix_jain frac) | | | | |"
     done
 elif [ "$HAVE_CC" != 1 ]; then
     echo "| mix \"$MIX\" | — | not run: the client has no -c | | | | | | |"
 fi
 has loss && {
 echo
-echo "### Loss on loopback (no linkem): $LOSS_BYTES bytes, window $WINDOW, loss both ways, seeded"
+echo "### Loss on loopback (no linkem): $LOSS_BYTES bytes, window $LOSS_WINDOW, loss both ways, seeded"
 echo
 loss_algos=$LOSS_CC
 [ "$HAVE_CC" = 1 ] || loss_algos=default

@@ -315,10 +315,15 @@ static void cb_output(void *ctx, const STCPHeader *hdr, const void *payload, siz
         CHECK(!o.nsack || t->sack_ok, "SACK blocks without SACK");
         for (unsigned k = 0; k < o.nsack; k++)
             /* Data kept out of order lies within some window we offered:
-             * the edge may since have moved back by less than a unit. */
-            CHECK(seq_gt(o.sack[k].start, t->rcv_nxt) && seq_lt(o.sack[k].start, o.sack[k].end) &&
-                      (seq_leq(o.sack[k].end, t->rcv_adv) ||
-                       (F.have_edge && seq_leq(o.sack[k].end, F.max_edge))),
+             * the edge may since have moved back by less than a unit.  The
+             * first block may instead report a duplicate (D-SACK, RFC 2883):
+             * data wholly below rcv_nxt. */
+            CHECK((k == 0 && seq_lt(o.sack[k].start, o.sack[k].end) &&
+                   seq_leq(o.sack[k].end, t->rcv_nxt)) ||
+                      (seq_gt(o.sack[k].start, t->rcv_nxt) &&
+                       seq_lt(o.sack[k].start, o.sack[k].end) &&
+                       (seq_leq(o.sack[k].end, t->rcv_adv) ||
+                        (F.have_edge && seq_leq(o.sack[k].end, F.max_edge)))),
                   "SACK block [%u, %u) outside (rcv_nxt %u, rcv_adv %u / offered %u]",
                   o.sack[k].start, o.sack[k].end, t->rcv_nxt, t->rcv_adv, F.max_edge);
     }
@@ -522,7 +527,7 @@ static void check_tcb(void)
     /* Receive side. */
     const struct tcp_reasm *r = &t->reasm;
     CHECK(r->cap >= F.window && r->cap - F.window < (1u << tcp_wscale_for(F.window)) &&
-              r->head < r->cap && r->nruns <= TCP_REASM_RUNS,
+              r->head < r->cap && r->nruns <= r->maxruns,
           "reassembly cap %u head %u nruns %u", r->cap, r->head, r->nruns);
     if (F.synced) {
         uint32_t want = t->irs + 1 + (uint32_t)F.ndelivered + (F.peer_fin ? 1 : 0);

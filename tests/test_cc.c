@@ -125,20 +125,33 @@ static void test_none_window_is_the_limit(void)
 
 /* ======================= NewReno (RFC 5681, RFC 6582) ==================== */
 
-/* Slow start: one MSS more per ACK, however much it covers. */
+/* Slow start: what each ACK covers, at most 2 MSS (RFC 3465, L = 2). */
 static void test_newreno_slow_start_per_ack(void)
 {
     struct harness h;
     full_window(&h, &cc_newreno);
-    peer_ack(&h, DATA + 2 * MSS); /* two segments acked */
-    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + MSS);
-    /* 8 segments left in flight, room for 11: three new ones. */
-    EXPECT_NOUT(&h, 3);
+    peer_ack(&h, DATA + 3 * MSS); /* three segments acked: two count */
+    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 2 * MSS);
+    /* 7 segments left in flight, room for 12: five new ones. */
+    EXPECT_NOUT(&h, 5);
     EXPECT_SEG(&h, 0, TH_ACK, END, 5001, WIN, MSS);
     h_clear(&h);
-    peer_ack(&h, DATA + 3 * MSS); /* one more */
-    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 2 * MSS);
+    peer_ack(&h, DATA + 4 * MSS); /* one more */
+    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 3 * MSS);
     EXPECT_NOUT(&h, 2);
+    h_free(&h);
+}
+
+/* After a timeout, slow start adds at most 1 MSS per ACK (RFC 3465 2.3). */
+static void test_newreno_slow_start_after_timeout(void)
+{
+    struct harness h;
+    full_window(&h, &cc_newreno);
+    h_advance(&h, h.tcb.rto + 1);
+    CU_ASSERT_EQUAL(h.tcb.stats.timeouts, 1);
+    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, MSS);
+    peer_ack(&h, DATA + 3 * MSS); /* the resend and two more segments acked */
+    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, 2 * MSS);
     h_free(&h);
 }
 
@@ -365,7 +378,9 @@ static void test_cubic_slow_start_per_ack(void)
     struct harness h;
     full_window(&h, &cc_cubic);
     peer_ack(&h, DATA + 2 * MSS);
-    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + MSS);
+    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 2 * MSS);
+    peer_ack(&h, DATA + 3 * MSS);
+    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 3 * MSS);
     h_free(&h);
 }
 
@@ -556,6 +571,7 @@ void register_cc_suites(void)
         {"initial window 1 MSS after a resent SYN", test_iw_one_segment_after_syn_resent},
         {"none: the window is the only limit", test_none_window_is_the_limit},
         {"newreno: slow start per ACK", test_newreno_slow_start_per_ack},
+        {"newreno: slow start after a timeout", test_newreno_slow_start_after_timeout},
         {"newreno: no growth when not cwnd-limited", test_newreno_no_growth_when_not_cwnd_limited},
         {"newreno: avoidance, one MSS per RTT", test_newreno_avoidance_one_mss_per_rtt},
         {"newreno: three dupacks halve", test_newreno_three_dupacks_halve},

@@ -13,6 +13,7 @@ void register_carrier_suites(void);
 void register_cc_suites(void);
 void register_linkem_suites(void);
 void register_sack_suites(void);
+void register_rack_suites(void);
 
 int main(int argc, char **argv)
 {
@@ -24,6 +25,7 @@ int main(int argc, char **argv)
     register_cc_suites();
     register_linkem_suites();
     register_sack_suites();
+    register_rack_suites();
     CU_basic_set_mode(CU_BRM_VERBOSE);
     if (argc > 1) {
         CU_pSuite suite = CU_get_suite(argv[1]);

@@ -345,11 +345,13 @@ static void test_scoreboard_islost_pipe(void)
     h_free(&h);
 }
 
-/* NextSeg rule 1 picks the first lost hole, and the pipe limits sending. */
+/* NextSeg rule 1 picks the first lost hole, and the pipe limits sending
+ * (RFC 6675's recovery: RACK switched off, as STCP_RACK=0 does). */
 static void test_nextseg_first_hole_under_cwnd(void)
 {
     static struct harness h;
     ten_in_flight(&h, &cc_newreno);
+    h.tcb.cfg.rack = false;
     const struct tcb *t = &h.tcb;
     /* Segments 0 and 2 lost; 1 and 3..9 SACKed by successive duplicates. */
     static const uint32_t b[][2] = {
@@ -375,11 +377,13 @@ static void test_nextseg_first_hole_under_cwnd(void)
     h_free(&h);
 }
 
-/* A timeout clears the scoreboard (RFC 6675 5.1) and applies the loss window. */
+/* Without RACK (STCP_RACK=0), a timeout clears the scoreboard (RFC 6675
+ * 5.1) and applies the loss window.  With RACK it keeps it (test_rack.c). */
 static void test_rto_clears_scoreboard(void)
 {
     static struct harness h;
     ten_in_flight(&h, &cc_newreno);
+    h.tcb.cfg.rack = false;
     static const uint32_t b[][2] = {{SEG(4), SEG(6)}};
     h_input(&h, sack_ack(DATA, 65535, b, 1));
     CU_ASSERT_EQUAL(h.tcb.sb.n, 1);
@@ -542,8 +546,8 @@ void register_sack_suites(void)
         {"SACK blocks: one, two, several holes", test_sack_blocks},
         {"no SACK blocks without SACK", test_sack_blocks_not_negotiated},
         {"scoreboard, IsLost, pipe, recovery", test_scoreboard_islost_pipe},
-        {"NextSeg: first lost hole, under cwnd", test_nextseg_first_hole_under_cwnd},
-        {"RTO clears the scoreboard", test_rto_clears_scoreboard},
+        {"NextSeg: first lost hole, under cwnd (RACK off)", test_nextseg_first_hole_under_cwnd},
+        {"RTO clears the scoreboard (RACK off)", test_rto_clears_scoreboard},
         {"impossible SACK blocks ignored", test_bad_sack_blocks_ignored},
         {"lossy transfer: fewer rounds with SACK", test_transfer_fewer_rounds_with_sack},
     };
