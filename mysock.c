@@ -954,6 +954,7 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
         goto fail;
     net_ep_set_counters(c->ep, &s->ctr);
     net_ep_set_name(c->ep, c->name);
+    net_ep_size_buffers(c->ep, (size_t)sock_option(s, MYSO_WINDOW));
     if (!s->reliable)
         net_ep_set_netem(c->ep, &s->netem);
     c->context = context;
@@ -1277,6 +1278,7 @@ int myconnect(mysocket_t sd, struct sockaddr *name, int namelen)
     c->is_active = true;
     net_ep_set_counters(c->ep, &s->ctr);
     net_ep_set_name(c->ep, c->name);
+    net_ep_size_buffers(c->ep, (size_t)sock_option(s, MYSO_WINDOW));
     if (!s->reliable)
         net_ep_set_netem(c->ep, &s->netem);
     s->conn = c;

@@ -703,6 +703,26 @@ void net_ep_set_name(struct net_ep *ep, const char *name)
     snprintf(ep->name, sizeof ep->name, "%s", name);
 }
 
+void net_ep_size_buffers(struct net_ep *ep, size_t window)
+{
+    if (ep->carrier != &net_udp_carrier || ep->fd < 0)
+        return;
+    /* The kernel charges a datagram's whole buffer (its truesize: the
+     * payload and about a kilobyte of overhead; twice a small segment) and
+     * doubles the value set; twice the window plus a datagram's worth
+     * covers a window of small segments, and is the default for up to a
+     * 64 KiB window. */
+    size_t want = 2 * window + 65536;
+    int v = want > INT32_MAX ? INT32_MAX : (int)want;
+    int cur = 0;
+    socklen_t len = sizeof cur;
+    if (getsockopt(ep->fd, SOL_SOCKET, SO_RCVBUF, &cur, &len) == 0 && cur / 2 < v)
+        (void)setsockopt(ep->fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
+    len = sizeof cur;
+    if (getsockopt(ep->fd, SOL_SOCKET, SO_SNDBUF, &cur, &len) == 0 && cur / 2 < v)
+        (void)setsockopt(ep->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+}
+
 void net_ep_set_netem(struct net_ep *ep, const struct netem_profile *profile)
 {
     static uint64_t ordinal;

@@ -171,6 +171,11 @@ void net_ep_set_netem(struct net_ep *ep, const struct netem_profile *profile);
 void net_ep_set_counters(struct net_ep *ep, struct net_counters *ctr);
 /* A name for log lines and the pcap writer. */
 void net_ep_set_name(struct net_ep *ep, const char *name);
+/* Let the carrier's socket queue about window bytes of segments in each
+ * direction (udp: SO_RCVBUF/SO_SNDBUF, raised only, capped by the kernel's
+ * limits), so a window larger than the kernel's default buffer is not cut
+ * short by datagrams the kernel drops.  Best effort; IP carriers: nothing. */
+void net_ep_size_buffers(struct net_ep *ep, size_t window);
 
 /* Send a segment (the pieces are concatenated: header first).  The layer
  * fills th_sport, th_dport and th_sum from local and peer.  Returns the
