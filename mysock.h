@@ -159,6 +159,9 @@ struct mystats {
     uint64_t sack_blocks_sent;     /* SACK blocks in our ACKs */
     uint64_t sack_blocks_received; /* SACK blocks in the peer's ACKs (valid ones) */
     uint64_t rexmit_sack;          /* segments resent on SACK information */
+    /* The data path (transport): of bytes_received, those handed to myread
+     * where the network layer had received them (no copy in between). */
+    uint64_t bytes_in_place;
 };
 extern int mygetstats(mysocket_t sd, struct mystats *stats);
 

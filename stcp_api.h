@@ -147,6 +147,26 @@ unsigned int stcp_wait_for_event_mono(mysocket_t sd, unsigned int wait_flags,
 ssize_t stcp_network_peek(mysocket_t sd, const void **seg);
 void stcp_network_done(mysocket_t sd);
 
+/* stcp_network_peek with the header and the payload apart.  The framework
+ * receives a payload straight into the free space at the end of the
+ * receive queue when it can; in_queue then says it lies exactly where
+ * stcp_app_send would put the next bytes, and stcp_app_commit(sd, n) hands
+ * its first n bytes to the application without copying them.  Otherwise
+ * the payload follows the header in one piece and in_queue is 0.  Valid
+ * until stcp_network_done(), as for stcp_network_peek. */
+struct stcp_rx_segment {
+    const void *hdr; /* TCP header, options included */
+    size_t hdr_len;
+    const void *payload;
+    size_t payload_len;
+    int in_queue;
+};
+ssize_t stcp_network_peek_split(mysocket_t sd, struct stcp_rx_segment *rx);
+/* The first len bytes of the peeked payload (in_queue only) become data for
+ * myread, as stcp_app_send(payload, len) would make them.  At most once
+ * per segment, and before anything else is passed up with stcp_app_send. */
+void stcp_app_commit(mysocket_t sd, size_t len);
+
 /* Free space in the receive queue: the most the receive window may offer. */
 size_t stcp_app_space(mysocket_t sd);
 

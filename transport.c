@@ -1539,8 +1539,14 @@ static void process_fin(struct tcb *t, stcp_usec_t now)
 static uint32_t deliver(struct tcb *t, const uint8_t *data, uint32_t len)
 {
     len = (uint32_t)MIN((size_t)len, app_space(t));
-    if (len) {
+    if (len && data == t->rx_in_place) {
+        t->env.deliver_in_place(t->env.ctx, len); /* received where it belongs */
+        t->rx_in_place = NULL;
+        t->stats.bytes_in_place += len;
+    } else if (len) {
         t->env.deliver(t->env.ctx, data, len);
+    }
+    if (len) {
         t->rcv_nxt += len;
         t->reasm.head = (t->reasm.head + len) % t->reasm.cap;
         t->stats.bytes_in += len;
@@ -1769,10 +1775,31 @@ static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segmen
     process_text(t, now, seg);
 }
 
+static void input_parsed(struct tcb *t, stcp_usec_t now, struct tcp_segment *seg, int parsed);
+
 void tcp_input(struct tcb *t, stcp_usec_t now, const void *buf, size_t len)
 {
     struct tcp_segment seg;
-    int parsed = tcp_parse(buf, len, &seg);
+    input_parsed(t, now, &seg, tcp_parse(buf, len, &seg));
+}
+
+void tcp_input_split(struct tcb *t, stcp_usec_t now, const void *hdr, size_t hdr_len,
+                     const void *payload, size_t payload_len, bool in_place)
+{
+    struct tcp_segment seg;
+    int parsed = tcp_parse(hdr, hdr_len, &seg);
+    if (parsed == 0 && (seg.len || payload_len > UINT32_MAX))
+        parsed = -1; /* the header piece is the header, nothing more */
+    seg.payload = payload;
+    seg.len = (uint32_t)payload_len;
+    t->rx_in_place = in_place && t->env.deliver_in_place ? payload : NULL;
+    input_parsed(t, now, &seg, parsed);
+    t->rx_in_place = NULL;
+}
+
+/* A segment as tcp_parse left it (parsed: its result). */
+static void input_parsed(struct tcb *t, stcp_usec_t now, struct tcp_segment *seg, int parsed)
+{
     if (parsed < 0) {
         t->stats.dropped_in++;
         if (parsed == -2)
@@ -1783,20 +1810,20 @@ void tcp_input(struct tcb *t, stcp_usec_t now, const void *buf, size_t len)
     }
     t->stats.segs_in++;
     /* The window of a SYN is never scaled; every other is (RFC 7323 2.2). */
-    if (!(seg.flags & TH_SYN))
-        seg.win <<= t->snd_wscale;
+    if (!(seg->flags & TH_SYN))
+        seg->win <<= t->snd_wscale;
     switch (t->state) {
     case TCPS_CLOSED:
         t->stats.dropped_in++;
         break;
     case TCPS_LISTEN:
-        input_listen(t, now, &seg);
+        input_listen(t, now, seg);
         break;
     case TCPS_SYN_SENT:
-        input_syn_sent(t, now, &seg);
+        input_syn_sent(t, now, seg);
         break;
     default:
-        input_synchronized(t, now, &seg);
+        input_synchronized(t, now, seg);
         break;
     }
 }
@@ -2412,6 +2439,7 @@ static void publish_stats(struct driver *d)
     m.sack_blocks_sent = st->sack_blocks_out;
     m.sack_blocks_received = st->sack_blocks_in;
     m.rexmit_sack = st->rexmit_sack;
+    m.bytes_in_place = st->bytes_in_place;
     stcp_report_stats(d->sd, &m);
 }
 
@@ -2437,6 +2465,12 @@ static void drv_deliver(void *ctx, const void *data, size_t len)
 {
     struct driver *d = ctx;
     stcp_app_send(d->sd, data, len);
+}
+
+static void drv_deliver_in_place(void *ctx, size_t len)
+{
+    struct driver *d = ctx;
+    stcp_app_commit(d->sd, len);
 }
 
 static size_t drv_app_space(void *ctx)
@@ -2526,11 +2560,14 @@ static void handle_events(struct driver *d, unsigned ev)
     struct tcb *t = &d->tcb;
     stcp_usec_t now = d->now = now_usec();
     if (ev & NETWORK_DATA) {
-        const void *seg;
-        ssize_t n = stcp_network_peek(d->sd, &seg); /* where it was received: no copy */
+        /* Where it was received: no copy, and an in-order payload is
+         * handed up where it lies in the receive queue. */
+        struct stcp_rx_segment rx;
+        ssize_t n = stcp_network_peek_split(d->sd, &rx);
         if (n >= 0) {
-            log_segment(d->sd, "in ", (const STCPHeader *)seg, (size_t)n);
-            tcp_input(t, now, seg, (size_t)n);
+            log_segment(d->sd, "in ", rx.hdr, (size_t)n);
+            tcp_input_split(t, now, rx.hdr, rx.hdr_len, rx.payload, rx.payload_len,
+                            rx.in_queue != 0);
             stcp_network_done(d->sd);
             trace_after_input(d, now);
         } else {
@@ -2659,7 +2696,8 @@ void transport_init(mysocket_t sd, bool_t is_active)
                           .app_space = drv_app_space,
                           .event = drv_event,
                           .cc_event = drv_cc_event,
-                          .output2 = drv_output2};
+                          .output2 = drv_output2,
+                          .deliver_in_place = drv_deliver_in_place};
     if (d) {
         d->trace = trace_new(now_usec());
         if (d->trace)

@@ -257,6 +257,10 @@ struct tcp_env {
     /* Optional: an ACK moved snd_una, after the algorithm has answered it;
      * rtt is the sample it gave (microseconds), 0 if none (Karn). */
     void (*acked)(void *ctx, stcp_usec_t now, stcp_usec_t rtt);
+    /* Optional: in-order data for the application that already lies where
+     * deliver would copy it (tcp_input_split with in_place): make its first
+     * len bytes the application's, without a copy. */
+    void (*deliver_in_place)(void *ctx, size_t len);
 };
 
 struct tcp_config {
@@ -301,6 +305,7 @@ struct tcp_stats {
     uint64_t sack_blocks_out;     /* SACK blocks sent */
     uint64_t sack_blocks_in;      /* SACK blocks received (valid ones) */
     uint64_t rexmit_sack;         /* segments resent on SACK information */
+    uint64_t bytes_in_place;      /* of bytes_in: delivered in place (deliver_in_place) */
 };
 
 /* Bytes the application gave, from snd_una on: [snd_una, snd_max) have
@@ -455,6 +460,10 @@ struct tcb {
     stcp_usec_t rst_refill_at;
 
     struct tcp_stats stats;
+
+    /* During tcp_input_split with in_place: the payload, which deliver
+     * hands up in place rather than copying; NULL otherwise. */
+    const uint8_t *rx_in_place;
 };
 
 /* Set up a TCB in CLOSED; allocates its two window-sized buffers.
@@ -473,6 +482,13 @@ void tcp_open_established(struct tcb *tcb, stcp_usec_t now, uint32_t iss, uint32
 
 /* A segment arrives (RFC 9293 3.10.7).  Malformed ones are counted and dropped. */
 void tcp_input(struct tcb *tcb, stcp_usec_t now, const void *buf, size_t len);
+
+/* tcp_input with the header (options included) and the payload apart.
+ * in_place: the payload lies where env.deliver would put the next bytes
+ * for the application, so if the segment is in order it is handed up with
+ * env.deliver_in_place, without a copy. */
+void tcp_input_split(struct tcb *tcb, stcp_usec_t now, const void *hdr, size_t hdr_len,
+                     const void *payload, size_t payload_len, bool in_place);
 
 /* Room in the send buffer, and queueing application data into it. */
 size_t tcp_send_space(const struct tcb *tcb);

@@ -1085,7 +1085,8 @@ static bool setup(struct rd *r)
     cfg.window = F.window;
     cfg.mss = F.our_mss;
     cfg.cc = cc_algos[iss % 3]; /* from a value already drawn: the input layout is unchanged */
-    struct tcp_env env = {&F, cb_output, cb_deliver, cb_app_space, cb_event, NULL, NULL, NULL};
+    struct tcp_env env = {&F,   cb_output, cb_deliver, cb_app_space, cb_event,
+                          NULL, NULL,      NULL,       NULL};
     F.now = STCP_SEC;
     if (tcp_init(&F.tcb, &cfg, &env) < 0)
         return false;

@@ -169,7 +169,8 @@ void h_init_mss(struct harness *h, uint32_t window, uint32_t mss)
     tcp_config_default(&cfg);
     cfg.window = window;
     cfg.mss = mss;
-    struct tcp_env env = {h, h_output, h_deliver, h_app_space, h_event, h_cc_event, NULL, NULL};
+    struct tcp_env env = {h,          h_output, h_deliver, h_app_space, h_event,
+                          h_cc_event, NULL,     NULL,      NULL};
     h->rcvbuf = 2 * (size_t)window;
     h->now = 1000000; /* an arbitrary start: 1 s */
     CU_ASSERT_FATAL(tcp_init(&h->tcb, &cfg, &env) == 0);
