@@ -88,6 +88,7 @@ struct conn {
     unsigned waiting; /* events the transport is blocked on, 0 if running */
 
     struct byteq sndq;             /* mywrite -> transport */
+    size_t sndq_taken;             /* its first bytes, the transport's (stcp_app_take) */
     struct byteq rcvq;             /* transport -> myread */
     pthread_cond_t rd_cv, wr_cv;   /* myread / mywrite wait here */
     bool wake_reader, wake_writer; /* signals owed, sent when the transport waits */

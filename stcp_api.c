@@ -149,7 +149,7 @@ static struct conn *transport_conn(mysocket_t sd, struct mysock **out)
  * held. */
 static bool close_pending(const struct conn *c)
 {
-    return (c->close_requested || c->shut_wr) && !c->close_reported && !c->sndq.len;
+    return (c->close_requested || c->shut_wr) && !c->close_reported && c->sndq.len == c->sndq_taken;
 }
 
 /* Events of flags that are ready now.  APP_CLOSE_REQUESTED counts whatever
@@ -157,7 +157,7 @@ static bool close_pending(const struct conn *c)
 static unsigned ready_events(const struct conn *c, unsigned flags)
 {
     unsigned ev = 0;
-    if ((flags & APP_DATA) && c->sndq.len)
+    if ((flags & APP_DATA) && c->sndq.len > c->sndq_taken)
         ev |= APP_DATA;
     if (close_pending(c))
         ev |= APP_CLOSE_REQUESTED;
@@ -361,7 +361,7 @@ static void wait_for_segment(struct mysock *s, struct conn *c)
 
 static void wait_for_app_data(struct mysock *s, struct conn *c)
 {
-    while (!c->sndq.len && !c->close_requested) {
+    while (c->sndq.len == c->sndq_taken && !c->close_requested) {
         flush_app_wakes(c);
         sleep_for_events(s, c, APP_DATA | APP_CLOSE_REQUESTED, -1);
         pthread_mutex_lock(&s->lock);
@@ -585,6 +585,11 @@ size_t stcp_app_recv(mysocket_t sd, void *dst, size_t max_len)
     if (!c || !dst || !max_len)
         return 0;
     pthread_mutex_lock(&s->lock);
+    if (c->sndq_taken) { /* stcp_app_take's bytes lie first: not both */
+        pthread_mutex_unlock(&s->lock);
+        errno = EINVAL;
+        return 0;
+    }
     wait_for_app_data(s, c);
     size_t n = byteq_get(&c->sndq, dst, max_len);
     /* Wake a blocked writer only once half the queue is free, so it
@@ -593,6 +598,43 @@ size_t stcp_app_recv(mysocket_t sd, void *dst, size_t max_len)
         c->wake_writer = true;
     pthread_mutex_unlock(&s->lock);
     return n;
+}
+
+size_t stcp_app_take(mysocket_t sd, size_t max_len, struct stcp_app_ring *ring)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c || !ring)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    struct byteq *q = &c->sndq;
+    size_t n = MIN(max_len, q->len - c->sndq_taken);
+    c->sndq_taken += n;
+    ring->data = q->buf;
+    ring->cap = q->cap;
+    ring->head = q->head;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+void stcp_app_release(mysocket_t sd, size_t len)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c)
+        return;
+    pthread_mutex_lock(&s->lock);
+    struct byteq *q = &c->sndq;
+    len = MIN(len, c->sndq_taken);
+    if (len) {
+        q->head = (q->head + len) % q->cap;
+        q->len -= len;
+        c->sndq_taken -= len;
+        /* As stcp_app_recv: a blocked writer is woken once half is free. */
+        if (byteq_space(q) * 2 >= q->cap)
+            c->wake_writer = true;
+    }
+    pthread_mutex_unlock(&s->lock);
 }
 
 void stcp_app_send(mysocket_t sd, const void *src, size_t src_len)

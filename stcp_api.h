@@ -167,6 +167,24 @@ ssize_t stcp_network_peek_split(mysocket_t sd, struct stcp_rx_segment *rx);
  * per segment, and before anything else is passed up with stcp_app_send. */
 void stcp_app_commit(mysocket_t sd, size_t len);
 
+/* The send queue as the transport's own send buffer, so what mywrite put
+ * there is never copied in user space again.  stcp_app_take makes up to
+ * max_len more of the application's bytes the transport's, without moving
+ * them, and says where the queue's ring is: data (cap bytes), with the
+ * oldest byte taken and not released at position head; the bytes taken
+ * follow it in order, wrapping at cap.  They stay valid until
+ * stcp_app_release(sd, len) gives the oldest len of them back (their room
+ * goes to mywrite).  Returns how many bytes it took (0: none waiting; it
+ * never blocks).  A transport uses either this or stcp_app_recv, not both
+ * (stcp_app_recv returns 0, errno EINVAL, while bytes are taken).  As for
+ * stcp_app_recv, APP_CLOSE_REQUESTED comes once everything is taken. */
+struct stcp_app_ring {
+    const unsigned char *data;
+    size_t cap, head;
+};
+size_t stcp_app_take(mysocket_t sd, size_t max_len, struct stcp_app_ring *ring);
+void stcp_app_release(mysocket_t sd, size_t len);
+
 /* Free space in the receive queue: the most the receive window may offer. */
 size_t stcp_app_space(mysocket_t sd);
 

@@ -205,6 +205,8 @@ static void sndbuf_drop(struct tcp_sndbuf *b, uint32_t len)
 {
     b->head = (b->head + len) % b->cap;
     b->len -= len;
+    if (b->release && len)
+        b->release(b->release_ctx, len); /* the lender's room again */
 }
 
 /* The largest payload we put in one segment: the effective send MSS. */
@@ -608,7 +610,8 @@ int tcp_init(struct tcb *t, const struct tcp_config *cfg, const struct tcp_env *
 
 void tcp_free(struct tcb *t)
 {
-    free(t->sndbuf.data);
+    if (!t->sndbuf.release)
+        free(t->sndbuf.data);
     free(t->sndbuf.flat);
     free(t->reasm.data);
     free(t->sent.rec);
@@ -1903,6 +1906,35 @@ void tcp_write_commit(struct tcb *t, size_t len)
     t->sndbuf.len += (uint32_t)MIN(len, room);
 }
 
+int tcp_send_lend(struct tcb *t, const uint8_t *data, uint32_t cap, uint32_t head,
+                  void (*release)(void *ctx, size_t len), void *ctx)
+{
+    struct tcp_sndbuf *b = &t->sndbuf;
+    if (b->len || !data || !cap || head >= cap || !release) {
+        errno = b->len ? EBUSY : EINVAL;
+        return -1;
+    }
+    /* A segment's payload is at most the whole ring: flat must hold it. */
+    uint8_t *flat = realloc(b->flat, MIN(t->cfg.mss, cap));
+    if (!flat)
+        return -1;
+    if (!b->release)
+        free(b->data);
+    b->flat = flat;
+    b->data = (uint8_t *)data; /* only read: never written through */
+    b->cap = cap;
+    b->head = head;
+    b->release = release;
+    b->release_ctx = ctx;
+    return 0;
+}
+
+void tcp_write_lent(struct tcb *t, size_t len)
+{
+    if (t->sndbuf.release)
+        t->sndbuf.len += (uint32_t)MIN(len, tcp_send_space(t));
+}
+
 void tcp_shutdown(struct tcb *t, stcp_usec_t now)
 {
     (void)now;
@@ -2555,6 +2587,31 @@ static void app_closed(struct driver *d, stcp_usec_t now)
         tcp_close(&d->tcb, now);
 }
 
+static void drv_send_release(void *ctx, size_t len)
+{
+    struct driver *d = ctx;
+    stcp_app_release(d->sd, len);
+}
+
+/* The application's bytes become the send buffer's where mywrite put them:
+ * the core sends them out of the send queue itself (stcp_app_take), which
+ * it borrows at the first bytes. */
+static void take_app_data(struct driver *d)
+{
+    struct tcb *t = &d->tcb;
+    struct stcp_app_ring ring;
+    size_t n = stcp_app_take(d->sd, tcp_send_space(t), &ring);
+    if (!n)
+        return;
+    if (!t->sndbuf.release && tcp_send_lend(t, ring.data, (uint32_t)ring.cap, (uint32_t)ring.head,
+                                            drv_send_release, d) < 0) {
+        stcp_log(d->sd, STCP_LOG_ERROR, "send buffer: %s", strerror(errno));
+        tcp_abort(t, ENOMEM);
+        return;
+    }
+    tcp_write_lent(t, n);
+}
+
 static void handle_events(struct driver *d, unsigned ev)
 {
     struct tcb *t = &d->tcb;
@@ -2575,13 +2632,8 @@ static void handle_events(struct driver *d, unsigned ev)
             tcp_peer_unreachable(t);
         }
     }
-    if (ev & APP_DATA) {
-        /* Straight into the send ring: one piece a round (a second call
-         * could block, the queue may be empty by then). */
-        size_t room;
-        uint8_t *place = tcp_write_place(t, &room);
-        tcp_write_commit(t, stcp_app_recv(d->sd, place, room));
-    }
+    if (ev & APP_DATA)
+        take_app_data(d);
     /* A myclose arrives as APP_CLOSE_REQUESTED with stcp_app_closed() true;
      * a half-close (myshutdown SHUT_WR) with it false, and a later myclose
      * as APP_CLOSED.  Only a full close orphans the connection. */

@@ -314,6 +314,10 @@ struct tcp_sndbuf {
     uint8_t *data;
     uint8_t *flat; /* one segment's payload, when it wraps the ring */
     uint32_t cap, head, len;
+    /* Lent (tcp_send_lend): data is someone else's ring; bytes dropped
+     * from it are given back through release.  NULL: data is ours. */
+    void (*release)(void *ctx, size_t len);
+    void *release_ctx;
 };
 
 /* Data received beyond rcv_nxt, kept until the gap before it fills: a ring
@@ -498,6 +502,16 @@ size_t tcp_write(struct tcb *tcb, const void *data, size_t len);
  * then tcp_write_commit() how many.  Saves copying the data twice. */
 uint8_t *tcp_write_place(struct tcb *tcb, size_t *room);
 void tcp_write_commit(struct tcb *tcb, size_t len);
+
+/* Send from a ring that is not the core's (the framework's send queue, so
+ * the application's bytes are not copied into the core): data, cap bytes,
+ * the next byte to queue at position head.  Only while the send buffer is
+ * empty (else -1, EBUSY); the core's own buffer is freed.  From then on
+ * tcp_write_lent(len) queues the len bytes that follow in that ring, and
+ * acknowledged bytes are handed back with release(ctx, n), oldest first. */
+int tcp_send_lend(struct tcb *tcb, const uint8_t *data, uint32_t cap, uint32_t head,
+                  void (*release)(void *ctx, size_t len), void *ctx);
+void tcp_write_lent(struct tcb *tcb, size_t len);
 
 /* The application shut down writing (half-close): send a FIN after the
  * queued data, and keep delivering what the peer sends until its FIN. */

@@ -2792,6 +2792,41 @@ static void test_split_malformed(void)
     h_free(&h);
 }
 
+/* ---- Sending from a lent ring (tcp_send_lend) ---- */
+
+static size_t released;
+static void h_release(void *ctx, size_t len)
+{
+    (void)ctx;
+    released += len;
+}
+
+/* The payload comes out of the lender's ring as it lies (wrapping at its
+ * end), and acknowledged bytes go back to the lender, oldest first. */
+static void test_send_lent_ring(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    static const uint8_t ring[16] = "0123456789ABCDEF";
+    released = 0;
+    CU_ASSERT_EQUAL(tcp_send_lend(&h.tcb, ring, sizeof ring, 10, h_release, NULL), 0);
+    tcp_write_lent(&h.tcb, 10); /* "ABCDEF" then "0123" */
+    tcp_output(&h.tcb, h.now);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 10);
+    CU_ASSERT_EQUAL(memcmp(h.out[0].payload, "ABCDEF0123", 10), 0);
+    CU_ASSERT_EQUAL(tcp_send_space(&h.tcb), 6); /* the ring's size bounds it now */
+    /* Not while bytes are queued. */
+    CU_ASSERT_EQUAL(tcp_send_lend(&h.tcb, ring, sizeof ring, 0, h_release, NULL), -1);
+    CU_ASSERT_EQUAL(errno, EBUSY);
+    h_input(&h, ack(5001, 1005, H_WINDOW));
+    CU_ASSERT_EQUAL(released, 4);
+    h_input(&h, ack(5001, 1011, H_WINDOW));
+    CU_ASSERT_EQUAL(released, 10);
+    CU_ASSERT_EQUAL(tcp_send_space(&h.tcb), 16);
+    h_free(&h); /* the ring is not the core's to free */
+}
+
 struct core_case {
     const char *name;
     CU_TestFunc fn;
@@ -2991,4 +3026,8 @@ void register_core_suites(void)
         {"malformed header piece dropped", test_split_malformed},
     };
     ADD_SUITE("split input", split_cases);
+    static const struct core_case lend_cases[] = {
+        {"send from a lent ring, release on ACK", test_send_lent_ring},
+    };
+    ADD_SUITE("lent send ring", lend_cases);
 }
