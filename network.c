@@ -696,10 +696,16 @@ int net_ep_share(struct net_ep *ep)
     return ep->carrier->share(ep);
 }
 
+static void batch_flush(struct net_ep *ep);
+
 void net_ep_close(struct net_ep *ep)
 {
     if (!ep)
         return;
+    if (ep->batch) {
+        batch_flush(ep);
+        free(ep->batch);
+    }
     pending_drop_ep(ep);
     ep->carrier->close(ep);
     pthread_mutex_destroy(&ep->lock);
@@ -886,6 +892,102 @@ static uint32_t net_sum_iov(uint32_t sum, const struct iovec *iov, int iovcnt)
  * to this many more. */
 #define SEND_IOV_MAX 9
 
+/* ---- Corked sends: one sendmmsg for a round's segments ---- */
+
+/* A held segment: its header (20 bytes and options) copied, its payload
+ * pieces pointed to. */
+struct net_batch {
+    unsigned n;
+    struct held_seg {
+        uint8_t hdr[60];
+        struct iovec iov[SEND_IOV_MAX + 1];
+        size_t len;
+    } seg[NET_BATCH_MAX];
+    struct mmsghdr msg[NET_BATCH_MAX];
+};
+
+static int sendmmsg_state; /* 0: not decided, 1: used, -1: one by one */
+
+bool net_sendmmsg_enabled(void)
+{
+    int st = __atomic_load_n(&sendmmsg_state, __ATOMIC_RELAXED);
+    if (!st) {
+        const char *v = getenv("STCP_SENDMMSG");
+        st = v && strcmp(v, "0") == 0 ? -1 : 1;
+        __atomic_store_n(&sendmmsg_state, st, __ATOMIC_RELAXED);
+    }
+    return st > 0;
+}
+
+/* Send the held segments: one sendmmsg, or one sendmsg each where it is
+ * missing.  A datagram the kernel does not take (its buffer full) is lost,
+ * as with a single send; the transport resends it. */
+static void batch_flush(struct net_ep *ep)
+{
+    struct net_batch *b = ep->batch;
+    unsigned n = b ? b->n : 0, sent = 0;
+    if (!n)
+        return;
+    for (unsigned i = 0; i < n; i++) {
+        struct held_seg *h = &b->seg[i];
+        size_t pieces = 1;
+        while (pieces <= SEND_IOV_MAX && h->iov[pieces].iov_base)
+            pieces++;
+        memset(&b->msg[i], 0, sizeof b->msg[i]);
+        b->msg[i].msg_hdr.msg_iov = h->iov;
+        b->msg[i].msg_hdr.msg_iovlen = pieces;
+    }
+    if (net_sendmmsg_enabled()) {
+        int r = sendmmsg(ep->fd, b->msg, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (r >= 0)
+            sent = (unsigned)r;
+        else if (errno == ENOSYS)
+            __atomic_store_n(&sendmmsg_state, -1, __ATOMIC_RELAXED);
+    }
+    if (!net_sendmmsg_enabled())
+        for (unsigned i = 0; i < n; i++)
+            if (sendmsg(ep->fd, &b->msg[i].msg_hdr, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+                sent++;
+    for (unsigned i = 0; i < sent; i++)
+        NET_COUNT(ep->ctr, segs_sent);
+    b->n = 0;
+}
+
+void net_ep_cork(struct net_ep *ep, bool on)
+{
+    if (!ep || ep->carrier != &net_udp_carrier)
+        return;
+    if (!on)
+        batch_flush(ep);
+    ep->corked = on;
+}
+
+/* Hold a segment built by send_scattered (out: its pieces, the first the
+ * fixed header).  False if it cannot be held (no memory): send it now. */
+static bool batch_hold(struct net_ep *ep, const struct iovec *out, int n, size_t len)
+{
+    if (!ep->batch && !(ep->batch = calloc(1, sizeof *ep->batch)))
+        return false;
+    if (ep->batch->n == NET_BATCH_MAX)
+        batch_flush(ep);
+    struct held_seg *h = &ep->batch->seg[ep->batch->n];
+    size_t hl = out[0].iov_len + out[1].iov_len; /* the header and its options */
+    if (hl > sizeof h->hdr)
+        return false;
+    memcpy(h->hdr, out[0].iov_base, out[0].iov_len);
+    memcpy(h->hdr + out[0].iov_len, out[1].iov_base, out[1].iov_len);
+    memset(h->iov, 0, sizeof h->iov);
+    h->iov[0].iov_base = h->hdr;
+    h->iov[0].iov_len = hl;
+    int k = 1;
+    for (int i = 2; i < n; i++)
+        if (out[i].iov_len)
+            h->iov[k++] = out[i];
+    h->len = len;
+    ep->batch->n++;
+    return true;
+}
+
 /* The udp carrier's common case, without gathering the segment into one
  * buffer: the fixed header is copied (20 bytes, for the ports and the
  * checksum), the checksum is summed over the caller's pieces, and the
@@ -920,6 +1022,9 @@ static ssize_t send_scattered(struct net_ep *ep, const struct iovec *iov, int io
     pseudo[11] = (uint8_t)len;
     uint32_t sum = net_sum_iov(net_sum(0, pseudo, sizeof pseudo), out, n);
     h.th_sum = htons((uint16_t)~sum);
+    if (ep->corked && batch_hold(ep, out, n, len))
+        return (ssize_t)len;
+    batch_flush(ep); /* whatever is held goes first */
     struct msghdr msg = {.msg_iov = out, .msg_iovlen = (size_t)n};
     if (sendmsg(ep->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
         return -1;
@@ -945,6 +1050,8 @@ ssize_t net_send_segment(struct net_ep *ep, const struct sockaddr_in *local,
     ssize_t sent = send_scattered(ep, iov, iovcnt, len);
     if (sent != -2)
         return sent;
+    if (ep->batch)
+        batch_flush(ep); /* held segments go first */
     uint8_t small[SEND_STACK_BUF];
     uint8_t *buf = len <= sizeof small ? small : malloc(len);
     if (!buf) {

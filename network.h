@@ -177,6 +177,18 @@ void net_ep_set_name(struct net_ep *ep, const char *name);
  * short by datagrams the kernel drops.  Best effort; IP carriers: nothing. */
 void net_ep_size_buffers(struct net_ep *ep, size_t window);
 
+/* Cork the endpoint (on) or send what it holds (off).  While corked, the
+ * udp carrier's segments on a connected endpoint are held (their headers
+ * copied, their payload pieces NOT: those must stay as they are until the
+ * uncork) and go out together with one sendmmsg at the uncork, or when
+ * NET_BATCH_MAX are held.  Where sendmmsg is missing (ENOSYS), or
+ * STCP_SENDMMSG=0 is set, they go out one sendmsg each.  Only the thread
+ * that owns the endpoint's sends may cork it. */
+#define NET_BATCH_MAX 16
+void net_ep_cork(struct net_ep *ep, bool on);
+/* Whether the process sends batches with sendmmsg (else one by one). */
+bool net_sendmmsg_enabled(void);
+
 /* Send a segment (the pieces are concatenated: header first).  The layer
  * fills th_sport, th_dport and th_sum from local and peer.  Returns the
  * segment length, or -1 with errno. */

@@ -465,6 +465,14 @@ void stcp_network_done(mysocket_t sd)
     c->peeked = 0;
 }
 
+void stcp_network_cork(mysocket_t sd, int on)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (c && c->ep)
+        net_ep_cork(c->ep, on != 0);
+}
+
 ssize_t stcp_network_peek_split(mysocket_t sd, struct stcp_rx_segment *rx)
 {
     struct mysock *s;

@@ -185,6 +185,12 @@ struct stcp_app_ring {
 size_t stcp_app_take(mysocket_t sd, size_t max_len, struct stcp_app_ring *ring);
 void stcp_app_release(mysocket_t sd, size_t len);
 
+/* Batch the segments given to stcp_network_send from now (on) until
+ * stcp_network_cork(sd, 0), which sends them together: fewer system calls
+ * (sendmmsg on the udp carrier).  The headers are copied; the payload
+ * pieces must stay unchanged until the uncork. */
+void stcp_network_cork(mysocket_t sd, int on);
+
 /* Free space in the receive queue: the most the receive window may offer. */
 size_t stcp_app_space(mysocket_t sd);
 

@@ -2682,9 +2682,14 @@ static void control_loop(struct driver *d)
     static const struct timespec past = {0, 0};
     for (;;) {
         stcp_usec_t now = d->now = now_usec();
+        /* What timers and output send in one round goes out in one system
+         * call.  Not across input: an ACK there may hand send-queue bytes
+         * back to mywrite while a held segment still points at them. */
+        stcp_network_cork(d->sd, 1);
         tcp_timer(t, now);
         if (!d->done)
             tcp_output(t, now);
+        stcp_network_cork(d->sd, 0);
         report_progress(d, now);
         if (d->done)
             break;
