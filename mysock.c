@@ -395,8 +395,10 @@ long sock_option(const struct mysock *s, int option)
     }
     case MYSO_SNDBUF:
         /* Room for the window twice over, and at least 64 KiB, so neither
-         * the reader nor the writer is woken once per segment. */
-        return MAX(2 * window, 65536L);
+         * the reader nor the writer is woken once per segment; plus a
+         * window, because our transport keeps the bytes in flight in this
+         * queue (stcp_app_take) rather than in a ring of its own. */
+        return MAX(3 * window, 65536L);
     case MYSO_SYNCOOKIES:
     case MYSO_RCVTIMEO:
         return 0;
