@@ -957,8 +957,12 @@ void net_ep_cork(struct net_ep *ep, bool on)
 {
     if (!ep || ep->carrier != &net_udp_carrier)
         return;
-    if (!on)
+    if (!on && ep->batch) {
         batch_flush(ep);
+        /* Only while a round is held: an idle connection keeps no batch. */
+        free(ep->batch);
+        ep->batch = NULL;
+    }
     ep->corked = on;
 }
 
