@@ -1094,6 +1094,16 @@ int net_check_segment(const void *seg, size_t len, const struct sockaddr_in *pee
     return 0;
 }
 
+static void log_bad_segment(const struct net_ep *ep, ssize_t n, const struct sockaddr_in *peer)
+{
+    if (stcp_log_enabled(STCP_LOG_DEBUG)) {
+        char who[24];
+        addr_str(peer, who, sizeof who);
+        log_msg(STCP_LOG_DEBUG, ep->name[0] ? ep->name : "net",
+                "dropped a bad segment of %zd bytes from %s", n, who);
+    }
+}
+
 ssize_t net_recv_segment(struct net_ep *ep, void *buf, size_t cap, struct sockaddr_in *peer,
                          struct sockaddr_in *local)
 {
@@ -1109,12 +1119,7 @@ ssize_t net_recv_segment(struct net_ep *ep, void *buf, size_t cap, struct sockad
             continue;
         }
         if (net_check_segment(buf, (size_t)n, peer, local, ep->ctr) < 0) {
-            if (stcp_log_enabled(STCP_LOG_DEBUG)) {
-                char who[24];
-                addr_str(peer, who, sizeof who);
-                log_msg(STCP_LOG_DEBUG, ep->name[0] ? ep->name : "net",
-                        "dropped a bad segment of %zd bytes from %s", n, who);
-            }
+            log_bad_segment(ep, n, peer);
             continue;
         }
         NET_COUNT(ep->ctr, segs_received);
@@ -1149,6 +1154,7 @@ ssize_t net_recv_segment_split(struct net_ep *ep, struct net_rx_split *rx, struc
             (size_t)h->th_off * 4 > len || h->th_dport != local->sin_port ||
             h->th_sport != peer->sin_port) {
             NET_COUNT(ep->ctr, malformed);
+            log_bad_segment(ep, n, peer);
             continue;
         }
         uint8_t pseudo[12];
@@ -1163,6 +1169,7 @@ ssize_t net_recv_segment_split(struct net_ep *ep, struct net_rx_split *rx, struc
         uint32_t sum = net_sum_iov(net_sum(0, pseudo, sizeof pseudo), iov, 3);
         if ((uint16_t)~sum != 0) {
             NET_COUNT(ep->ctr, bad_checksum);
+            log_bad_segment(ep, n, peer);
             continue;
         }
         NET_COUNT(ep->ctr, segs_received);
