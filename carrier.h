@@ -83,6 +83,9 @@ struct net_ep {
     pthread_mutex_t lock;
     bool netem_on;
     struct netem_profile em;
+    /* Segments held while corked (net_ep_cork), sent together. */
+    struct net_batch *batch;
+    bool corked;
     uint64_t rng;
     unsigned held; /* datagrams held back for reordering */
 

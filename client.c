@@ -359,10 +359,11 @@ static void print_stats(const struct mystats *s)
             (unsigned long long)st.cc_recoveries, (unsigned long long)st.cc_timeouts);
     fprintf(stderr,
             "client: SACK %s: blocks sent %llu, received %llu, %llu segments resent on them; "
-            "window scaling %s (shift ours %u, peer's %u)\n",
+            "window scaling %s (shift ours %u, peer's %u); %llu bytes received in place\n",
             st.sack ? "on" : "off", (unsigned long long)st.sack_blocks_sent,
             (unsigned long long)st.sack_blocks_received, (unsigned long long)st.rexmit_sack,
-            st.wscale ? "on" : "off", st.rcv_wscale, st.snd_wscale);
+            st.wscale ? "on" : "off", st.rcv_wscale, st.snd_wscale,
+            (unsigned long long)st.bytes_in_place);
     fprintf(stderr,
             "%s: carrier (process-wide): RSTs sent %llu, rate-limited %llu; dropped %llu for "
             "no socket, %llu IP malformed, %llu IP bad checksum, %llu fragments, %llu not for "

@@ -56,8 +56,10 @@ size_t byteq_put(struct byteq *q, const void *src, size_t len)
         return 0; /* full, or no memory (byteq_put_failed) */
     size_t tail = (q->head + q->len) % (q->cap ? q->cap : 1);
     size_t first = MIN(len, q->cap - tail);
-    memcpy(q->buf + tail, src, first);
-    memcpy(q->buf, (const uint8_t *)src + first, len - first);
+    /* memmove: src may lie in the free space itself (a payload received
+     * into it, handed up from a little further on). */
+    memmove(q->buf + tail, src, first);
+    memmove(q->buf, (const uint8_t *)src + first, len - first);
     q->len += len;
     return len;
 }
@@ -75,7 +77,9 @@ size_t byteq_get(struct byteq *q, void *dst, size_t len)
     size_t first = MIN(len, q->cap - q->head);
     memcpy(dst, q->buf + q->head, first);
     memcpy((uint8_t *)dst + first, q->buf, len - first);
-    q->head = q->len == len ? 0 : (q->head + len) % q->cap;
+    /* head is not reset when the queue empties: the transport may have
+     * received a payload into the free space just past the end. */
+    q->head = (q->head + len) % q->cap;
     q->len -= len;
     return len;
 }
@@ -380,11 +384,20 @@ long sock_option(const struct mysock *s, int option)
     switch (option) {
     case MYSO_WINDOW:
         return window;
-    case MYSO_RCVBUF:
+    case MYSO_RCVBUF: {
+        /* A whole number of full segments: payloads are received straight
+         * into the queue's free space when it has room for them in one
+         * piece, and full segments then never straddle its end. */
+        long mss = sock_option(s, MYSO_MSS);
+        long size = MAX(2 * window, 65536L);
+        return mss > 0 ? (size + mss - 1) / mss * mss : size;
+    }
     case MYSO_SNDBUF:
         /* Room for the window twice over, and at least 64 KiB, so neither
-         * the reader nor the writer is woken once per segment. */
-        return MAX(2 * window, 65536L);
+         * the reader nor the writer is woken once per segment; plus a
+         * window, because our transport keeps the bytes in flight in this
+         * queue (stcp_app_take) rather than in a ring of its own. */
+        return MAX(3 * window, 65536L);
     case MYSO_SYNCOOKIES:
     case MYSO_RCVTIMEO:
         return 0;
@@ -987,6 +1000,7 @@ mysocket_t listener_open_conn(struct mysock *ls, const struct sockaddr_in *local
         goto fail;
     net_ep_set_counters(c->ep, &s->ctr);
     net_ep_set_name(c->ep, c->name);
+    net_ep_size_buffers(c->ep, (size_t)sock_option(s, MYSO_WINDOW));
     if (!s->reliable)
         net_ep_set_netem(c->ep, &s->netem);
     c->context = context;
@@ -1310,6 +1324,7 @@ int myconnect(mysocket_t sd, struct sockaddr *name, int namelen)
     c->is_active = true;
     net_ep_set_counters(c->ep, &s->ctr);
     net_ep_set_name(c->ep, c->name);
+    net_ep_size_buffers(c->ep, (size_t)sock_option(s, MYSO_WINDOW));
     if (!s->reliable)
         net_ep_set_netem(c->ep, &s->netem);
     s->conn = c;

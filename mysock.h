@@ -71,9 +71,11 @@ enum mysock_option {
                             1..16777216 bytes (beyond 65535 through window
                             scaling), default 3072 (the STCP value) */
     MYSO_RCVBUF = 2,     /* receive queue between transport and myread, bytes;
-                            default max(2 * MYSO_WINDOW, 64 KiB) */
-    MYSO_SNDBUF = 3,     /* send queue between mywrite and transport, bytes;
-                            default max(2 * MYSO_WINDOW, 64 KiB) */
+                            default max(2 * MYSO_WINDOW, 64 KiB) rounded up
+                            to a whole number of MYSO_MSS */
+    MYSO_SNDBUF = 3,     /* send queue between mywrite and transport, bytes
+                            (with our transport it also holds the bytes in
+                            flight); default max(3 * MYSO_WINDOW, 64 KiB) */
     MYSO_SYNCOOKIES = 4, /* listening socket: answer SYNs with SYN cookies (0/1) */
     MYSO_ISN = 5,        /* testing: force the initial sequence number (0..2^32-1),
                             -1 for a random one (the default) */
@@ -159,6 +161,9 @@ struct mystats {
     uint64_t sack_blocks_sent;     /* SACK blocks in our ACKs */
     uint64_t sack_blocks_received; /* SACK blocks in the peer's ACKs (valid ones) */
     uint64_t rexmit_sack;          /* segments resent on SACK information */
+    /* The data path (transport): of bytes_received, those handed to myread
+     * where the network layer had received them (no copy in between). */
+    uint64_t bytes_in_place;
 };
 extern int mygetstats(mysocket_t sd, struct mystats *stats);
 

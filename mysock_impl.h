@@ -89,6 +89,7 @@ struct conn {
     unsigned waiting; /* events the transport is blocked on, 0 if running */
 
     struct byteq sndq;             /* mywrite -> transport */
+    size_t sndq_taken;             /* its first bytes, the transport's (stcp_app_take) */
     struct byteq rcvq;             /* transport -> myread */
     pthread_cond_t rd_cv, wr_cv;   /* myread / mywrite wait here */
     bool wake_reader, wake_writer; /* signals owed, sent when the transport waits */
@@ -97,6 +98,10 @@ struct conn {
     uint8_t *stage; /* one received segment, checked: net_carrier_max_segment()
                        bytes, allocated at the first receive */
     size_t stage_len;
+    /* Of the staged segment, stage_room payload bytes lie in the receive
+     * queue's free space at rcvq position rx_pos (received there: fill_stage),
+     * and the stage holds only its 20-byte header; 0: all in the stage. */
+    size_t stage_room, rx_pos;
     bool net_empty;     /* the endpoint had nothing at the last read and no poll
                            has seen it readable since: reading again would only
                            cost a system call that fails */

@@ -171,6 +171,23 @@ void net_ep_set_netem(struct net_ep *ep, const struct netem_profile *profile);
 void net_ep_set_counters(struct net_ep *ep, struct net_counters *ctr);
 /* A name for log lines and the pcap writer. */
 void net_ep_set_name(struct net_ep *ep, const char *name);
+/* Let the carrier's socket queue about window bytes of segments in each
+ * direction (udp: SO_RCVBUF/SO_SNDBUF, raised only, capped by the kernel's
+ * limits), so a window larger than the kernel's default buffer is not cut
+ * short by datagrams the kernel drops.  Best effort; IP carriers: nothing. */
+void net_ep_size_buffers(struct net_ep *ep, size_t window);
+
+/* Cork the endpoint (on) or send what it holds (off).  While corked, the
+ * udp carrier's segments on a connected endpoint are held (their headers
+ * copied, their payload pieces NOT: those must stay as they are until the
+ * uncork) and go out together with one sendmmsg at the uncork, or when
+ * NET_BATCH_MAX are held.  Where sendmmsg is missing (ENOSYS), or
+ * STCP_SENDMMSG=0 is set, they go out one sendmsg each.  Only the thread
+ * that owns the endpoint's sends may cork it. */
+#define NET_BATCH_MAX 16
+void net_ep_cork(struct net_ep *ep, bool on);
+/* Whether the process sends batches with sendmmsg (else one by one). */
+bool net_sendmmsg_enabled(void);
 
 /* Send a segment (the pieces are concatenated: header first).  The layer
  * fills th_sport, th_dport and th_sum from local and peer.  Returns the
@@ -184,6 +201,25 @@ ssize_t net_send_segment(struct net_ep *ep, const struct sockaddr_in *local,
  * address the datagram was sent to. */
 ssize_t net_recv_segment(struct net_ep *ep, void *buf, size_t cap, struct sockaddr_in *peer,
                          struct sockaddr_in *local);
+
+/* Where net_recv_segment_split puts a segment: its first hdr_len bytes in
+ * hdr, then up to room_len in room, and the rest after the first hdr_len
+ * bytes of hdr (hdr has hdr_len + spill_cap bytes).  So a payload can land
+ * straight where it is wanted (the receive queue) with the header apart. */
+struct net_rx_split {
+    uint8_t *hdr;
+    size_t hdr_len, spill_cap;
+    uint8_t *room;
+    size_t room_len;
+    size_t in_room; /* set: bytes that went into room (the segment's bytes
+                       hdr_len .. hdr_len + in_room); the rest, if any, is
+                       at hdr + hdr_len */
+};
+/* net_recv_segment into rx's pieces, checked the same way.  Where the
+ * carrier cannot scatter (an IP carrier, or a capture being written) the
+ * whole segment goes to hdr (in_room 0). */
+ssize_t net_recv_segment_split(struct net_ep *ep, struct net_rx_split *rx, struct sockaddr_in *peer,
+                               struct sockaddr_in *local);
 
 /* Check a received segment between peer and local: length, th_off, ports
  * and checksum.  Returns 0, or -1 after counting why in ctr (may be NULL). */

@@ -149,7 +149,7 @@ static struct conn *transport_conn(mysocket_t sd, struct mysock **out)
  * held. */
 static bool close_pending(const struct conn *c)
 {
-    return (c->close_requested || c->shut_wr) && !c->close_reported && !c->sndq.len;
+    return (c->close_requested || c->shut_wr) && !c->close_reported && c->sndq.len == c->sndq_taken;
 }
 
 /* Events of flags that are ready now.  APP_CLOSE_REQUESTED counts whatever
@@ -157,7 +157,7 @@ static bool close_pending(const struct conn *c)
 static unsigned ready_events(const struct conn *c, unsigned flags)
 {
     unsigned ev = 0;
-    if ((flags & APP_DATA) && c->sndq.len)
+    if ((flags & APP_DATA) && c->sndq.len > c->sndq_taken)
         ev |= APP_DATA;
     if (close_pending(c))
         ev |= APP_CLOSE_REQUESTED;
@@ -185,24 +185,82 @@ static void flush_app_wakes(struct conn *c)
     }
 }
 
+/* The application still reads (no myclose, no SHUT_RD).  Lock held. */
+static bool app_reading(const struct mysock *s, const struct conn *c)
+{
+    return s->app_open && !c->close_requested && !c->shut_rd;
+}
+
+/* The free space at the end of the receive queue, in one piece: where the
+ * next in-order payload goes.  0 when there is none to use.  Lock held. */
+static size_t rcvq_room(const struct mysock *s, const struct conn *c, size_t *pos)
+{
+    const struct byteq *q = &c->rcvq;
+    if (!q->buf || !app_reading(s, c))
+        return 0;
+    *pos = (q->head + q->len) % q->cap;
+    return MIN(byteq_space(q), q->cap - *pos);
+}
+
+/* Put the staged segment in one piece in the stage (its payload was
+ * received into the receive queue's free space). */
+static void stage_linearize(struct conn *c)
+{
+    if (!c->stage_room)
+        return;
+    size_t hdr = sizeof(STCPHeader);
+    memcpy(c->stage + hdr, c->rcvq.buf + c->rx_pos, c->stage_room);
+    c->stage_room = 0;
+}
+
+/* Can the segment just received split stay so: a plain header (no
+ * options, no SYN or RST) with its whole payload in the receive queue? */
+static bool split_usable(const struct conn *c, const struct net_rx_split *rx, size_t len)
+{
+    const STCPHeader *h = (const STCPHeader *)c->stage;
+    return rx->in_room && len == rx->hdr_len + rx->in_room && h->th_off == 5 &&
+           !(h->th_flags & (TH_SYN | TH_RST));
+}
+
 /* Read one segment from the connection's own endpoint into the stage, if
- * it is empty.  Only the transport thread touches the stage.  Returns
- * whether it read the endpoint. */
-static bool fill_stage(struct conn *c)
+ * it is empty.  Its payload is received straight into the free space at
+ * the end of the receive queue, when there is room for it there: a
+ * transport that takes it in place (stcp_network_peek_split,
+ * stcp_app_commit) saves a copy; for the others it is moved into the
+ * stage.  Only the transport thread touches the stage and that free space
+ * (the application only reads the queue's data and frees space before
+ * it).  Returns whether it read the endpoint. */
+static bool fill_stage(struct mysock *s, struct conn *c)
 {
     if (c->stage_len || c->net_error || !c->ep || c->net_empty)
         return false;
     size_t cap = net_carrier_max_segment();
     if (!c->stage && !(c->stage = malloc(cap)))
         return false; /* the segment waits in the socket until memory returns */
+    struct net_rx_split rx = {.hdr = c->stage, .hdr_len = sizeof(STCPHeader)};
+    rx.spill_cap = cap - rx.hdr_len;
+    pthread_mutex_lock(&s->lock);
+    rx.room_len = rcvq_room(s, c, &c->rx_pos);
+    rx.room = rx.room_len ? c->rcvq.buf + c->rx_pos : NULL;
+    pthread_mutex_unlock(&s->lock);
     struct sockaddr_in peer, local;
-    ssize_t n = net_recv_segment(c->ep, c->stage, cap, &peer, &local);
-    if (n > 0)
+    ssize_t n = net_recv_segment_split(c->ep, &rx, &peer, &local);
+    if (n > 0) {
         c->stage_len = (size_t)n;
-    else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        size_t spilled = (size_t)n - MIN((size_t)n, rx.hdr_len) - rx.in_room;
+        if (rx.in_room && !split_usable(c, &rx, (size_t)n)) {
+            /* Into one piece: the spilled tail moves up behind the room's part. */
+            memmove(c->stage + rx.hdr_len + rx.in_room, c->stage + rx.hdr_len, spilled);
+            c->stage_room = rx.in_room;
+            stage_linearize(c);
+        } else {
+            c->stage_room = rx.in_room;
+        }
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         c->net_empty = true;
-    else if (n < 0 && errno != EINTR)
+    } else if (n < 0 && errno != EINTR) {
         c->net_error = errno;
+    }
     return true;
 }
 
@@ -238,7 +296,7 @@ static unsigned wait_for_event(mysocket_t sd, unsigned wait_flags, const struct 
     unsigned ev = TIMEOUT;
     bool looked = false; /* the endpoint was read since we were called */
     for (;;) {
-        if ((wait_flags & NETWORK_DATA) && fill_stage(c))
+        if ((wait_flags & NETWORK_DATA) && fill_stage(s, c))
             looked = true;
         pthread_mutex_lock(&s->lock);
         ev = ready_events(c, wait_flags);
@@ -296,14 +354,14 @@ static void wait_for_segment(struct mysock *s, struct conn *c)
     while (!c->stage_len && !(c->inbox && c->inbox->count) && !c->net_error) {
         flush_app_wakes(c);
         sleep_for_events(s, c, NETWORK_DATA, -1);
-        fill_stage(c);
+        fill_stage(s, c);
         pthread_mutex_lock(&s->lock);
     }
 }
 
 static void wait_for_app_data(struct mysock *s, struct conn *c)
 {
-    while (!c->sndq.len && !c->close_requested) {
+    while (c->sndq.len == c->sndq_taken && !c->close_requested) {
         flush_app_wakes(c);
         sleep_for_events(s, c, APP_DATA | APP_CLOSE_REQUESTED, -1);
         pthread_mutex_lock(&s->lock);
@@ -322,7 +380,7 @@ ssize_t stcp_network_recv(mysocket_t sd, void *dst, size_t max_len)
         errno = EFAULT;
         return -1;
     }
-    fill_stage(c);
+    fill_stage(s, c);
     pthread_mutex_lock(&s->lock);
     wait_for_segment(s, c);
     size_t n = 0;
@@ -340,6 +398,7 @@ ssize_t stcp_network_recv(mysocket_t sd, void *dst, size_t max_len)
     }
     pthread_mutex_unlock(&s->lock);
     if (c->stage_len) {
+        stage_linearize(c);
         n = MIN(max_len, c->stage_len);
         memcpy(dst, c->stage, n);
         c->stage_len = 0;
@@ -361,7 +420,7 @@ ssize_t stcp_network_peek(mysocket_t sd, const void **seg)
         return -1;
     }
     *seg = NULL;
-    fill_stage(c);
+    fill_stage(s, c);
     pthread_mutex_lock(&s->lock);
     wait_for_segment(s, c);
     struct segq *q = c->inbox;
@@ -375,6 +434,7 @@ ssize_t stcp_network_peek(mysocket_t sd, const void **seg)
     }
     pthread_mutex_unlock(&s->lock);
     if (c->stage_len) {
+        stage_linearize(c);
         *seg = c->stage;
         c->peeked = 1;
         conn_note_segment(c, *seg, c->stage_len);
@@ -392,7 +452,7 @@ void stcp_network_done(mysocket_t sd)
     if (!c)
         return;
     if (c->peeked == 1) {
-        c->stage_len = 0;
+        c->stage_len = c->stage_room = 0;
     } else if (c->peeked == 2) {
         pthread_mutex_lock(&s->lock);
         struct segq *q = c->inbox;
@@ -403,6 +463,73 @@ void stcp_network_done(mysocket_t sd)
         pthread_mutex_unlock(&s->lock);
     }
     c->peeked = 0;
+}
+
+void stcp_network_cork(mysocket_t sd, int on)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (c && c->ep)
+        net_ep_cork(c->ep, on != 0);
+}
+
+ssize_t stcp_network_peek_split(mysocket_t sd, struct stcp_rx_segment *rx)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c || !rx) {
+        errno = c ? EFAULT : EBADF;
+        return -1;
+    }
+    fill_stage(s, c);
+    pthread_mutex_lock(&s->lock);
+    bool inbox = c->inbox && c->inbox->count;
+    pthread_mutex_unlock(&s->lock);
+    if (inbox || !c->stage_room) {
+        const void *seg;
+        ssize_t n = stcp_network_peek(sd, &seg);
+        if (n < 0)
+            return -1;
+        rx->hdr = seg;
+        rx->hdr_len = TCP_DATA_START(seg);
+        rx->payload = (const uint8_t *)seg + rx->hdr_len;
+        rx->payload_len = (size_t)n - rx->hdr_len;
+        rx->in_queue = 0;
+        return n;
+    }
+    rx->hdr = c->stage;
+    rx->hdr_len = sizeof(STCPHeader);
+    rx->payload = c->rcvq.buf + c->rx_pos;
+    rx->payload_len = c->stage_room;
+    rx->in_queue = 1;
+    c->peeked = 1;
+    conn_note_segment(c, c->stage, sizeof(STCPHeader));
+    return (ssize_t)c->stage_len;
+}
+
+void stcp_app_commit(mysocket_t sd, size_t len)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c || c->peeked != 1 || !len)
+        return;
+    pthread_mutex_lock(&s->lock);
+    struct byteq *q = &c->rcvq;
+    bool in_place = c->stage_room && (q->head + q->len) % q->cap == c->rx_pos;
+    if (in_place && app_reading(s, c)) {
+        q->len += MIN(len, c->stage_room);
+        c->wake_reader = true;
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!in_place) {
+        /* Moved meanwhile (stage_linearize), or the queue's end moved (a
+         * myclose emptied it): pass it up as stcp_app_send would, which
+         * also discards it if nobody reads. */
+        const uint8_t *src =
+            c->stage_room ? c->rcvq.buf + c->rx_pos : c->stage + sizeof(STCPHeader);
+        stcp_app_send(sd, src, MIN(len, c->stage_len - sizeof(STCPHeader)));
+    }
+    c->stage_room = 0; /* the rest of the payload, if any, is not wanted */
 }
 
 /* Up to this many buffer/length pairs go straight to the network layer;
@@ -466,6 +593,11 @@ size_t stcp_app_recv(mysocket_t sd, void *dst, size_t max_len)
     if (!c || !dst || !max_len)
         return 0;
     pthread_mutex_lock(&s->lock);
+    if (c->sndq_taken) { /* stcp_app_take's bytes lie first: not both */
+        pthread_mutex_unlock(&s->lock);
+        errno = EINVAL;
+        return 0;
+    }
     wait_for_app_data(s, c);
     size_t n = byteq_get(&c->sndq, dst, max_len);
     /* Wake a blocked writer only once half the queue is free, so it
@@ -476,6 +608,43 @@ size_t stcp_app_recv(mysocket_t sd, void *dst, size_t max_len)
     return n;
 }
 
+size_t stcp_app_take(mysocket_t sd, size_t max_len, struct stcp_app_ring *ring)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c || !ring)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    struct byteq *q = &c->sndq;
+    size_t n = MIN(max_len, q->len - c->sndq_taken);
+    c->sndq_taken += n;
+    ring->data = q->buf;
+    ring->cap = q->cap;
+    ring->head = q->head;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+void stcp_app_release(mysocket_t sd, size_t len)
+{
+    struct mysock *s;
+    struct conn *c = transport_conn(sd, &s);
+    if (!c)
+        return;
+    pthread_mutex_lock(&s->lock);
+    struct byteq *q = &c->sndq;
+    len = MIN(len, c->sndq_taken);
+    if (len) {
+        q->head = (q->head + len) % q->cap;
+        q->len -= len;
+        c->sndq_taken -= len;
+        /* As stcp_app_recv: a blocked writer is woken once half is free. */
+        if (byteq_space(q) * 2 >= q->cap)
+            c->wake_writer = true;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
 void stcp_app_send(mysocket_t sd, const void *src, size_t src_len)
 {
     struct mysock *s;
@@ -483,6 +652,7 @@ void stcp_app_send(mysocket_t sd, const void *src, size_t src_len)
     if (!c || !src)
         return;
     const uint8_t *p = src;
+    stage_linearize(c); /* a staged payload in the free space would be overwritten */
     pthread_mutex_lock(&s->lock);
     while (src_len && s->app_open && !c->close_requested && !c->shut_rd) {
         size_t n = byteq_put(&c->rcvq, p, src_len);

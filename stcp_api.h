@@ -147,6 +147,50 @@ unsigned int stcp_wait_for_event_mono(mysocket_t sd, unsigned int wait_flags,
 ssize_t stcp_network_peek(mysocket_t sd, const void **seg);
 void stcp_network_done(mysocket_t sd);
 
+/* stcp_network_peek with the header and the payload apart.  The framework
+ * receives a payload straight into the free space at the end of the
+ * receive queue when it can; in_queue then says it lies exactly where
+ * stcp_app_send would put the next bytes, and stcp_app_commit(sd, n) hands
+ * its first n bytes to the application without copying them.  Otherwise
+ * the payload follows the header in one piece and in_queue is 0.  Valid
+ * until stcp_network_done(), as for stcp_network_peek. */
+struct stcp_rx_segment {
+    const void *hdr; /* TCP header, options included */
+    size_t hdr_len;
+    const void *payload;
+    size_t payload_len;
+    int in_queue;
+};
+ssize_t stcp_network_peek_split(mysocket_t sd, struct stcp_rx_segment *rx);
+/* The first len bytes of the peeked payload (in_queue only) become data for
+ * myread, as stcp_app_send(payload, len) would make them.  At most once
+ * per segment, and before anything else is passed up with stcp_app_send. */
+void stcp_app_commit(mysocket_t sd, size_t len);
+
+/* The send queue as the transport's own send buffer, so what mywrite put
+ * there is never copied in user space again.  stcp_app_take makes up to
+ * max_len more of the application's bytes the transport's, without moving
+ * them, and says where the queue's ring is: data (cap bytes), with the
+ * oldest byte taken and not released at position head; the bytes taken
+ * follow it in order, wrapping at cap.  They stay valid until
+ * stcp_app_release(sd, len) gives the oldest len of them back (their room
+ * goes to mywrite).  Returns how many bytes it took (0: none waiting; it
+ * never blocks).  A transport uses either this or stcp_app_recv, not both
+ * (stcp_app_recv returns 0, errno EINVAL, while bytes are taken).  As for
+ * stcp_app_recv, APP_CLOSE_REQUESTED comes once everything is taken. */
+struct stcp_app_ring {
+    const unsigned char *data;
+    size_t cap, head;
+};
+size_t stcp_app_take(mysocket_t sd, size_t max_len, struct stcp_app_ring *ring);
+void stcp_app_release(mysocket_t sd, size_t len);
+
+/* Batch the segments given to stcp_network_send from now (on) until
+ * stcp_network_cork(sd, 0), which sends them together: fewer system calls
+ * (sendmmsg on the udp carrier).  The headers are copied; the payload
+ * pieces must stay unchanged until the uncork. */
+void stcp_network_cork(mysocket_t sd, int on);
+
 /* Free space in the receive queue: the most the receive window may offer. */
 size_t stcp_app_space(mysocket_t sd);
 

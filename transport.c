@@ -213,6 +213,8 @@ static void sndbuf_drop(struct tcp_sndbuf *b, uint32_t len)
 {
     b->head = (b->head + len) % b->cap;
     b->len -= len;
+    if (b->release && len)
+        b->release(b->release_ctx, len); /* the lender's room again */
 }
 
 /* The largest payload we put in one segment: the effective send MSS. */
@@ -846,7 +848,8 @@ int tcp_init(struct tcb *t, const struct tcp_config *cfg, const struct tcp_env *
 
 void tcp_free(struct tcb *t)
 {
-    free(t->sndbuf.data);
+    if (!t->sndbuf.release)
+        free(t->sndbuf.data);
     free(t->sndbuf.flat);
     free(t->reasm.data);
     free(t->reasm.run);
@@ -2030,8 +2033,14 @@ static void process_fin(struct tcb *t, stcp_usec_t now)
 static uint32_t deliver(struct tcb *t, const uint8_t *data, uint32_t len)
 {
     len = (uint32_t)MIN((size_t)len, app_space(t));
-    if (len) {
+    if (len && data == t->rx_in_place) {
+        t->env.deliver_in_place(t->env.ctx, len); /* received where it belongs */
+        t->rx_in_place = NULL;
+        t->stats.bytes_in_place += len;
+    } else if (len) {
         t->env.deliver(t->env.ctx, data, len);
+    }
+    if (len) {
         t->rcv_nxt += len;
         t->reasm.head = (t->reasm.head + len) % t->reasm.cap;
         t->stats.bytes_in += len;
@@ -2278,10 +2287,31 @@ static void input_synchronized(struct tcb *t, stcp_usec_t now, struct tcp_segmen
     process_text(t, now, seg);
 }
 
+static void input_parsed(struct tcb *t, stcp_usec_t now, struct tcp_segment *seg, int parsed);
+
 void tcp_input(struct tcb *t, stcp_usec_t now, const void *buf, size_t len)
 {
     struct tcp_segment seg;
-    int parsed = tcp_parse(buf, len, &seg);
+    input_parsed(t, now, &seg, tcp_parse(buf, len, &seg));
+}
+
+void tcp_input_split(struct tcb *t, stcp_usec_t now, const void *hdr, size_t hdr_len,
+                     const void *payload, size_t payload_len, bool in_place)
+{
+    struct tcp_segment seg;
+    int parsed = tcp_parse(hdr, hdr_len, &seg);
+    if (parsed == 0 && (seg.len || payload_len > UINT32_MAX))
+        parsed = -1; /* the header piece is the header, nothing more */
+    seg.payload = payload;
+    seg.len = (uint32_t)payload_len;
+    t->rx_in_place = in_place && t->env.deliver_in_place ? payload : NULL;
+    input_parsed(t, now, &seg, parsed);
+    t->rx_in_place = NULL;
+}
+
+/* A segment as tcp_parse left it (parsed: its result). */
+static void input_parsed(struct tcb *t, stcp_usec_t now, struct tcp_segment *seg, int parsed)
+{
     if (parsed < 0) {
         t->stats.dropped_in++;
         if (parsed == -2)
@@ -2292,20 +2322,20 @@ void tcp_input(struct tcb *t, stcp_usec_t now, const void *buf, size_t len)
     }
     t->stats.segs_in++;
     /* The window of a SYN is never scaled; every other is (RFC 7323 2.2). */
-    if (!(seg.flags & TH_SYN))
-        seg.win <<= t->snd_wscale;
+    if (!(seg->flags & TH_SYN))
+        seg->win <<= t->snd_wscale;
     switch (t->state) {
     case TCPS_CLOSED:
         t->stats.dropped_in++;
         break;
     case TCPS_LISTEN:
-        input_listen(t, now, &seg);
+        input_listen(t, now, seg);
         break;
     case TCPS_SYN_SENT:
-        input_syn_sent(t, now, &seg);
+        input_syn_sent(t, now, seg);
         break;
     default:
-        input_synchronized(t, now, &seg);
+        input_synchronized(t, now, seg);
         break;
     }
 }
@@ -2383,6 +2413,35 @@ void tcp_write_commit(struct tcb *t, size_t len)
     size_t room;
     tcp_write_place(t, &room);
     t->sndbuf.len += (uint32_t)MIN(len, room);
+}
+
+int tcp_send_lend(struct tcb *t, const uint8_t *data, uint32_t cap, uint32_t head,
+                  void (*release)(void *ctx, size_t len), void *ctx)
+{
+    struct tcp_sndbuf *b = &t->sndbuf;
+    if (b->len || !data || !cap || head >= cap || !release) {
+        errno = b->len ? EBUSY : EINVAL;
+        return -1;
+    }
+    /* A segment's payload is at most the whole ring: flat must hold it. */
+    uint8_t *flat = realloc(b->flat, MIN(t->cfg.mss, cap));
+    if (!flat)
+        return -1;
+    if (!b->release)
+        free(b->data);
+    b->flat = flat;
+    b->data = (uint8_t *)data; /* only read: never written through */
+    b->cap = cap;
+    b->head = head;
+    b->release = release;
+    b->release_ctx = ctx;
+    return 0;
+}
+
+void tcp_write_lent(struct tcb *t, size_t len)
+{
+    if (t->sndbuf.release)
+        t->sndbuf.len += (uint32_t)MIN(len, tcp_send_space(t));
 }
 
 void tcp_shutdown(struct tcb *t, stcp_usec_t now)
@@ -2987,6 +3046,7 @@ static void publish_stats(struct driver *d)
     m.sack_blocks_sent = st->sack_blocks_out;
     m.sack_blocks_received = st->sack_blocks_in;
     m.rexmit_sack = st->rexmit_sack;
+    m.bytes_in_place = st->bytes_in_place;
     stcp_report_stats(d->sd, &m);
 }
 
@@ -3012,6 +3072,12 @@ static void drv_deliver(void *ctx, const void *data, size_t len)
 {
     struct driver *d = ctx;
     stcp_app_send(d->sd, data, len);
+}
+
+static void drv_deliver_in_place(void *ctx, size_t len)
+{
+    struct driver *d = ctx;
+    stcp_app_commit(d->sd, len);
 }
 
 static size_t drv_app_space(void *ctx)
@@ -3096,16 +3162,44 @@ static void app_closed(struct driver *d, stcp_usec_t now)
         tcp_close(&d->tcb, now);
 }
 
+static void drv_send_release(void *ctx, size_t len)
+{
+    struct driver *d = ctx;
+    stcp_app_release(d->sd, len);
+}
+
+/* The application's bytes become the send buffer's where mywrite put them:
+ * the core sends them out of the send queue itself (stcp_app_take), which
+ * it borrows at the first bytes. */
+static void take_app_data(struct driver *d)
+{
+    struct tcb *t = &d->tcb;
+    struct stcp_app_ring ring;
+    size_t n = stcp_app_take(d->sd, tcp_send_space(t), &ring);
+    if (!n)
+        return;
+    if (!t->sndbuf.release && tcp_send_lend(t, ring.data, (uint32_t)ring.cap, (uint32_t)ring.head,
+                                            drv_send_release, d) < 0) {
+        stcp_log(d->sd, STCP_LOG_ERROR, "send buffer: %s", strerror(errno));
+        tcp_abort(t, ENOMEM);
+        return;
+    }
+    tcp_write_lent(t, n);
+}
+
 static void handle_events(struct driver *d, unsigned ev)
 {
     struct tcb *t = &d->tcb;
     stcp_usec_t now = d->now = now_usec();
     if (ev & NETWORK_DATA) {
-        const void *seg;
-        ssize_t n = stcp_network_peek(d->sd, &seg); /* where it was received: no copy */
+        /* Where it was received: no copy, and an in-order payload is
+         * handed up where it lies in the receive queue. */
+        struct stcp_rx_segment rx;
+        ssize_t n = stcp_network_peek_split(d->sd, &rx);
         if (n >= 0) {
-            log_segment(d->sd, "in ", (const STCPHeader *)seg, (size_t)n);
-            tcp_input(t, now, seg, (size_t)n);
+            log_segment(d->sd, "in ", rx.hdr, (size_t)n);
+            tcp_input_split(t, now, rx.hdr, rx.hdr_len, rx.payload, rx.payload_len,
+                            rx.in_queue != 0);
             stcp_network_done(d->sd);
             trace_after_input(d, now);
         } else {
@@ -3113,13 +3207,8 @@ static void handle_events(struct driver *d, unsigned ev)
             tcp_peer_unreachable(t);
         }
     }
-    if (ev & APP_DATA) {
-        /* Straight into the send ring: one piece a round (a second call
-         * could block, the queue may be empty by then). */
-        size_t room;
-        uint8_t *place = tcp_write_place(t, &room);
-        tcp_write_commit(t, stcp_app_recv(d->sd, place, room));
-    }
+    if (ev & APP_DATA)
+        take_app_data(d);
     /* A myclose arrives as APP_CLOSE_REQUESTED with stcp_app_closed() true;
      * a half-close (myshutdown SHUT_WR) with it false, and a later myclose
      * as APP_CLOSED.  Only a full close orphans the connection. */
@@ -3169,9 +3258,14 @@ static void control_loop(struct driver *d)
     for (;;) {
         stcp_usec_t now = d->now = now_usec();
         t->reader_waits = stcp_app_reader_waiting(d->sd, t->cfg.keepalive_idle / STCP_MSEC) > 0;
+        /* What timers and output send in one round goes out in one system
+         * call.  Not across input: an ACK there may hand send-queue bytes
+         * back to mywrite while a held segment still points at them. */
+        stcp_network_cork(d->sd, 1);
         tcp_timer(t, now);
         if (!d->done)
             tcp_output(t, now);
+        stcp_network_cork(d->sd, 0);
         report_progress(d, now);
         if (d->done)
             break;
@@ -3239,7 +3333,8 @@ void transport_init(mysocket_t sd, bool_t is_active)
                           .app_space = drv_app_space,
                           .event = drv_event,
                           .cc_event = drv_cc_event,
-                          .output2 = drv_output2};
+                          .output2 = drv_output2,
+                          .deliver_in_place = drv_deliver_in_place};
     if (d) {
         d->trace = trace_new(now_usec());
         if (d->trace)

@@ -257,6 +257,10 @@ struct tcp_env {
     /* Optional: an ACK moved snd_una, after the algorithm has answered it;
      * rtt is the sample it gave (microseconds), 0 if none (Karn). */
     void (*acked)(void *ctx, stcp_usec_t now, stcp_usec_t rtt);
+    /* Optional: in-order data for the application that already lies where
+     * deliver would copy it (tcp_input_split with in_place): make its first
+     * len bytes the application's, without a copy. */
+    void (*deliver_in_place)(void *ctx, size_t len);
 };
 
 struct tcp_config {
@@ -311,6 +315,7 @@ struct tcp_stats {
     uint64_t tlp_probes;          /* tail loss probes sent (RFC 8985 7) */
     uint64_t sack_reneged;        /* times the peer dropped data it had SACKed */
     uint64_t spurious_rto;        /* timeouts F-RTO found spurious and undid */
+    uint64_t bytes_in_place;      /* of bytes_in: delivered in place (deliver_in_place) */
 };
 
 /* Bytes the application gave, from snd_una on: [snd_una, snd_max) have
@@ -319,6 +324,10 @@ struct tcp_sndbuf {
     uint8_t *data;
     uint8_t *flat; /* one segment's payload, when it wraps the ring */
     uint32_t cap, head, len;
+    /* Lent (tcp_send_lend): data is someone else's ring; bytes dropped
+     * from it are given back through release.  NULL: data is ours. */
+    void (*release)(void *ctx, size_t len);
+    void *release_ctx;
 };
 
 /* Data received beyond rcv_nxt, kept until the gap before it fills: a ring
@@ -516,6 +525,10 @@ struct tcb {
     stcp_usec_t rst_refill_at;
 
     struct tcp_stats stats;
+
+    /* During tcp_input_split with in_place: the payload, which deliver
+     * hands up in place rather than copying; NULL otherwise. */
+    const uint8_t *rx_in_place;
 };
 
 /* Set up a TCB in CLOSED; allocates its two window-sized buffers.
@@ -535,6 +548,13 @@ void tcp_open_established(struct tcb *tcb, stcp_usec_t now, uint32_t iss, uint32
 /* A segment arrives (RFC 9293 3.10.7).  Malformed ones are counted and dropped. */
 void tcp_input(struct tcb *tcb, stcp_usec_t now, const void *buf, size_t len);
 
+/* tcp_input with the header (options included) and the payload apart.
+ * in_place: the payload lies where env.deliver would put the next bytes
+ * for the application, so if the segment is in order it is handed up with
+ * env.deliver_in_place, without a copy. */
+void tcp_input_split(struct tcb *tcb, stcp_usec_t now, const void *hdr, size_t hdr_len,
+                     const void *payload, size_t payload_len, bool in_place);
+
 /* Room in the send buffer, and queueing application data into it. */
 size_t tcp_send_space(const struct tcb *tcb);
 size_t tcp_write(struct tcb *tcb, const void *data, size_t len);
@@ -543,6 +563,16 @@ size_t tcp_write(struct tcb *tcb, const void *data, size_t len);
  * then tcp_write_commit() how many.  Saves copying the data twice. */
 uint8_t *tcp_write_place(struct tcb *tcb, size_t *room);
 void tcp_write_commit(struct tcb *tcb, size_t len);
+
+/* Send from a ring that is not the core's (the framework's send queue, so
+ * the application's bytes are not copied into the core): data, cap bytes,
+ * the next byte to queue at position head.  Only while the send buffer is
+ * empty (else -1, EBUSY); the core's own buffer is freed.  From then on
+ * tcp_write_lent(len) queues the len bytes that follow in that ring, and
+ * acknowledged bytes are handed back with release(ctx, n), oldest first. */
+int tcp_send_lend(struct tcb *tcb, const uint8_t *data, uint32_t cap, uint32_t head,
+                  void (*release)(void *ctx, size_t len), void *ctx);
+void tcp_write_lent(struct tcb *tcb, size_t len);
 
 /* The application shut down writing (half-close): send a FIN after the
  * queued data, and keep delivering what the peer sends until its FIN. */

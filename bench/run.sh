@@ -41,6 +41,7 @@ BIG_WINDOW=65535
 STCP_WINDOW=3072
 MSS=536
 BIG_MSS=${BENCH_BIG_MSS:-65000}  # the big-segment stream (issue 14): MSS, window, bytes
+BIG_STREAM_WINDOW=${BENCH_BIG_WINDOW:-262144}
 BIG_BYTES=$((64 << 20))
 SEGS=$(((XFER_BYTES + MSS - 1) / MSS)) # full segments in a 16 MiB transfer
 START=$(date +%s)
@@ -188,7 +189,7 @@ round() {
     big_round "$r"
 }
 
-# One stream of 64 MiB with big segments, window $BIG_WINDOW, against kernel
+# One stream of 64 MiB with big segments, window $BIG_STREAM_WINDOW, against kernel
 # TCP moving the same bytes and the UDP ceiling at the same datagram size
 # (payload + 20-byte header).
 big_round() {
@@ -200,7 +201,7 @@ big_round() {
         rec big_tcp_mbps "$k"
         rec big_tcp_cpu "$(calc "($(field "$line" cpu_writer) + $(field "$line" cpu_reader)) / 64")"
     } || note_fail "tcp_kernel xfer -n 64M round $r"
-    line=$(timeout 120 "$B/stcp_xfer" xfer -w $BIG_WINDOW -M $BIG_MSS -n $BIG_BYTES) && {
+    line=$(timeout 120 "$B/stcp_xfer" xfer -w $BIG_STREAM_WINDOW -M $BIG_MSS -n $BIG_BYTES) && {
         s=$(field "$line" mbps)
         rec big_mbps "$s"
         rec big_cpu "$(calc "($(field "$line" cpu_writer) + $(field "$line" cpu_reader)) / 64")"
@@ -485,15 +486,15 @@ row "server/client, window $BIG_WINDOW" sc${BIG_WINDOW}_mbps "MB/s" \
     "≥ 50% of raw: $(verdict "$(ratio "$SC64" "$RAW")" ">=" 0.50)"
 row "Kernel TCP over loopback (same 16 MiB, default buffers)" tcp_mbps "MB/s" \
     "$(pct "$(ratio "$TCP" "$RAW")") of raw" ""
-section "One stream, big segments: 64 MiB, stcp_xfer -M $BIG_MSS -w $BIG_WINDOW, udp carrier"
+section "One stream, big segments: 64 MiB, stcp_xfer -M $BIG_MSS -w $BIG_STREAM_WINDOW, udp carrier"
 BIG=$(med big_mbps)
 BIGTCP=$(med big_tcp_mbps)
-row "stcp_xfer -M $BIG_MSS -w $BIG_WINDOW" big_mbps "MB/s" \
+row "stcp_xfer -M $BIG_MSS -w $BIG_STREAM_WINDOW" big_mbps "MB/s" \
     "$(pct "$(ratio "$BIG" "$BIGTCP")") of kernel TCP$(rrange rr_big_tcp); $(pct "$(ratio "$BIG" "$(med big_udp_mbps)")") of the UDP ceiling" \
     "≥ 50% of kernel TCP (first milestone): $(verdict "$(ratio "$BIG" "$BIGTCP")" ">=" 0.50); ≥ 100%: $(verdict "$(ratio "$BIG" "$BIGTCP")" ">=" 1.0)"
 row "Kernel TCP over loopback, the same 64 MiB" big_tcp_mbps "MB/s" "" ""
 row "UDP ceiling: one-way $((BIG_MSS + 20))-byte datagrams (udp_blast)" big_udp_mbps "MB/s payload" "" ""
-row "CPU: stcp_xfer -M $BIG_MSS -w $BIG_WINDOW" big_cpu "CPU s/MiB" \
+row "CPU: stcp_xfer -M $BIG_MSS -w $BIG_STREAM_WINDOW" big_cpu "CPU s/MiB" \
     "$(fmt "$(ratio "$(med big_cpu)" "$(med big_tcp_cpu)")") × kernel TCP (64 MiB)" \
     "≤ 2×: $(verdict "$(ratio "$(med big_cpu)" "$(med big_tcp_cpu)")" "<" 2.000001)"
 row "CPU: kernel TCP, 64 MiB" big_tcp_cpu "CPU s/MiB" "—" ""

@@ -544,8 +544,8 @@ int main(int argc, char **argv)
             usage(argv[0]);
         }
     }
-    if (optind != argc || o.window < 1 || o.window > 65535 || o.mss < 0 || o.mss > 65495 ||
-        o.bytes < 1 || o.conns < 1 || o.seconds <= 0 || o.seconds > 120 ||
+    if (optind != argc || o.window < 1 || o.window > MYSO_WINDOW_MAX || o.mss < 0 ||
+        o.mss > 65495 || o.bytes < 1 || o.conns < 1 || o.seconds <= 0 || o.seconds > 120 ||
         (is_conc && o.conns > 400))
         usage(argv[0]);
     (void)is_rate;

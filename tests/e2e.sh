@@ -148,6 +148,18 @@ echo "# server sent ${bytes:-?} bytes in ${segs:-?} segments"
 check "big MSS: some segments carried more than 8960 bytes" \
     [ "${segs:-0}" -gt 0 ] && [ $((${segs:-0} * 8960)) -lt "${bytes:-0}" ]
 stop_server
+# Segments sent one sendmsg each, as where sendmmsg is missing.
+STCP_SENDMMSG=0 start_server -w 65535 -M 65495
+STCP_SENDMMSG=0 check "STCP_SENDMMSG=0 (no batching) both ends: 1 MiB byte-exact" \
+    fetch f1048576 -w 65535 -M 8000
+STCP_SENDMMSG=0 check "STCP_SENDMMSG=0, the classic wire: 1 MiB byte-exact" fetch f1048576
+stop_server
+start_server -v -w 65535 -M 65495
+# The payload is received straight into the receive queue (no copy there).
+check "big MSS: client -v says payload was received in place" \
+    sh -c "'$BIN/client' -v -q -w 65535 -M 60000 -f f1048576 127.0.0.1:$PORT 2>&1 |
+        grep -Eq '; [1-9][0-9]* bytes received in place'"
+stop_server
 start_server -U -w 65535 -M 65495
 check "big MSS under -U: -M 8960, 1 MiB byte-exact" fetch f1048576 -U -w 65535 -M 8960
 check "big MSS under -U: -M 60000, 1 MiB byte-exact" fetch f1048576 -U -w 65535 -M 60000

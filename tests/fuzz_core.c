@@ -107,12 +107,13 @@ struct fz {
     uint32_t edge;     /* ... offering the peer up to here (ack + window) */
     uint32_t max_edge; /* the furthest edge offered so far */
     unsigned nops;
-    const char *op;    /* what is being done, for messages */
-    uint32_t our_mss;  /* cfg.mss */
-    bool in_segment;   /* tcp_input is running on ... */
-    bool in_rst;       /* ... a segment with RST set ... */
-    uint32_t in_ack;   /* ... and this ACK field */
-    unsigned rsts_out; /* RSTs seen leaving */
+    const char *op;               /* what is being done, for messages */
+    uint32_t our_mss;             /* cfg.mss */
+    bool in_segment;              /* tcp_input is running on ... */
+    bool in_rst;                  /* ... a segment with RST set ... */
+    uint32_t in_ack;              /* ... and this ACK field */
+    unsigned rsts_out;            /* RSTs seen leaving */
+    const uint8_t *split_payload; /* tcp_input_split in place: its payload */
 };
 
 static struct fz F;
@@ -382,6 +383,17 @@ static void cb_output(void *ctx, const STCPHeader *hdr, const void *payload, siz
     if (!len && !(flags & (TH_SYN | TH_FIN)))
         CHECK(seq == t->snd_max || seq == t->snd_max - 1 || (seq == t->snd_una && !t->snd_wnd),
               "bare ACK with seq %u (snd_max %u)", seq, t->snd_max);
+}
+
+static void cb_deliver(void *ctx, const void *data, size_t len);
+
+/* In place, the payload is already where the application reads it: check
+ * it as if it had been copied there. */
+static void cb_deliver_in_place(void *ctx, size_t len)
+{
+    CHECK(F.split_payload != NULL, "delivered in place outside tcp_input_split");
+    if (F.split_payload)
+        cb_deliver(ctx, F.split_payload, len);
 }
 
 static void cb_deliver(void *ctx, const void *data, size_t len)
@@ -664,7 +676,18 @@ static void deliver_wire(const uint8_t *buf, size_t wire)
     F.in_segment = true;
     F.in_rst = parsed == 0 && (seg.flags & TH_RST);
     F.in_ack = parsed == 0 ? seg.ack : 0;
-    tcp_input(&F.tcb, F.now, buf, wire);
+    /* The same segment through tcp_input, or split at its header as the
+     * framework's split receive gives it (the payload in place or not),
+     * chosen by its bytes: the outcome must not differ. */
+    unsigned how = (unsigned)(wire ^ (wire > 4 ? buf[4] : 0)) % 3;
+    size_t hl = wire >= 20 ? MIN((size_t)TCP_DATA_START(buf), wire) : wire;
+    if (how == 0) {
+        tcp_input(&F.tcb, F.now, buf, wire);
+    } else {
+        F.split_payload = how == 2 ? buf + hl : NULL;
+        tcp_input_split(&F.tcb, F.now, buf, hl, buf + hl, wire - hl, how == 2);
+        F.split_payload = NULL;
+    }
     F.in_segment = F.in_rst = false;
     /* Malformed: dropped and counted (options separately). */
     if (parsed < 0)
@@ -1090,7 +1113,12 @@ static bool setup(struct rd *r)
     cfg.window = F.window;
     cfg.mss = F.our_mss;
     cfg.cc = cc_algos[iss % 3]; /* from a value already drawn: the input layout is unchanged */
-    struct tcp_env env = {&F, cb_output, cb_deliver, cb_app_space, cb_event, NULL, NULL, NULL};
+    struct tcp_env env = {.ctx = &F,
+                          .output = cb_output,
+                          .deliver = cb_deliver,
+                          .app_space = cb_app_space,
+                          .event = cb_event,
+                          .deliver_in_place = cb_deliver_in_place};
     F.now = STCP_SEC;
     if (tcp_init(&F.tcb, &cfg, &env) < 0)
         return false;

@@ -2717,6 +2717,134 @@ static void test_rst_rate_limited(void)
     h_free(&h);
 }
 
+/* ---- Receiving in place (tcp_input_split) ---- */
+
+/* The application's queue is h->delivered: a payload received in place
+ * lies at its end already, so handing it up only counts it. */
+static unsigned in_place_calls;
+static void h_deliver_in_place(void *ctx, size_t len)
+{
+    struct harness *h = ctx;
+    CU_ASSERT(len <= h->rcvbuf - h->unread);
+    h->ndelivered += len;
+    h->unread += len;
+    in_place_calls++;
+}
+
+/* A header with no options for a data segment from the peer. */
+static void split_hdr(STCPHeader *hd, uint32_t seq, uint32_t ack, uint16_t win)
+{
+    memset(hd, 0, sizeof *hd);
+    hd->th_seq = htonl(seq);
+    hd->th_ack = htonl(ack);
+    hd->th_off = 5;
+    hd->th_flags = TH_ACK;
+    hd->th_win = htons(win);
+}
+
+/* Receive "text" split: header apart, payload at the end of the
+ * application's queue (in_place) or elsewhere. */
+static void split_input(struct harness *h, uint32_t seq, const char *text, bool in_place)
+{
+    static uint8_t elsewhere[64];
+    STCPHeader hd;
+    split_hdr(&hd, seq, 1001, H_WINDOW);
+    size_t len = strlen(text);
+    uint8_t *p = in_place ? h->delivered + h->ndelivered : elsewhere;
+    memcpy(p, text, len);
+    tcp_input_split(&h->tcb, h->now, &hd, sizeof hd, p, len, in_place);
+    tcp_output(&h->tcb, h->now);
+}
+
+/* In order: handed up where it lies, no copy; out of order: kept (copied)
+ * until the gap fills, then copied up; the ACKs are those of tcp_input. */
+static void test_split_in_place(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h.tcb.env.deliver_in_place = h_deliver_in_place;
+    in_place_calls = 0;
+    split_input(&h, 5001, "abc", true);
+    EXPECT_DELIVERED(&h, "abc");
+    CU_ASSERT_EQUAL(in_place_calls, 1);
+    CU_ASSERT_EQUAL(h.tcb.stats.bytes_in_place, 3);
+    CU_ASSERT_EQUAL(h.tcb.rcv_nxt, 5004);
+    /* Beyond a gap: kept, a duplicate ACK at once; the bytes at the queue's
+     * end are only scratch (the next payload is received there too). */
+    h_clear(&h);
+    split_input(&h, 5007, "ghi", true);
+    CU_ASSERT_EQUAL(in_place_calls, 1);
+    EXPECT_DELIVERED(&h, "abc");
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5004, H_WINDOW - 3, 0);
+    /* The gap filled in place: its bytes in place, the kept ones copied. */
+    split_input(&h, 5004, "def", true);
+    CU_ASSERT_EQUAL(in_place_calls, 2);
+    EXPECT_DELIVERED(&h, "abcdefghi");
+    CU_ASSERT_EQUAL(h.tcb.stats.bytes_in_place, 6);
+    CU_ASSERT_EQUAL(h.tcb.rcv_nxt, 5010);
+    /* Not in place (elsewhere): copied as tcp_input does. */
+    split_input(&h, 5010, "jk", false);
+    CU_ASSERT_EQUAL(in_place_calls, 2);
+    EXPECT_DELIVERED(&h, "abcdefghijk");
+    /* Partly old: the new part is copied up (it does not lie at the end). */
+    split_input(&h, 5011, "klm", true);
+    CU_ASSERT_EQUAL(in_place_calls, 2);
+    EXPECT_DELIVERED(&h, "abcdefghijklm");
+    h_free(&h);
+}
+
+/* A header piece longer than its header, or a short one: dropped. */
+static void test_split_malformed(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h.tcb.env.deliver_in_place = h_deliver_in_place;
+    uint8_t buf[24];
+    split_hdr((STCPHeader *)buf, 5001, 1001, H_WINDOW);
+    tcp_input_split(&h.tcb, h.now, buf, sizeof buf, "x", 1, true);
+    tcp_input_split(&h.tcb, h.now, buf, 12, "x", 1, true);
+    CU_ASSERT_EQUAL(h.tcb.stats.dropped_in, 2);
+    CU_ASSERT_EQUAL(h.tcb.rcv_nxt, 5001);
+    CU_ASSERT_EQUAL(h.ndelivered, 0);
+    h_free(&h);
+}
+
+/* ---- Sending from a lent ring (tcp_send_lend) ---- */
+
+static size_t released;
+static void h_release(void *ctx, size_t len)
+{
+    (void)ctx;
+    released += len;
+}
+
+/* The payload comes out of the lender's ring as it lies (wrapping at its
+ * end), and acknowledged bytes go back to the lender, oldest first. */
+static void test_send_lent_ring(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    static const uint8_t ring[16] = "0123456789ABCDEF";
+    released = 0;
+    CU_ASSERT_EQUAL(tcp_send_lend(&h.tcb, ring, sizeof ring, 10, h_release, NULL), 0);
+    tcp_write_lent(&h.tcb, 10); /* "ABCDEF" then "0123" */
+    tcp_output(&h.tcb, h.now);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, 10);
+    CU_ASSERT_EQUAL(memcmp(h.out[0].payload, "ABCDEF0123", 10), 0);
+    CU_ASSERT_EQUAL(tcp_send_space(&h.tcb), 6); /* the ring's size bounds it now */
+    /* Not while bytes are queued. */
+    CU_ASSERT_EQUAL(tcp_send_lend(&h.tcb, ring, sizeof ring, 0, h_release, NULL), -1);
+    CU_ASSERT_EQUAL(errno, EBUSY);
+    h_input(&h, ack(5001, 1005, H_WINDOW));
+    CU_ASSERT_EQUAL(released, 4);
+    h_input(&h, ack(5001, 1011, H_WINDOW));
+    CU_ASSERT_EQUAL(released, 10);
+    CU_ASSERT_EQUAL(tcp_send_space(&h.tcb), 16);
+    h_free(&h); /* the ring is not the core's to free */
+}
+
 struct core_case {
     const char *name;
     CU_TestFunc fn;
@@ -2913,4 +3041,13 @@ void register_core_suites(void)
     ADD_SUITE("timers", timer_cases);
     ADD_SUITE("mss", mss_cases);
     ADD_SUITE("rst", rst_cases);
+    static const struct core_case split_cases[] = {
+        {"in-order payload handed up in place", test_split_in_place},
+        {"malformed header piece dropped", test_split_malformed},
+    };
+    ADD_SUITE("split input", split_cases);
+    static const struct core_case lend_cases[] = {
+        {"send from a lent ring, release on ACK", test_send_lent_ring},
+    };
+    ADD_SUITE("lent send ring", lend_cases);
 }
