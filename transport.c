@@ -1621,6 +1621,17 @@ static void update_send_window(struct tcb *t, const struct tcp_segment *seg)
     }
 }
 
+/* The peer's window opened again.  What is still unacknowledged was sent
+ * beyond a closed window (a probe byte, or data in flight when it closed),
+ * which the peer does not keep: send it again from snd_una now, ahead of
+ * new data (as BSD does), rather than send past it and leave it to a loss
+ * recovery that would also cut cwnd for a loss that never was. */
+static void window_reopened(struct tcb *t)
+{
+    if (t->syn_acked && seq_lt(t->snd_una, t->snd_nxt))
+        t->snd_nxt = t->snd_una;
+}
+
 /* The peer's SACK blocks go into the scoreboard: those that lie above
  * snd_una and within what we sent (others, D-SACKs included, are
  * ignored).  Returns true if any of them SACKed something new. */
@@ -1999,8 +2010,12 @@ static bool process_ack(struct tcb *t, stcp_usec_t now, const struct tcp_segment
     if (rack_on(t))
         rack_input(t, now, seg, advanced);
     t->unanswered_probes = 0;
-    if (seq_geq(seg->ack, t->snd_una))
+    if (seq_geq(seg->ack, t->snd_una)) {
+        bool was_closed = t->snd_wnd == 0;
         update_send_window(t, seg);
+        if (was_closed && t->snd_wnd > 0)
+            window_reopened(t);
+    }
     if (t->fin_sent && t->snd_una == t->snd_max)
         fin_acked(t, now);
     return t->state != TCPS_CLOSED;

@@ -743,6 +743,31 @@ static void test_data_probe_acked_window_opens(void)
     h_free(&h);
 }
 
+/* The window opens without the probe byte taken (the ACK is still 1001):
+ * the byte goes again first, and what follows starts right after it, so
+ * the stream has no gap for the peer to see as a loss. */
+static void test_data_window_opens_probe_not_taken(void)
+{
+    struct harness h;
+    est(&h, 0);
+    h_write(&h, "hello");
+    h_advance(&h, RTO0); /* the probe: byte 1001 */
+    CU_ASSERT_EQUAL(h.tcb.snd_nxt, 1002);
+    h_clear(&h);
+    h_input(&h, ack(5001, 1001, H_WINDOW));
+    CU_ASSERT_TRUE(h.nout >= 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1001, 5001, H_WINDOW, h.out[0].len);
+    uint32_t next = 1001;
+    for (unsigned k = 0; k < h.nout; k++) {
+        CU_ASSERT_EQUAL(h.out[k].seq, next);
+        next = h.out[k].seq + h.out[k].len;
+    }
+    CU_ASSERT_EQUAL(next, 1006);
+    CU_ASSERT_EQUAL(h.tcb.snd_nxt, 1006);
+    CU_ASSERT_EQUAL(h.tcb.persist_at, STCP_NO_TIMER);
+    h_free(&h);
+}
+
 /* A window update (same ACK, bigger window) lets queued data go. */
 static void test_data_window_update_opens_sender(void)
 {
@@ -2905,6 +2930,7 @@ void register_core_suites(void)
         {"window update when reader frees an MSS", test_data_window_update_when_reader_frees_mss},
         {"peer zero window: persist probe, backoff", test_data_zero_window_persist_probe},
         {"probe acked, window opens", test_data_probe_acked_window_opens},
+        {"window opens, probe not taken: resent first", test_data_window_opens_probe_not_taken},
         {"ACK within the peer's zero window", test_data_ack_seq_within_zero_window},
         {"window update opens sender", test_data_window_update_opens_sender},
         {"flight limited by peer window", test_data_flight_limited_by_peer_window},
