@@ -116,9 +116,11 @@ cc_args() { [ "$HAVE_CC" = 1 ] && echo "-c $1"; }
 rec() { [ -n "$2" ] && echo "$2" >>"$WORK/m/$1"; }
 note_fail() { echo "$1" >>"$WORK/failures"; log "FAILED: $1"; }
 
-# wait_line FILE PATTERN: until FILE has PATTERN (bounded: 5 s).
+# wait_line FILE PATTERN: until FILE has PATTERN (bounded: 15 s).  The file
+# must be emptied before its writer is started: a redirection happens in the
+# child, so a look right after "&" could still find the last run's line.
 wait_line() {
-    for _ in $(seq 250); do
+    for _ in $(seq 750); do
         grep -q "$2" "$1" 2>/dev/null && return 0
         sleep 0.02
     done
@@ -129,6 +131,7 @@ wait_line() {
 # linkem in front of it; sets SRV_PID, LINK_PID, LINK_ADDR.
 start() {
     local algo=$1 rate=$2 queue=$3 n=$4 seed=$5
+    : >"$WORK/srv.out"
     # shellcheck disable=SC2046
     timeout $((LIMIT + 30)) "$ROOT/server" -v -a 127.0.0.1 -d "$WORK/files" -n "$n" \
         -w "$WINDOW" $(cc_args "$algo") >"$WORK/srv.out" 2>"$WORK/srv.err" &
@@ -137,6 +140,7 @@ start() {
     wait_line "$WORK/srv.out" "Server's address is" || return 1
     local srv
     srv=$(sed -n "s/^Server's address is //p" "$WORK/srv.out")
+    : >"$WORK/link.out"
     "$ROOT/linkem" -s "$srv" -r "$rate" -d "${DELAY_MS}ms" -q "${queue}b" -S "$seed" \
         >"$WORK/link.out" 2>"$WORK/link.err" &
     LINK_PID=$!
@@ -228,6 +232,7 @@ mix() {
     for a in $algos; do
         k=$((k + 1))
         n=$(tr ' ' '\n' <<<"$MIX" | grep -cx -- "$a")
+        : >"$WORK/srv$k.out"
         # shellcheck disable=SC2046
         timeout $((LIMIT + 30)) "$ROOT/server" -v -a 127.0.0.1 -d "$WORK/files" -n "$n" \
             -w "$WINDOW" $(cc_args "$a") >"$WORK/srv$k.out" 2>"$WORK/srv$k.err" &
@@ -236,6 +241,7 @@ mix() {
         wait_line "$WORK/srv$k.out" "Server's address is" || { note_fail "mix run $run: server $a"; return; }
         sargs+=(-s "$(sed -n "s/^Server's address is //p" "$WORK/srv$k.out")")
     done
+    : >"$WORK/link.out"
     "$ROOT/linkem" "${sargs[@]}" -r "$RATE" -d "${DELAY_MS}ms" -q "${FAST_Q}b" -S "$run" \
         >"$WORK/link.out" 2>"$WORK/link.err" &
     LINK_PID=$!
@@ -278,6 +284,7 @@ lossy() {
     local key=$1 algo=$2 profile=$3 run=$4 u="" netem="" srv s e rc
     [ "$profile" != none ] && u=-U
     case $profile in none | classic) ;; *) netem="loss=$profile,seed=$run" ;; esac
+    : >"$WORK/srv.out"
     # shellcheck disable=SC2046,SC2086
     STCP_NETEM=$netem timeout $((LOSS_LIMIT + 10)) "$ROOT/server" -v $u -a 127.0.0.1 \
         -d "$WORK/files" -n 1 -w "$LOSS_WINDOW" $(cc_args "$algo") >"$WORK/srv.out" 2>"$WORK/srv.err" &
