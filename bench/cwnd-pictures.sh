@@ -75,7 +75,10 @@ for algo in ${PIC_ALGOS:-none newreno cubic}; do
     wait "$link" || true
     drops=$(grep '^link dir=down ' "$WORK/$algo.link.out" | tail -1 | tr ' ' '\n' |
         awk -F= '$1 == "drop_queue" || $1 == "drop_cap" { s += $2 } END { print s + 0 }')
+    # segments resent on timeout, on duplicate ACKs, and on SACK/RACK
     resent=$(sed -n 's/.*resent \([0-9]*\) on timeout, \([0-9]*\) on duplicate ACKs.*/\1 + \2/p' "$WORK/$algo.srv.err")
+    resent="$resent + $(sed -n 's/.*SACK on ([^)]*, \([0-9]*\) resent on them).*/\1/p' "$WORK/$algo.srv.err" | head -1)"
+    resent=${resent% + }
     goodput=$(awk -v b="$BYTES" -v s="$s" -v e="$e" -v r="$rate_bps" \
         'BEGIN { printf "%.0f%% of the link", 100 * b * 8 / (e - s) / r }')
     title="$algo: $((BYTES >> 20)) MiB through $RATE, ${DELAY_MS} ms each way, queue $QUEUE B, window $WINDOW; $goodput, $drops drops, resent $resent"
