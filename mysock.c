@@ -838,18 +838,25 @@ static void pool_init(void)
         pool_idle_ms = MAX(0L, strtol(v, NULL, 10));
 }
 
+/* CLOCK_MONOTONIC now + ms. */
+static struct timespec deadline_after_ms(long ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (ms % 1000) * 1000000L;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
 /* The next connection to run, or NULL once the thread has idled long enough.
  * Pool lock held. */
 static struct mysock *pool_next(void)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += pool_idle_ms / 1000;
-    deadline.tv_nsec += (pool_idle_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = deadline_after_ms(pool_idle_ms);
     pool_idle++;
     while (!pool_head)
         if (pthread_cond_timedwait(&pool_cv, &pool_lock, &deadline) == ETIMEDOUT)
@@ -1394,20 +1401,6 @@ static struct conn *app_conn(struct mysock *s)
         return NULL;
     }
     return s->conn;
-}
-
-/* CLOCK_MONOTONIC now + ms. */
-static struct timespec deadline_after_ms(long ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
 }
 
 static bool ts_before(const struct timespec *a, const struct timespec *b)

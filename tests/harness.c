@@ -338,3 +338,26 @@ void h_expect_delivered(struct harness *h, const char *bytes, const char *file, 
     snprintf(what, sizeof what, "delivered \"%s\" (%zu bytes; got %zu)", bytes, n, h->ndelivered);
     check(h->ndelivered == n && memcmp(h->delivered, bytes, n) == 0, what, file, line);
 }
+
+struct tseg h_sack_ack(uint32_t ackno, uint16_t win, const uint32_t (*blk)[2], unsigned n)
+{
+    static uint8_t o[8][40]; /* a few ACKs may be built before they are input */
+    static unsigned next;
+    uint8_t *p = o[next++ % 8];
+    p[0] = 1; /* NOP NOP SACK */
+    p[1] = 1;
+    p[2] = 5;
+    p[3] = (uint8_t)(2 + 8 * n);
+    for (unsigned k = 0; k < n; k++)
+        for (unsigned j = 0; j < 2; j++) {
+            uint8_t *q = p + 4 + 8 * k + 4 * j;
+            q[0] = (uint8_t)(blk[k][j] >> 24);
+            q[1] = (uint8_t)(blk[k][j] >> 16);
+            q[2] = (uint8_t)(blk[k][j] >> 8);
+            q[3] = (uint8_t)blk[k][j];
+        }
+    struct tseg s = ack(5001, ackno, win);
+    s.opts = p;
+    s.opts_len = (uint8_t)(4 + 8 * n);
+    return s;
+}

@@ -74,6 +74,8 @@ struct harness {
 struct tseg syn(uint32_t seq);
 struct tseg synack(uint32_t seq, uint32_t ack, uint16_t win);
 struct tseg ack(uint32_t seq, uint32_t ack, uint16_t win);
+/* An ACK (seq 5001) carrying SACK blocks: n {start, end} pairs, at most 4. */
+struct tseg h_sack_ack(uint32_t ackno, uint16_t win, const uint32_t (*blk)[2], unsigned n);
 struct tseg data(uint32_t seq, uint32_t ack, uint16_t win, const char *bytes);
 struct tseg datan(uint32_t seq, uint32_t ack, uint16_t win, const uint8_t *bytes, uint32_t len);
 struct tseg fin(uint32_t seq, uint32_t ack, uint16_t win);

@@ -18,34 +18,10 @@
 
 static const uint8_t opt_sack[] = {1, 1, 4, 2};
 
-/* An ACK from the peer with SACK blocks ({start, end} pairs). */
-static struct tseg sack_ack(uint32_t ackno, const uint32_t (*blk)[2], unsigned n)
-{
-    static uint8_t o[8][40];
-    static unsigned next;
-    uint8_t *p = o[next++ % 8];
-    p[0] = 1;
-    p[1] = 1;
-    p[2] = 5;
-    p[3] = (uint8_t)(2 + 8 * n);
-    for (unsigned k = 0; k < n; k++)
-        for (unsigned j = 0; j < 2; j++) {
-            uint8_t *q = p + 4 + 8 * k + 4 * j;
-            q[0] = (uint8_t)(blk[k][j] >> 24);
-            q[1] = (uint8_t)(blk[k][j] >> 16);
-            q[2] = (uint8_t)(blk[k][j] >> 8);
-            q[3] = (uint8_t)blk[k][j];
-        }
-    struct tseg s = ack(5001, ackno, WIN);
-    s.opts = p;
-    s.opts_len = (uint8_t)(4 + 8 * n);
-    return s;
-}
-
 static struct tseg sack1(uint32_t ackno, uint32_t start, uint32_t end)
 {
     const uint32_t b[1][2] = {{start, end}};
-    return sack_ack(ackno, b, 1);
+    return h_sack_ack(ackno, WIN, b, 1);
 }
 
 /* Established with algo and SACK; nseg segments written (the first ten
@@ -139,7 +115,7 @@ static void test_rack_lost_retransmission(void)
      * it, is not: lost again. */
     h.now += 50;
     const uint32_t b[2][2] = {{SEG(10), SEG(11)}, {SEG(1), SEG(10)}};
-    h_input(&h, sack_ack(DATA, b, 2));
+    h_input(&h, h_sack_ack(DATA, WIN, b, 2));
     CU_ASSERT_EQUAL(sent_at(&h, SEG(0)), 1);
     CU_ASSERT_EQUAL(h.tcb.stats.rack_lost_rexmit, 1);
     CU_ASSERT_EQUAL(h.tcb.stats.timeouts, 0);

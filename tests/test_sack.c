@@ -29,27 +29,6 @@ static struct tseg with_opts(struct tseg s, const uint8_t *o, size_t n)
     return s;
 }
 
-/* An ACK from the peer carrying SACK blocks ({start, end} pairs). */
-static struct tseg sack_ack(uint32_t ackno, uint16_t win, const uint32_t (*blk)[2], unsigned n)
-{
-    static uint8_t o[8][40];
-    static unsigned next;
-    uint8_t *p = o[next++ % 8];
-    p[0] = 1;
-    p[1] = 1;
-    p[2] = 5;
-    p[3] = (uint8_t)(2 + 8 * n);
-    for (unsigned k = 0; k < n; k++)
-        for (unsigned j = 0; j < 2; j++) {
-            uint8_t *q = p + 4 + 8 * k + 4 * j;
-            q[0] = (uint8_t)(blk[k][j] >> 24);
-            q[1] = (uint8_t)(blk[k][j] >> 16);
-            q[2] = (uint8_t)(blk[k][j] >> 8);
-            q[3] = (uint8_t)blk[k][j];
-        }
-    return with_opts(ack(5001, ackno, win), p, 4 + 8 * n);
-}
-
 /* Established actively, the peer's SYN-ACK carrying opts. */
 static void est_with(struct harness *h, uint32_t window, const uint8_t *opts, size_t n,
                      uint16_t peer_win)
@@ -299,19 +278,19 @@ static void test_scoreboard_islost_pipe(void)
     ten_in_flight(&h, &cc_none);
     const struct tcb *t = &h.tcb;
     static const uint32_t b1[][2] = {{SEG(1), SEG(2)}};
-    h_input(&h, sack_ack(DATA, 65535, b1, 1));
+    h_input(&h, h_sack_ack(DATA, 65535, b1, 1));
     CU_ASSERT_EQUAL(t->sb.n, 1);
     CU_ASSERT_EQUAL(t->stats.sack_blocks_in, 1);
     CU_ASSERT(!tcp_sack_is_lost(t, DATA));
     CU_ASSERT_EQUAL(tcp_sack_pipe(t), 9 * MSS);
     static const uint32_t b2[][2] = {{SEG(3), SEG(4)}, {SEG(1), SEG(2)}};
-    h_input(&h, sack_ack(DATA, 65535, b2, 2));
+    h_input(&h, h_sack_ack(DATA, 65535, b2, 2));
     CU_ASSERT_EQUAL(t->sb.n, 2);
     CU_ASSERT(!tcp_sack_is_lost(t, DATA)); /* 2 ranges, exactly 2 MSS: not yet */
     CU_ASSERT(!t->in_recovery);
     /* A third range above: DupThresh ranges, and three duplicates. */
     static const uint32_t b3[][2] = {{SEG(5), SEG(6)}, {SEG(3), SEG(4)}, {SEG(1), SEG(2)}};
-    h_input(&h, sack_ack(DATA, 65535, b3, 3));
+    h_input(&h, h_sack_ack(DATA, 65535, b3, 3));
     CU_ASSERT(tcp_sack_is_lost(t, DATA));
     CU_ASSERT(!tcp_sack_is_lost(t, SEG(2))); /* 2 ranges above */
     CU_ASSERT(!tcp_sack_is_lost(t, SEG(6)));
@@ -332,7 +311,7 @@ static void test_scoreboard_islost_pipe(void)
     /* A partial ACK trims the scoreboard. */
     h_clear(&h);
     static const uint32_t b4[][2] = {{SEG(5), SEG(6)}, {SEG(3), SEG(4)}};
-    h_input(&h, sack_ack(SEG(2), 65535, b4, 2));
+    h_input(&h, h_sack_ack(SEG(2), 65535, b4, 2));
     CU_ASSERT_EQUAL(t->snd_una, SEG(2));
     CU_ASSERT_EQUAL(t->sb.n, 2);
     CU_ASSERT_EQUAL(t->sb.r[0].start, SEG(3));
@@ -356,10 +335,10 @@ static void test_nextseg_first_hole_under_cwnd(void)
     /* Segments 0 and 2 lost; 1 and 3..9 SACKed by successive duplicates. */
     static const uint32_t b[][2] = {
         {SEG(1), SEG(2)}, {SEG(3), SEG(4)}, {SEG(3), SEG(5)}, {SEG(3), SEG(6)}};
-    h_input(&h, sack_ack(DATA, 65535, &b[0], 1));
-    h_input(&h, sack_ack(DATA, 65535, &b[1], 1));
+    h_input(&h, h_sack_ack(DATA, 65535, &b[0], 1));
+    h_input(&h, h_sack_ack(DATA, 65535, &b[1], 1));
     CU_ASSERT(!t->in_recovery);
-    h_input(&h, sack_ack(DATA, 65535, &b[2], 1));
+    h_input(&h, h_sack_ack(DATA, 65535, &b[2], 1));
     CU_ASSERT(t->in_recovery); /* 3 duplicates; bytes above: 3 MSS */
     /* newreno: ssthresh = cwnd = FlightSize / 2 = 5 MSS; pipe 10 - 3 SACKed,
      * segment 0 lost and resent: 7 MSS.  Only the first hole goes. */
@@ -371,7 +350,7 @@ static void test_nextseg_first_hole_under_cwnd(void)
      * shrinks below cwnd and rule 1 sends segment 2 -- the first hole past
      * HighRxt, not new data. */
     static const uint32_t more[][2] = {{SEG(3), SEG(8)}, {SEG(1), SEG(2)}};
-    h_input(&h, sack_ack(DATA, 65535, more, 2));
+    h_input(&h, h_sack_ack(DATA, 65535, more, 2));
     CU_ASSERT(h.nout >= 1);
     EXPECT_SEG(&h, 0, TH_ACK, SEG(2), 5001, 65535, MSS);
     h_free(&h);
@@ -385,7 +364,7 @@ static void test_rto_clears_scoreboard(void)
     ten_in_flight(&h, &cc_newreno);
     h.tcb.cfg.rack = false;
     static const uint32_t b[][2] = {{SEG(4), SEG(6)}};
-    h_input(&h, sack_ack(DATA, 65535, b, 1));
+    h_input(&h, h_sack_ack(DATA, 65535, b, 1));
     CU_ASSERT_EQUAL(h.tcb.sb.n, 1);
     h_clear(&h);
     h_advance(&h, h.tcb.rto + 1);
@@ -405,7 +384,7 @@ static void test_bad_sack_blocks_ignored(void)
     static const uint32_t b[][2] = {{SEG(3), SEG(2)},    /* backwards */
                                     {SEG(9), SEG(12)},   /* beyond snd_max */
                                     {DATA - 100, DATA}}; /* below snd_una */
-    h_input(&h, sack_ack(DATA, 65535, b, 3));
+    h_input(&h, h_sack_ack(DATA, 65535, b, 3));
     CU_ASSERT_EQUAL(h.tcb.sb.n, 0);
     CU_ASSERT_EQUAL(h.tcb.stats.sack_blocks_in, 0);
     h_free(&h);
@@ -460,7 +439,7 @@ static struct tseg peer_ack(const struct peer *p)
             i = j;
         }
     }
-    return n ? sack_ack(una, 65535, (const uint32_t(*)[2])blk, n) : ack(5001, una, 65535);
+    return n ? h_sack_ack(una, 65535, (const uint32_t(*)[2])blk, n) : ack(5001, una, 65535);
 }
 
 /* Rounds until all NSEG segments are acknowledged; each round delivers
