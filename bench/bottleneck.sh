@@ -51,6 +51,7 @@ FLOWS=${BN_FLOWS:-4}
 SLOW_RATE=${BN_SLOW_RATE:-10mbit}
 SLOW_BYTES=${BN_SLOW_BYTES:-$((1 << 20))}
 WINDOW=${BN_WINDOW:-1048576}
+MSS=${BN_MSS-1460} # -M on both ends (link and mix): an Ethernet path's; BN_MSS= for the udp default (536)
 NONE_BYTES=${BN_NONE_BYTES:-$((BYTES < (2 << 20) ? BYTES : 2 << 20))} # none's flows when WINDOW > 65535
 NONE_SLOW_BYTES=${BN_NONE_SLOW_BYTES:-$((SLOW_BYTES < (256 << 10) ? SLOW_BYTES : 256 << 10))} # ... slow path
 CC_LIST=${BN_CC:-cubic newreno none}
@@ -112,6 +113,7 @@ else
     CC_LIST="default" # one word: the transport's only behaviour
 fi
 cc_args() { [ "$HAVE_CC" = 1 ] && echo "-c $1"; }
+mss_args() { [ -n "$MSS" ] && echo "-M $MSS"; }
 
 rec() { [ -n "$2" ] && echo "$2" >>"$WORK/m/$1"; }
 note_fail() { echo "$1" >>"$WORK/failures"; log "FAILED: $1"; }
@@ -134,7 +136,7 @@ start() {
     : >"$WORK/srv.out"
     # shellcheck disable=SC2046
     timeout $((LIMIT + 30)) "$ROOT/server" -v -a 127.0.0.1 -d "$WORK/files" -n "$n" \
-        -w "$WINDOW" $(cc_args "$algo") >"$WORK/srv.out" 2>"$WORK/srv.err" &
+        -w "$WINDOW" $(cc_args "$algo") $(mss_args) >"$WORK/srv.out" 2>"$WORK/srv.err" &
     SRV_PID=$!
     PIDS+=("$SRV_PID")
     wait_line "$WORK/srv.out" "Server's address is" || return 1
@@ -171,7 +173,7 @@ fetch() {
     local s e rc
     s=$EPOCHREALTIME
     # shellcheck disable=SC2046
-    timeout "$LIMIT" "$ROOT/client" -q -w "$WINDOW" $(cc_args "$2") -f "$1" "$LINK_ADDR" \
+    timeout "$LIMIT" "$ROOT/client" -q -w "$WINDOW" $(cc_args "$2") $(mss_args) -f "$1" "$LINK_ADDR" \
         >/dev/null 2>"$WORK/err.$3"
     rc=$?
     e=$EPOCHREALTIME
@@ -235,7 +237,7 @@ mix() {
         : >"$WORK/srv$k.out"
         # shellcheck disable=SC2046
         timeout $((LIMIT + 30)) "$ROOT/server" -v -a 127.0.0.1 -d "$WORK/files" -n "$n" \
-            -w "$WINDOW" $(cc_args "$a") >"$WORK/srv$k.out" 2>"$WORK/srv$k.err" &
+            -w "$WINDOW" $(cc_args "$a") $(mss_args) >"$WORK/srv$k.out" 2>"$WORK/srv$k.err" &
         spids+=($!)
         PIDS+=($!)
         wait_line "$WORK/srv$k.out" "Server's address is" || { note_fail "mix run $run: server $a"; return; }
@@ -346,7 +348,7 @@ echo
 echo "## Bottleneck: STCP through linkem"
 echo
 echo "- $RUNS runs of each; $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null); load at the end $(cut -d' ' -f1-3 /proc/loadavg); $(($(date +%s) - START)) s"
-echo "- window $WINDOW on both ends; delay ${DELAY_MS} ms each way; drop-tail queue of one bandwidth-delay product (rate x ${DELAY_MS}x2 ms); no random loss"
+echo "- window $WINDOW and MSS ${MSS:-536 (the udp default)} on both ends; delay ${DELAY_MS} ms each way; drop-tail queue of one bandwidth-delay product (rate x ${DELAY_MS}x2 ms); no random loss"
 [ "$HAVE_CC" = 1 ] || echo "- the client has no -c: the transport's only behaviour (no congestion control; the window is the window)"
 echo
 echo "| Algorithm | Path | Flows x bytes | Goodput, % of link (min–max) | Jain | Drops at the bottleneck | Server retransmissions | Mean queue, bytes | linkem's kernel drops |"
@@ -401,8 +403,9 @@ echo
 echo "Kernel drops are datagrams the kernel dropped on linkem's own sockets (receive"
 echo "buffer full, SO_RXQ_OVFL): losses that are not the emulated link's."
 echo "Goodput counts file bytes only; the link also carries each segment's 20-byte"
-echo "header (linkem's rate applies to the whole datagram), so with 536-byte segments"
-echo "the most a flow can get is 536/556 = 96.4% of the link."
+seg=${MSS:-536}
+echo "header (linkem's rate applies to the whole datagram), so with $seg-byte segments"
+echo "the most a flow can get is $seg/$((seg + 20)) = $(awk -v m="$seg" 'BEGIN { printf "%.1f", 100 * m / (m + 20) }')% of the link."
 if [ -s "$WORK/failures" ]; then
     echo
     echo "Failures:"
