@@ -135,7 +135,7 @@ test: tools
 	@bash tests/run.sh
 
 lint: $(DEPS_OK)
-	clang-tidy --quiet $(LIB_SRCS) client.c server.c tcpnode.c linkem.c linkem_core.c tests/*.c -- -std=c11 -I. $(CRYPTO_CFLAGS)
+	clang-tidy --quiet $(LIB_SRCS) client.c server.c tcpnode.c linkem.c linkem_core.c tests/*.c -- -std=c11 -I. -pthread $(CRYPTO_CFLAGS)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I. $(LIB_SRCS) client.c server.c tcpnode.c linkem.c linkem_core.c tests/*.c
 
