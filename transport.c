@@ -1625,10 +1625,12 @@ static void update_send_window(struct tcb *t, const struct tcp_segment *seg)
  * beyond a closed window (a probe byte, or data in flight when it closed),
  * which the peer does not keep: send it again from snd_una now, ahead of
  * new data (as BSD does), rather than send past it and leave it to a loss
- * recovery that would also cut cwnd for a loss that never was. */
+ * recovery that would also cut cwnd for a loss that never was.  Through
+ * the go-back-N of a timeout, so only for the algorithms that have one:
+ * `none` keeps the classic sender, which never goes back. */
 static void window_reopened(struct tcb *t)
 {
-    if (t->syn_acked && seq_lt(t->snd_una, t->snd_nxt))
+    if (t->syn_acked && t->cc.algo->loss_window && seq_lt(t->snd_una, t->snd_nxt))
         t->snd_nxt = t->snd_una;
 }
 
