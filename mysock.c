@@ -77,6 +77,15 @@ size_t byteq_get(struct byteq *q, void *dst, size_t len)
     size_t first = MIN(len, q->cap - q->head);
     memcpy(dst, q->buf + q->head, first);
     memcpy((uint8_t *)dst + first, q->buf, len - first);
+    byteq_drop(q, len);
+    return len;
+}
+
+size_t byteq_drop(struct byteq *q, size_t len)
+{
+    len = MIN(len, q->len);
+    if (!len)
+        return 0;
     /* head is not reset when the queue empties: the transport may have
      * received a payload into the free space just past the end. */
     q->head = (q->head + len) % q->cap;
@@ -675,6 +684,15 @@ bool conn_inbox_put(struct conn *c, const void *seg, size_t len)
     q->count++;
     conn_wake(c, NETWORK_DATA);
     return true;
+}
+
+void conn_inbox_drop_head(struct conn *c)
+{
+    struct segq *q = c->inbox;
+    free(q->data[q->head]);
+    q->data[q->head] = NULL;
+    q->head = (q->head + 1) % SEGQ_SLOTS;
+    q->count--;
 }
 
 static bool is_pure_syn(const void *seg, size_t len)

@@ -39,6 +39,8 @@ void byteq_free(struct byteq *q);
 size_t byteq_space(const struct byteq *q);
 size_t byteq_put(struct byteq *q, const void *src, size_t len);
 size_t byteq_get(struct byteq *q, void *dst, size_t len);
+/* Drop up to len bytes from the head without reading them; returns how many. */
+size_t byteq_drop(struct byteq *q, size_t len);
 /* byteq_put of len bytes took nothing for want of memory. */
 bool byteq_put_failed(const struct byteq *q, size_t len);
 
@@ -195,5 +197,7 @@ void conn_update_linger(struct conn *c);
 void conn_note_segment(struct conn *c, const void *seg, size_t len);
 /* Queue a forwarded segment for the connection; false if the inbox is full. */
 bool conn_inbox_put(struct conn *c, const void *seg, size_t len);
+/* Free the inbox's oldest segment (there is one).  Socket lock held. */
+void conn_inbox_drop_head(struct conn *c);
 
 #endif /* MYSOCK_IMPL_H */

@@ -744,13 +744,13 @@ void net_ep_size_buffers(struct net_ep *ep, size_t window)
      * 64 KiB window. */
     size_t want = 2 * window + 65536;
     int v = want > INT32_MAX ? INT32_MAX : (int)want;
-    int cur = 0;
-    socklen_t len = sizeof cur;
-    if (getsockopt(ep->fd, SOL_SOCKET, SO_RCVBUF, &cur, &len) == 0 && cur / 2 < v)
-        (void)setsockopt(ep->fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof v);
-    len = sizeof cur;
-    if (getsockopt(ep->fd, SOL_SOCKET, SO_SNDBUF, &cur, &len) == 0 && cur / 2 < v)
-        (void)setsockopt(ep->fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v);
+    static const int opts[] = {SO_RCVBUF, SO_SNDBUF};
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
+        int cur = 0;
+        socklen_t len = sizeof cur;
+        if (getsockopt(ep->fd, SOL_SOCKET, opts[i], &cur, &len) == 0 && cur / 2 < v)
+            (void)setsockopt(ep->fd, SOL_SOCKET, opts[i], &v, sizeof v);
+    }
 }
 
 void net_ep_set_netem(struct net_ep *ep, const struct netem_profile *profile)
@@ -1054,8 +1054,7 @@ ssize_t net_send_segment(struct net_ep *ep, const struct sockaddr_in *local,
     ssize_t sent = send_scattered(ep, iov, iovcnt, len);
     if (sent != -2)
         return sent;
-    if (ep->batch)
-        batch_flush(ep); /* held segments go first */
+    batch_flush(ep); /* held segments go first */
     uint8_t small[SEND_STACK_BUF];
     uint8_t *buf = len <= sizeof small ? small : malloc(len);
     if (!buf) {

@@ -152,6 +152,12 @@ static bool close_pending(const struct conn *c)
     return (c->close_requested || c->shut_wr) && !c->close_reported && c->sndq.len == c->sndq_taken;
 }
 
+/* Segments forwarded by the listener wait in the inbox.  Lock held. */
+static bool inbox_pending(const struct conn *c)
+{
+    return c->inbox && c->inbox->count;
+}
+
 /* Events of flags that are ready now.  APP_CLOSE_REQUESTED counts whatever
  * flags says, as in the classic framework.  Called with the socket lock held. */
 static unsigned ready_events(const struct conn *c, unsigned flags)
@@ -165,7 +171,7 @@ static unsigned ready_events(const struct conn *c, unsigned flags)
     if ((flags & APP_CLOSED) && c->close_requested && !c->closed_reported &&
         (c->close_reported || (ev & APP_CLOSE_REQUESTED)))
         ev |= APP_CLOSED;
-    if ((flags & NETWORK_DATA) && (c->stage_len || (c->inbox && c->inbox->count) || c->net_error))
+    if ((flags & NETWORK_DATA) && (c->stage_len || inbox_pending(c) || c->net_error))
         ev |= NETWORK_DATA;
     if ((flags & APP_READ) && c->app_read)
         ev |= APP_READ;
@@ -351,7 +357,7 @@ unsigned int stcp_wait_for_event_mono(mysocket_t sd, unsigned int wait_flags,
  * for stcp_wait_for_event); lock held on entry and return. */
 static void wait_for_segment(struct mysock *s, struct conn *c)
 {
-    while (!c->stage_len && !(c->inbox && c->inbox->count) && !c->net_error) {
+    while (!c->stage_len && !inbox_pending(c) && !c->net_error) {
         flush_app_wakes(c);
         sleep_for_events(s, c, NETWORK_DATA, -1);
         fill_stage(s, c);
@@ -388,10 +394,7 @@ ssize_t stcp_network_recv(mysocket_t sd, void *dst, size_t max_len)
     if (q && q->count) {
         n = MIN(max_len, q->len[q->head]);
         memcpy(dst, q->data[q->head], n);
-        free(q->data[q->head]);
-        q->data[q->head] = NULL;
-        q->head = (q->head + 1) % SEGQ_SLOTS;
-        q->count--;
+        conn_inbox_drop_head(c);
         pthread_mutex_unlock(&s->lock);
         conn_note_segment(c, dst, n);
         return (ssize_t)n;
@@ -455,11 +458,7 @@ void stcp_network_done(mysocket_t sd)
         c->stage_len = c->stage_room = 0;
     } else if (c->peeked == 2) {
         pthread_mutex_lock(&s->lock);
-        struct segq *q = c->inbox;
-        free(q->data[q->head]);
-        q->data[q->head] = NULL;
-        q->head = (q->head + 1) % SEGQ_SLOTS;
-        q->count--;
+        conn_inbox_drop_head(c);
         pthread_mutex_unlock(&s->lock);
     }
     c->peeked = 0;
@@ -483,7 +482,7 @@ ssize_t stcp_network_peek_split(mysocket_t sd, struct stcp_rx_segment *rx)
     }
     fill_stage(s, c);
     pthread_mutex_lock(&s->lock);
-    bool inbox = c->inbox && c->inbox->count;
+    bool inbox = inbox_pending(c);
     pthread_mutex_unlock(&s->lock);
     if (inbox || !c->stage_room) {
         const void *seg;
@@ -633,10 +632,8 @@ void stcp_app_release(mysocket_t sd, size_t len)
         return;
     pthread_mutex_lock(&s->lock);
     struct byteq *q = &c->sndq;
-    len = MIN(len, c->sndq_taken);
+    len = byteq_drop(q, MIN(len, c->sndq_taken));
     if (len) {
-        q->head = (q->head + len) % q->cap;
-        q->len -= len;
         c->sndq_taken -= len;
         /* As stcp_app_recv: a blocked writer is woken once half is free. */
         if (byteq_space(q) * 2 >= q->cap)
