@@ -240,12 +240,52 @@ static uint32_t data_unsent(const struct tcb *t)
     return t->sndbuf.len - data_in_flight(t);
 }
 
+/* ---- Sorted sets of sequence ranges (reassembly runs, SACK scoreboard) ---- */
+
+static void ranges_remove(struct tcp_seq_range *v, unsigned *n, unsigned i)
+{
+    memmove(&v[i], &v[i + 1], (*n - i - 1) * sizeof v[0]);
+    (*n)--;
+}
+
+/* Take out of the sorted, disjoint v[0..*n) every range that overlaps or
+ * touches [*start, *end), widening [*start, *end) to cover it; returns
+ * where the merged range goes to keep v sorted. */
+static unsigned ranges_absorb(struct tcp_seq_range *v, unsigned *n, uint32_t *start, uint32_t *end)
+{
+    unsigned i = 0;
+    while (i < *n) {
+        if (seq_leq(v[i].start, *end) && seq_geq(v[i].end, *start)) {
+            if (seq_lt(v[i].start, *start))
+                *start = v[i].start;
+            if (seq_gt(v[i].end, *end))
+                *end = v[i].end;
+            ranges_remove(v, n, i);
+        } else {
+            i++;
+        }
+    }
+    for (i = 0; i < *n && seq_lt(v[i].start, *start); i++)
+        ;
+    return i;
+}
+
+/* Put [start, end) at position i, moving the ranges from there up (the
+ * caller has made room). */
+static void ranges_insert(struct tcp_seq_range *v, unsigned *n, unsigned i, uint32_t start,
+                          uint32_t end)
+{
+    memmove(&v[i + 1], &v[i], (*n - i) * sizeof v[0]);
+    v[i].start = start;
+    v[i].end = end;
+    (*n)++;
+}
+
 /* ---- Reassembly: data beyond rcv_nxt ---- */
 
 static void reasm_remove(struct tcp_reasm *r, unsigned i)
 {
-    memmove(&r->run[i], &r->run[i + 1], (r->nruns - i - 1) * sizeof r->run[0]);
-    r->nruns--;
+    ranges_remove(r->run, &r->nruns, i);
 }
 
 /* seq was just stored: it heads the SACK report order (RFC 2018 4). */
@@ -264,30 +304,14 @@ static void reasm_store(struct tcb *t, uint32_t seq, const uint8_t *data, uint32
     struct tcp_reasm *r = &t->reasm;
     uint32_t start = seq, end = seq + len;
     /* Merge with every run it overlaps or touches. */
-    unsigned i = 0;
-    while (i < r->nruns) {
-        if (seq_leq(r->run[i].start, end) && seq_geq(r->run[i].end, start)) {
-            if (seq_lt(r->run[i].start, start))
-                start = r->run[i].start;
-            if (seq_gt(r->run[i].end, end))
-                end = r->run[i].end;
-            reasm_remove(r, i);
-        } else {
-            i++;
-        }
-    }
+    unsigned i = ranges_absorb(r->run, &r->nruns, &start, &end);
     if (r->nruns == r->maxruns)
         return; /* too fragmented: the sender will send it again */
     uint32_t pos = (r->head + (seq - t->rcv_nxt)) % r->cap;
     uint32_t first = MIN(len, r->cap - pos);
     memcpy(r->data + pos, data, first);
     memcpy(r->data, data + first, len - first);
-    for (i = 0; i < r->nruns && seq_lt(r->run[i].start, start); i++)
-        ;
-    memmove(&r->run[i + 1], &r->run[i], (r->nruns - i) * sizeof r->run[0]);
-    r->run[i].start = start;
-    r->run[i].end = end;
-    r->nruns++;
+    ranges_insert(r->run, &r->nruns, i, start, end);
     reasm_note_recent(r, seq);
 }
 
@@ -307,8 +331,7 @@ static int reasm_run_of(const struct tcp_reasm *r, uint32_t seq)
 
 static void sb_remove(struct tcp_scoreboard *sb, unsigned i)
 {
-    memmove(&sb->r[i], &sb->r[i + 1], (sb->n - i - 1) * sizeof sb->r[0]);
-    sb->n--;
+    ranges_remove(sb->r, &sb->n, i);
 }
 
 /* Record [start, end) as SACKed, merging what it touches.  Returns true if
@@ -318,29 +341,13 @@ static bool sb_add(struct tcp_scoreboard *sb, uint32_t start, uint32_t end)
     for (unsigned i = 0; i < sb->n; i++)
         if (seq_leq(sb->r[i].start, start) && seq_geq(sb->r[i].end, end))
             return false; /* nothing new */
-    unsigned i = 0;
-    while (i < sb->n) {
-        if (seq_leq(sb->r[i].start, end) && seq_geq(sb->r[i].end, start)) {
-            if (seq_lt(sb->r[i].start, start))
-                start = sb->r[i].start;
-            if (seq_gt(sb->r[i].end, end))
-                end = sb->r[i].end;
-            sb_remove(sb, i);
-        } else {
-            i++;
-        }
-    }
-    for (i = 0; i < sb->n && seq_lt(sb->r[i].start, start); i++)
-        ;
+    unsigned i = ranges_absorb(sb->r, &sb->n, &start, &end);
     if (sb->n == TCP_SACK_RANGES) {
         if (i == sb->n)
             return true; /* the highest: not kept (it is merely resent) */
         sb->n--;         /* forget the highest range to make room */
     }
-    memmove(&sb->r[i + 1], &sb->r[i], (sb->n - i) * sizeof sb->r[0]);
-    sb->r[i].start = start;
-    sb->r[i].end = end;
-    sb->n++;
+    ranges_insert(sb->r, &sb->n, i, start, end);
     return true;
 }
 

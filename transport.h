@@ -333,12 +333,15 @@ struct tcp_sndbuf {
 /* Data received beyond rcv_nxt, kept until the gap before it fills: a ring
  * of cfg.window bytes addressed by sequence number, and the runs held. */
 #define TCP_REASM_RUNS 16 /* the fewest runs kept (tcp_reasm_runs) */
+/* Sequence numbers [start, end): a run of data held, or a SACKed range. */
+struct tcp_seq_range {
+    uint32_t start, end;
+};
+
 struct tcp_reasm {
     uint8_t *data;
-    uint32_t cap, head; /* head: ring position of rcv_nxt */
-    struct tcp_reasm_run {
-        uint32_t start, end; /* sequence numbers, [start, end) */
-    } * run;
+    uint32_t cap, head;        /* head: ring position of rcv_nxt */
+    struct tcp_seq_range *run; /* sorted, disjoint */
     unsigned nruns, maxruns;
     /* The first byte of the latest segments stored, newest first: SACK
      * blocks are reported in this order (RFC 2018 4). */
@@ -382,9 +385,7 @@ uint32_t tcp_reasm_runs(uint32_t window);
  * highest range is forgotten (data taken for unSACKed is only resent). */
 #define TCP_SACK_RANGES 32
 struct tcp_scoreboard {
-    struct {
-        uint32_t start, end;
-    } r[TCP_SACK_RANGES];
+    struct tcp_seq_range r[TCP_SACK_RANGES]; /* sorted, disjoint */
     unsigned n;
     uint32_t high_rxt; /* HighRxt: the end of the highest resend in this recovery */
 };
