@@ -42,8 +42,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 kg_cleanup() {
-    for p in $(ip netns pids "$NS" 2> /dev/null); do kill "$p" 2> /dev/null; done
-    ip netns del "$NS" 2> /dev/null
+    netns_remove "$NS"
     cleanup
 }
 trap kg_cleanup EXIT

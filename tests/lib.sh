@@ -36,6 +36,12 @@ wait_for() {
     "$@"
 }
 
+# netns_remove NS: stop what still runs in the namespace, then delete it.
+netns_remove() {
+    for p in $(ip netns pids "$1" 2> /dev/null); do kill "$p" 2> /dev/null; done
+    ip netns del "$1" 2> /dev/null
+}
+
 proc_threads() { awk '/^Threads:/ {print $2}' "/proc/$1/status"; }
 
 # make_file NAME BYTES: a file of random bytes in $WORK/files
