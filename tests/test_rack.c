@@ -353,6 +353,59 @@ static void test_frto_real_loss_kept(void)
     h_free(&h);
 }
 
+/* ---- Timeouts of a thin flight: linear, then exponential ---- */
+
+/* Two segments out, no ACK comes: the first six timeouts in a row keep
+ * the RTO at the estimate (each resends the oldest segment under the loss
+ * window of one segment); from the seventh on it doubles as RFC 6298 5.5
+ * says.  Before this rule it doubled from the first. */
+static void test_thin_flight_linear_timeouts(void)
+{
+    static struct harness h;
+    start(&h, &cc_cubic, 2);
+    stcp_usec_t rto0 = h.tcb.rto;
+    h.tcb.rack.tlp_at = STCP_NO_TIMER; /* the probe is lost too */
+    for (unsigned k = 1; k <= 8; k++) {
+        h_advance(&h, h.tcb.rexmit_at - h.now);
+        CU_ASSERT_EQUAL(h.tcb.stats.timeouts, k);
+        CU_ASSERT_EQUAL(h.tcb.cc.cwnd, MSS);
+        CU_ASSERT_EQUAL_FATAL(h.nout, 1);
+        EXPECT_SEG(&h, 0, TH_ACK, SEG(0), 5001, WIN, MSS);
+        h_clear(&h);
+        stcp_usec_t want = k <= 6 ? rto0 : rto0 << (k - 6);
+        CU_ASSERT_EQUAL(h.tcb.rto, want);
+        CU_ASSERT_EQUAL(h.tcb.rexmit_at, h.now + want);
+    }
+    h_free(&h);
+}
+
+/* Ten segments out, none SACKed: not thin, the RTO doubles at once. */
+static void test_thick_flight_backs_off(void)
+{
+    static struct harness h;
+    start(&h, &cc_cubic, 10);
+    stcp_usec_t rto0 = h.tcb.rto;
+    h.tcb.rack.tlp_at = STCP_NO_TIMER;
+    h_advance(&h, h.tcb.rexmit_at - h.now);
+    CU_ASSERT_EQUAL(h.tcb.stats.timeouts, 1);
+    CU_ASSERT_EQUAL(h.tcb.rto, 2 * rto0);
+    h_free(&h);
+}
+
+/* Under `none` the backoff is the only brake (cwnd does not shrink): a
+ * thin flight's timeouts double the RTO from the first. */
+static void test_thin_flight_none_backs_off(void)
+{
+    static struct harness h;
+    start(&h, &cc_none, 2);
+    stcp_usec_t rto0 = h.tcb.rto;
+    h_advance(&h, h.tcb.rexmit_at - h.now);
+    h_advance(&h, h.tcb.rexmit_at - h.now);
+    CU_ASSERT_EQUAL(h.tcb.stats.timeouts, 2);
+    CU_ASSERT_EQUAL(h.tcb.rto, 4 * rto0);
+    h_free(&h);
+}
+
 /* ---- `none` and STCP_RACK=0 keep the older recovery ---- */
 
 static void test_rack_not_for_none(void)
@@ -453,6 +506,9 @@ void register_rack_suites(void)
         {"reneging forgets the SACKs", test_reneging_clears_sacks},
         {"F-RTO: spurious timeout undone", test_frto_spurious_undone},
         {"F-RTO: real loss keeps the timeout", test_frto_real_loss_kept},
+        {"thin flight: six linear timeouts, then backoff", test_thin_flight_linear_timeouts},
+        {"thick flight: the RTO doubles", test_thick_flight_backs_off},
+        {"none: a thin flight's RTO doubles", test_thin_flight_none_backs_off},
         {"none: no RACK-TLP", test_rack_not_for_none},
         {"receiver: many holes kept apart", test_receiver_many_runs},
     };
