@@ -499,27 +499,6 @@ static void rto_backoff(struct tcb *t)
     t->rto = MIN(t->rto * 2, cap);
 }
 
-/* Linear timeouts for a thin flight (as Linux's tcp_thin_linear_timeouts,
- * after Petlund et al.): with fewer than THIN_SEGMENTS segments out, no
- * duplicate ACKs can start a fast retransmit (what the peer SACKed
- * already brings none), and on a lossy path each
- * lone resend or its ACK is lost again often (44% at 25% loss each way),
- * so repeated timeouts are random loss, not a path that got slower.  The
- * first THIN_LINEAR_TIMEOUTS in a row then keep the RTO at the estimate
- * instead of doubling it (RFC 6298 5.5), then the backoff resumes.  Only
- * for an algorithm with a loss window: it has already cut cwnd to one
- * segment, so at most one segment per RTO goes out; under `none` the
- * backoff is the only brake there is, and stays (see README). */
-#define THIN_SEGMENTS        4
-#define THIN_LINEAR_TIMEOUTS 6
-
-static bool thin_linear_timeout(const struct tcb *t)
-{
-    uint32_t unsacked = t->snd_max - t->snd_una - sb_sacked_below(&t->sb, t->snd_max);
-    return t->syn_acked && t->cc.algo && t->cc.algo->loss_window &&
-           t->backoff <= THIN_LINEAR_TIMEOUTS && unsacked < THIN_SEGMENTS * send_mss(t);
-}
-
 /* Give up only after max_retries timeouts in a row and abort_silence
  * without a segment from the peer, so neither heavy loss nor a peer that
  * is merely slow ends a live connection. */
@@ -2585,6 +2564,33 @@ static void cc_timeout(struct tcb *t, stcp_usec_t now)
     if (cc->loss_window && !rack_on(t))
         t->snd_nxt = t->snd_una;
     cc_event(t, TCP_CC_TIMEOUT);
+}
+
+/* Linear timeouts for a thin flight (as Linux's tcp_thin_linear_timeouts,
+ * after Petlund et al.): with fewer than THIN_SEGMENTS segments in the
+ * network, no duplicate ACKs can start a fast retransmit, and on a lossy
+ * path a lone resend or its ACK is lost again often (44% at 25% loss each
+ * way), so timeouts in a row are random loss, not a path that got slower.
+ * The first THIN_LINEAR_TIMEOUTS in a row then keep the RTO at the
+ * estimate instead of doubling it (RFC 6298 5.5); after them the backoff
+ * resumes.  In the network: with RACK, the pipe (SACKed segments and
+ * those taken for lost are not; after a timeout only the resends sent
+ * under the loss window are), else what was sent and not SACKed.  Only
+ * for an algorithm with a loss window: it has cut cwnd to one segment, so
+ * at most one segment per RTO goes out while no ACK comes; under `none`
+ * the backoff is the only brake there is, and stays (README, "Loss
+ * recovery"). */
+#define THIN_SEGMENTS        4
+#define THIN_LINEAR_TIMEOUTS 6
+
+static bool thin_linear_timeout(const struct tcb *t)
+{
+    if (!t->syn_acked || !t->cc.algo || !t->cc.algo->loss_window ||
+        t->backoff > THIN_LINEAR_TIMEOUTS)
+        return false;
+    uint32_t out = rack_on(t) ? rack_pipe(t)
+                              : t->snd_nxt - t->snd_una - sb_sacked_below(&t->sb, t->snd_nxt);
+    return out < THIN_SEGMENTS * send_mss(t);
 }
 
 static void on_rexmit_timeout(struct tcb *t, stcp_usec_t now)

@@ -379,7 +379,9 @@ static void test_thin_flight_linear_timeouts(void)
     h_free(&h);
 }
 
-/* Ten segments out, none SACKed: not thin, the RTO doubles at once. */
+/* Ten segments out, none SACKed: not thin, the RTO doubles at once.  The
+ * timeout takes them all for lost and resends one under the loss window:
+ * when that one times out, one segment was in the network -- thin. */
 static void test_thick_flight_backs_off(void)
 {
     static struct harness h;
@@ -389,6 +391,27 @@ static void test_thick_flight_backs_off(void)
     h_advance(&h, h.tcb.rexmit_at - h.now);
     CU_ASSERT_EQUAL(h.tcb.stats.timeouts, 1);
     CU_ASSERT_EQUAL(h.tcb.rto, 2 * rto0);
+    CU_ASSERT_EQUAL(h.nout, 1);
+    h_advance(&h, h.tcb.rexmit_at - h.now);
+    CU_ASSERT_EQUAL(h.tcb.stats.timeouts, 2);
+    CU_ASSERT_EQUAL(h.tcb.rto, rto0);
+    h_free(&h);
+}
+
+/* Five segments out, three of them SACKed and one taken for lost and
+ * resent: two are in the network when the timer fires -- thin. */
+static void test_thin_by_pipe_not_flight(void)
+{
+    static struct harness h;
+    start(&h, &cc_cubic, 5);
+    stcp_usec_t rto0 = h.tcb.rto;
+    h.now += 50;
+    h_input(&h, sack1(DATA, SEG(1), SEG(4))); /* 0 lost at once (DupThresh) */
+    CU_ASSERT_EQUAL_FATAL(h.tcb.stats.rack_lost, 1);
+    h.tcb.rack.tlp_at = STCP_NO_TIMER;
+    h_advance(&h, h.tcb.rexmit_at - h.now);
+    CU_ASSERT_EQUAL(h.tcb.stats.timeouts, 1);
+    CU_ASSERT_EQUAL(h.tcb.rto, rto0);
     h_free(&h);
 }
 
@@ -508,6 +531,7 @@ void register_rack_suites(void)
         {"F-RTO: real loss keeps the timeout", test_frto_real_loss_kept},
         {"thin flight: six linear timeouts, then backoff", test_thin_flight_linear_timeouts},
         {"thick flight: the RTO doubles", test_thick_flight_backs_off},
+        {"thin: counted by what is in the network", test_thin_by_pipe_not_flight},
         {"none: a thin flight's RTO doubles", test_thin_flight_none_backs_off},
         {"none: no RACK-TLP", test_rack_not_for_none},
         {"receiver: many holes kept apart", test_receiver_many_runs},
