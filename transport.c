@@ -68,6 +68,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->wscale = true;
     cfg->rack = true;
     cfg->frto = true;
+    cfg->thin_linear = true;
 }
 
 unsigned tcp_wscale_for(uint32_t window)
@@ -2585,11 +2586,11 @@ static void cc_timeout(struct tcb *t, stcp_usec_t now)
 
 static bool thin_linear_timeout(const struct tcb *t)
 {
-    if (!t->syn_acked || !t->cc.algo || !t->cc.algo->loss_window ||
+    if (!t->cfg.thin_linear || !t->syn_acked || !t->cc.algo || !t->cc.algo->loss_window ||
         t->backoff > THIN_LINEAR_TIMEOUTS)
         return false;
-    uint32_t out = rack_on(t) ? rack_pipe(t)
-                              : t->snd_nxt - t->snd_una - sb_sacked_below(&t->sb, t->snd_nxt);
+    uint32_t out =
+        rack_on(t) ? rack_pipe(t) : t->snd_nxt - t->snd_una - sb_sacked_below(&t->sb, t->snd_nxt);
     return out < THIN_SEGMENTS * send_mss(t);
 }
 
@@ -3370,6 +3371,8 @@ void transport_init(mysocket_t sd, bool_t is_active)
     cfg.rack = !(rack && strcmp(rack, "0") == 0);
     const char *frto = getenv("STCP_FRTO");
     cfg.frto = !(frto && strcmp(frto, "0") == 0);
+    const char *thin = getenv("STCP_THIN_LINEAR");
+    cfg.thin_linear = !(thin && strcmp(thin, "0") == 0);
     long window = stcp_get_option(sd, MYSO_WINDOW);
     if (window > 0)
         cfg.window = (uint32_t)window;

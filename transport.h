@@ -285,6 +285,8 @@ struct tcp_config {
     bool rack;                      /* RACK-TLP loss detection (RFC 8985) when SACK is in
                                        use and the algorithm has a loss window */
     bool frto;                      /* with rack: undo spurious timeouts (RFC 5682) */
+    bool thin_linear;               /* with a loss window: a thin flight's first timeouts
+                                       do not double the RTO (README, "Loss recovery") */
 };
 void tcp_config_default(struct tcp_config *cfg);
 
