@@ -69,6 +69,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->rack = true;
     cfg->frto = true;
     cfg->thin_linear = true;
+    cfg->rto_restart = true;
 }
 
 unsigned tcp_wscale_for(uint32_t window)
@@ -1444,6 +1445,10 @@ static void rack_output(struct tcb *t, stcp_usec_t now)
     }
 }
 
+/* Segments in the network below which the RTO restarts from the oldest
+ * (RFC 7765's rrthresh). */
+#define RTOR_SEGMENTS 4
+
 /* The tail loss probe's timer (RFC 8985 7.2): while data is in flight
  * outside recovery, 2 SRTT after the last new data sent or ACKed, but no
  * later than the retransmission timer (the probe then goes instead). */
@@ -1460,6 +1465,37 @@ static void tlp_schedule(struct tcb *t, stcp_usec_t now)
     t->rack.tlp_rearm = false;
     stcp_usec_t pto = MAX(2 * t->srtt, RTO_CLOCK_GRANULARITY);
     t->rack.tlp_at = MIN(now + pto, t->rexmit_at);
+}
+
+/* RTO Restart (after RFC 7765): an ACK restarted the timer for RTO from
+ * now (RFC 6298 5.3), which gives the oldest segment still in the network
+ * up to a round trip more than RTO.  With fewer than four segments in the
+ * network no duplicate ACKs or SACKs can reveal its loss, so the timer
+ * instead fires RTO after that segment was (last) sent.  Checked after
+ * output, when what the windows allow has gone (RFC 7765 asks that no
+ * unsent data be ready: here it also applies when the congestion window
+ * holds the rest back).  Never earlier than now: if that segment is older
+ * than RTO, the RFC 6298 restart stands.  With RACK only (the sent log
+ * knows which segments are in the network). */
+static void rto_restart(struct tcb *t, stcp_usec_t now)
+{
+    t->rto_restart = false;
+    if (!t->cfg.rto_restart || !rack_on(t) || t->rexmit_at == STCP_NO_TIMER ||
+        t->persist_at != STCP_NO_TIMER || rack_pipe(t) >= RTOR_SEGMENTS * send_mss(t))
+        return;
+    stcp_usec_t oldest = STCP_NO_TIMER;
+    for (unsigned k = 0; k < t->sent.count; k++) {
+        const struct tcp_sent_rec *r = SENT_REC(&t->sent, k);
+        bool gone = (r->flags & TCP_SENT_SACKED) ||
+                    ((r->flags & TCP_SENT_LOST) && !(r->flags & TCP_SENT_REXMIT));
+        if (!gone) /* not delivered, nor waiting for its resend */
+            oldest = MIN(oldest, rec_xmit(r));
+    }
+    if (oldest == STCP_NO_TIMER || t->sent.overflow)
+        return;
+    stcp_usec_t due = oldest + t->rto;
+    if (due > now && due < t->rexmit_at)
+        t->rexmit_at = due;
 }
 
 static stcp_usec_t persist_interval(const struct tcb *t)
@@ -1491,6 +1527,8 @@ static void arm_timers(struct tcb *t, stcp_usec_t now)
         t->rexmit_at = now + t->rto;
         t->flight_since = now;
     }
+    if (t->rto_restart)
+        rto_restart(t, now);
     tlp_schedule(t, now);
 }
 
@@ -1767,6 +1805,7 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
     else if (acked && cwnd_limited && t->cc.algo->on_ack) /* not for a SYN alone */
         t->cc.algo->on_ack(&t->cc, acked, now);
     t->rexmit_at = t->snd_una == t->snd_max ? STCP_NO_TIMER : now + t->rto;
+    t->rto_restart = t->rexmit_at != STCP_NO_TIMER;
     t->rack.tlp_rearm = true;
     if (t->env.acked)
         t->env.acked(t->env.ctx, now, rtt);
@@ -3373,6 +3412,8 @@ void transport_init(mysocket_t sd, bool_t is_active)
     cfg.frto = !(frto && strcmp(frto, "0") == 0);
     const char *thin = getenv("STCP_THIN_LINEAR");
     cfg.thin_linear = !(thin && strcmp(thin, "0") == 0);
+    const char *rtor = getenv("STCP_RTOR");
+    cfg.rto_restart = !(rtor && strcmp(rtor, "0") == 0);
     long window = stcp_get_option(sd, MYSO_WINDOW);
     if (window > 0)
         cfg.window = (uint32_t)window;

@@ -429,6 +429,35 @@ static void test_thin_flight_none_backs_off(void)
     h_free(&h);
 }
 
+/* ---- RTO Restart (after RFC 7765) ---- */
+
+/* Three segments out, the first ACKed 50 us later: the two left were sent
+ * with it, so the timer fires RTO after their sending, not RTO after this
+ * ACK (RFC 6298 5.3 alone would give them 50 us more). */
+static void test_rtor_from_oldest_in_network(void)
+{
+    static struct harness h;
+    start(&h, &cc_cubic, 3);
+    stcp_usec_t sent = h.now;
+    h.now += 50;
+    h_input(&h, ack(5001, SEG(1), WIN));
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, sent + h.tcb.rto);
+    CU_ASSERT(h.tcb.rexmit_at < h.now + h.tcb.rto);
+    h_free(&h);
+}
+
+/* Nine segments still in the network: duplicate ACKs and SACKs can find a
+ * loss among them, so the timer restarts from the ACK (RFC 6298 5.3). */
+static void test_rtor_not_for_many(void)
+{
+    static struct harness h;
+    start(&h, &cc_cubic, 10);
+    h.now += 50;
+    h_input(&h, ack(5001, SEG(1), WIN));
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, h.now + h.tcb.rto);
+    h_free(&h);
+}
+
 /* ---- `none` and STCP_RACK=0 keep the older recovery ---- */
 
 static void test_rack_not_for_none(void)
@@ -533,6 +562,8 @@ void register_rack_suites(void)
         {"thick flight: the RTO doubles", test_thick_flight_backs_off},
         {"thin: counted by what is in the network", test_thin_by_pipe_not_flight},
         {"none: a thin flight's RTO doubles", test_thin_flight_none_backs_off},
+        {"RTO restart: from the oldest segment in the network", test_rtor_from_oldest_in_network},
+        {"RTO restart: not with four or more in the network", test_rtor_not_for_many},
         {"none: no RACK-TLP", test_rack_not_for_none},
         {"receiver: many holes kept apart", test_receiver_many_runs},
     };
