@@ -1479,9 +1479,16 @@ static void tlp_schedule(struct tcb *t, stcp_usec_t now)
  * knows which segments are in the network). */
 static void rto_restart(struct tcb *t, stcp_usec_t now)
 {
-    t->rto_restart = false;
+    t->rto_restart_due = false;
+    uint32_t few = RTOR_SEGMENTS * send_mss(t);
     if (!t->cfg.rto_restart || !rack_on(t) || t->rexmit_at == STCP_NO_TIMER ||
-        t->persist_at != STCP_NO_TIMER || rack_pipe(t) >= RTOR_SEGMENTS * send_mss(t))
+        t->persist_at != STCP_NO_TIMER)
+        return;
+    /* Outside recovery nothing is taken for lost, so the pipe is at least
+     * what is sent and not SACKed: a cheap test first, before walking the
+     * sent log (a large window's transfer acknowledges thousands). */
+    uint32_t unsacked = t->snd_max - t->snd_una - sb_sacked_below(&t->sb, t->snd_max);
+    if ((!t->in_recovery && unsacked >= few) || rack_pipe(t) >= few)
         return;
     stcp_usec_t oldest = STCP_NO_TIMER;
     for (unsigned k = 0; k < t->sent.count; k++) {
@@ -1527,7 +1534,7 @@ static void arm_timers(struct tcb *t, stcp_usec_t now)
         t->rexmit_at = now + t->rto;
         t->flight_since = now;
     }
-    if (t->rto_restart)
+    if (t->rto_restart_due)
         rto_restart(t, now);
     tlp_schedule(t, now);
 }
@@ -1805,7 +1812,7 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
     else if (acked && cwnd_limited && t->cc.algo->on_ack) /* not for a SYN alone */
         t->cc.algo->on_ack(&t->cc, acked, now);
     t->rexmit_at = t->snd_una == t->snd_max ? STCP_NO_TIMER : now + t->rto;
-    t->rto_restart = t->rexmit_at != STCP_NO_TIMER;
+    t->rto_restart_due = t->rexmit_at != STCP_NO_TIMER;
     t->rack.tlp_rearm = true;
     if (t->env.acked)
         t->env.acked(t->env.ctx, now, rtt);

@@ -454,7 +454,7 @@ struct tcb {
     struct tcp_sent_log sent; /* RTT samples come from here */
     stcp_usec_t rexmit_at;    /* STCP_NO_TIMER when off */
     unsigned backoff;         /* timeouts in a row without an answer from the peer */
-    bool rto_restart;         /* an ACK restarted the timer: tcp_output may shorten it */
+    bool rto_restart_due;     /* an ACK restarted the timer: tcp_output may shorten it */
 
     /* Loss recovery without SACK: after a timeout or three duplicate
      * ACKs, each ACK that advances but stops short of recover shows the
