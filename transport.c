@@ -68,6 +68,8 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->wscale = true;
     cfg->rack = true;
     cfg->frto = true;
+    cfg->thin_linear = true;
+    cfg->rto_restart = true;
 }
 
 unsigned tcp_wscale_for(uint32_t window)
@@ -1443,6 +1445,10 @@ static void rack_output(struct tcb *t, stcp_usec_t now)
     }
 }
 
+/* Segments in the network below which the RTO restarts from the oldest
+ * (RFC 7765's rrthresh). */
+#define RTOR_SEGMENTS 4
+
 /* The tail loss probe's timer (RFC 8985 7.2): while data is in flight
  * outside recovery, 2 SRTT after the last new data sent or ACKed, but no
  * later than the retransmission timer (the probe then goes instead). */
@@ -1459,6 +1465,44 @@ static void tlp_schedule(struct tcb *t, stcp_usec_t now)
     t->rack.tlp_rearm = false;
     stcp_usec_t pto = MAX(2 * t->srtt, RTO_CLOCK_GRANULARITY);
     t->rack.tlp_at = MIN(now + pto, t->rexmit_at);
+}
+
+/* RTO Restart (after RFC 7765): an ACK restarted the timer for RTO from
+ * now (RFC 6298 5.3), which gives the oldest segment still in the network
+ * up to a round trip more than RTO.  With fewer than four segments in the
+ * network no duplicate ACKs or SACKs can reveal its loss, so the timer
+ * instead fires RTO after that segment was (last) sent.  Checked after
+ * output, when what the windows allow has gone (RFC 7765 asks that no
+ * unsent data be ready: here it also applies when the congestion window
+ * holds the rest back).  Never earlier than now: if that segment is older
+ * than RTO, the RFC 6298 restart stands.  With RACK only (the sent log
+ * knows which segments are in the network). */
+static void rto_restart(struct tcb *t, stcp_usec_t now)
+{
+    t->rto_restart_due = false;
+    uint32_t few = RTOR_SEGMENTS * send_mss(t);
+    if (!t->cfg.rto_restart || !rack_on(t) || t->rexmit_at == STCP_NO_TIMER ||
+        t->persist_at != STCP_NO_TIMER)
+        return;
+    /* Outside recovery nothing is taken for lost, so the pipe is at least
+     * what is sent and not SACKed: a cheap test first, before walking the
+     * sent log (a large window's transfer acknowledges thousands). */
+    uint32_t unsacked = t->snd_max - t->snd_una - sb_sacked_below(&t->sb, t->snd_max);
+    if ((!t->in_recovery && unsacked >= few) || rack_pipe(t) >= few)
+        return;
+    stcp_usec_t oldest = STCP_NO_TIMER;
+    for (unsigned k = 0; k < t->sent.count; k++) {
+        const struct tcp_sent_rec *r = SENT_REC(&t->sent, k);
+        bool gone = (r->flags & TCP_SENT_SACKED) ||
+                    ((r->flags & TCP_SENT_LOST) && !(r->flags & TCP_SENT_REXMIT));
+        if (!gone) /* not delivered, nor waiting for its resend */
+            oldest = MIN(oldest, rec_xmit(r));
+    }
+    if (oldest == STCP_NO_TIMER || t->sent.overflow)
+        return;
+    stcp_usec_t due = oldest + t->rto;
+    if (due > now && due < t->rexmit_at)
+        t->rexmit_at = due;
 }
 
 static stcp_usec_t persist_interval(const struct tcb *t)
@@ -1490,6 +1534,8 @@ static void arm_timers(struct tcb *t, stcp_usec_t now)
         t->rexmit_at = now + t->rto;
         t->flight_since = now;
     }
+    if (t->rto_restart_due)
+        rto_restart(t, now);
     tlp_schedule(t, now);
 }
 
@@ -1766,6 +1812,7 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
     else if (acked && cwnd_limited && t->cc.algo->on_ack) /* not for a SYN alone */
         t->cc.algo->on_ack(&t->cc, acked, now);
     t->rexmit_at = t->snd_una == t->snd_max ? STCP_NO_TIMER : now + t->rto;
+    t->rto_restart_due = t->rexmit_at != STCP_NO_TIMER;
     t->rack.tlp_rearm = true;
     if (t->env.acked)
         t->env.acked(t->env.ctx, now, rtt);
@@ -2566,6 +2613,33 @@ static void cc_timeout(struct tcb *t, stcp_usec_t now)
     cc_event(t, TCP_CC_TIMEOUT);
 }
 
+/* Linear timeouts for a thin flight (as Linux's tcp_thin_linear_timeouts,
+ * after Petlund et al.): with fewer than THIN_SEGMENTS segments in the
+ * network, no duplicate ACKs can start a fast retransmit, and on a lossy
+ * path a lone resend or its ACK is lost again often (44% at 25% loss each
+ * way), so timeouts in a row are random loss, not a path that got slower.
+ * The first THIN_LINEAR_TIMEOUTS in a row then keep the RTO at the
+ * estimate instead of doubling it (RFC 6298 5.5); after them the backoff
+ * resumes.  In the network: with RACK, the pipe (SACKed segments and
+ * those taken for lost are not; after a timeout only the resends sent
+ * under the loss window are), else what was sent and not SACKed.  Only
+ * for an algorithm with a loss window: it has cut cwnd to one segment, so
+ * at most one segment per RTO goes out while no ACK comes; under `none`
+ * the backoff is the only brake there is, and stays (README, "Loss
+ * recovery"). */
+#define THIN_SEGMENTS        4
+#define THIN_LINEAR_TIMEOUTS 6
+
+static bool thin_linear_timeout(const struct tcb *t)
+{
+    if (!t->cfg.thin_linear || !t->syn_acked || !t->cc.algo || !t->cc.algo->loss_window ||
+        t->backoff > THIN_LINEAR_TIMEOUTS)
+        return false;
+    uint32_t out =
+        rack_on(t) ? rack_pipe(t) : t->snd_nxt - t->snd_una - sb_sacked_below(&t->sb, t->snd_nxt);
+    return out < THIN_SEGMENTS * send_mss(t);
+}
+
 static void on_rexmit_timeout(struct tcb *t, stcp_usec_t now)
 {
     t->rexmit_at = STCP_NO_TIMER;
@@ -2576,7 +2650,10 @@ static void on_rexmit_timeout(struct tcb *t, stcp_usec_t now)
         tcp_abort(t, ETIMEDOUT);
         return;
     }
-    rto_backoff(t);
+    if (thin_linear_timeout(t))
+        t->rto = rto_estimate(t);
+    else
+        rto_backoff(t);
     if (rack_on(t) && t->syn_acked) {
         /* RACK: all that is not SACKed is lost, and resent under the loss
          * window; the SACKs are kept (rack_input checks for reneging).
@@ -3340,6 +3417,10 @@ void transport_init(mysocket_t sd, bool_t is_active)
     cfg.rack = !(rack && strcmp(rack, "0") == 0);
     const char *frto = getenv("STCP_FRTO");
     cfg.frto = !(frto && strcmp(frto, "0") == 0);
+    const char *thin = getenv("STCP_THIN_LINEAR");
+    cfg.thin_linear = !(thin && strcmp(thin, "0") == 0);
+    const char *rtor = getenv("STCP_RTOR");
+    cfg.rto_restart = !(rtor && strcmp(rtor, "0") == 0);
     long window = stcp_get_option(sd, MYSO_WINDOW);
     if (window > 0)
         cfg.window = (uint32_t)window;

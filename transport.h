@@ -285,6 +285,9 @@ struct tcp_config {
     bool rack;                      /* RACK-TLP loss detection (RFC 8985) when SACK is in
                                        use and the algorithm has a loss window */
     bool frto;                      /* with rack: undo spurious timeouts (RFC 5682) */
+    bool thin_linear;               /* with a loss window: a thin flight's first timeouts
+                                       do not double the RTO (README, "Loss recovery") */
+    bool rto_restart;               /* with rack: RTO Restart for a small flight (RFC 7765) */
 };
 void tcp_config_default(struct tcp_config *cfg);
 
@@ -451,6 +454,7 @@ struct tcb {
     struct tcp_sent_log sent; /* RTT samples come from here */
     stcp_usec_t rexmit_at;    /* STCP_NO_TIMER when off */
     unsigned backoff;         /* timeouts in a row without an answer from the peer */
+    bool rto_restart_due;     /* an ACK restarted the timer: tcp_output may shorten it */
 
     /* Loss recovery without SACK: after a timeout or three duplicate
      * ACKs, each ACK that advances but stops short of recover shows the

@@ -353,6 +353,111 @@ static void test_frto_real_loss_kept(void)
     h_free(&h);
 }
 
+/* ---- Timeouts of a thin flight: linear, then exponential ---- */
+
+/* Two segments out, no ACK comes: the first six timeouts in a row keep
+ * the RTO at the estimate (each resends the oldest segment under the loss
+ * window of one segment); from the seventh on it doubles as RFC 6298 5.5
+ * says.  Before this rule it doubled from the first. */
+static void test_thin_flight_linear_timeouts(void)
+{
+    static struct harness h;
+    start(&h, &cc_cubic, 2);
+    stcp_usec_t rto0 = h.tcb.rto;
+    h.tcb.rack.tlp_at = STCP_NO_TIMER; /* the probe is lost too */
+    for (unsigned k = 1; k <= 8; k++) {
+        h_advance(&h, h.tcb.rexmit_at - h.now);
+        CU_ASSERT_EQUAL(h.tcb.stats.timeouts, k);
+        CU_ASSERT_EQUAL(h.tcb.cc.cwnd, MSS);
+        CU_ASSERT_EQUAL_FATAL(h.nout, 1);
+        EXPECT_SEG(&h, 0, TH_ACK, SEG(0), 5001, WIN, MSS);
+        h_clear(&h);
+        stcp_usec_t want = k <= 6 ? rto0 : rto0 << (k - 6);
+        CU_ASSERT_EQUAL(h.tcb.rto, want);
+        CU_ASSERT_EQUAL(h.tcb.rexmit_at, h.now + want);
+    }
+    h_free(&h);
+}
+
+/* Ten segments out, none SACKed: not thin, the RTO doubles at once.  The
+ * timeout takes them all for lost and resends one under the loss window:
+ * when that one times out, one segment was in the network -- thin. */
+static void test_thick_flight_backs_off(void)
+{
+    static struct harness h;
+    start(&h, &cc_cubic, 10);
+    stcp_usec_t rto0 = h.tcb.rto;
+    h.tcb.rack.tlp_at = STCP_NO_TIMER;
+    h_advance(&h, h.tcb.rexmit_at - h.now);
+    CU_ASSERT_EQUAL(h.tcb.stats.timeouts, 1);
+    CU_ASSERT_EQUAL(h.tcb.rto, 2 * rto0);
+    CU_ASSERT_EQUAL(h.nout, 1);
+    h_advance(&h, h.tcb.rexmit_at - h.now);
+    CU_ASSERT_EQUAL(h.tcb.stats.timeouts, 2);
+    CU_ASSERT_EQUAL(h.tcb.rto, rto0);
+    h_free(&h);
+}
+
+/* Five segments out, three of them SACKed and one taken for lost and
+ * resent: two are in the network when the timer fires -- thin. */
+static void test_thin_by_pipe_not_flight(void)
+{
+    static struct harness h;
+    start(&h, &cc_cubic, 5);
+    stcp_usec_t rto0 = h.tcb.rto;
+    h.now += 50;
+    h_input(&h, sack1(DATA, SEG(1), SEG(4))); /* 0 lost at once (DupThresh) */
+    CU_ASSERT_EQUAL_FATAL(h.tcb.stats.rack_lost, 1);
+    h.tcb.rack.tlp_at = STCP_NO_TIMER;
+    h_advance(&h, h.tcb.rexmit_at - h.now);
+    CU_ASSERT_EQUAL(h.tcb.stats.timeouts, 1);
+    CU_ASSERT_EQUAL(h.tcb.rto, rto0);
+    h_free(&h);
+}
+
+/* Under `none` the backoff is the only brake (cwnd does not shrink): a
+ * thin flight's timeouts double the RTO from the first. */
+static void test_thin_flight_none_backs_off(void)
+{
+    static struct harness h;
+    start(&h, &cc_none, 2);
+    stcp_usec_t rto0 = h.tcb.rto;
+    h_advance(&h, h.tcb.rexmit_at - h.now);
+    h_advance(&h, h.tcb.rexmit_at - h.now);
+    CU_ASSERT_EQUAL(h.tcb.stats.timeouts, 2);
+    CU_ASSERT_EQUAL(h.tcb.rto, 4 * rto0);
+    h_free(&h);
+}
+
+/* ---- RTO Restart (after RFC 7765) ---- */
+
+/* Three segments out, the first ACKed 50 us later: the two left were sent
+ * with it, so the timer fires RTO after their sending, not RTO after this
+ * ACK (RFC 6298 5.3 alone would give them 50 us more). */
+static void test_rtor_from_oldest_in_network(void)
+{
+    static struct harness h;
+    start(&h, &cc_cubic, 3);
+    stcp_usec_t sent = h.now;
+    h.now += 50;
+    h_input(&h, ack(5001, SEG(1), WIN));
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, sent + h.tcb.rto);
+    CU_ASSERT(h.tcb.rexmit_at < h.now + h.tcb.rto);
+    h_free(&h);
+}
+
+/* Nine segments still in the network: duplicate ACKs and SACKs can find a
+ * loss among them, so the timer restarts from the ACK (RFC 6298 5.3). */
+static void test_rtor_not_for_many(void)
+{
+    static struct harness h;
+    start(&h, &cc_cubic, 10);
+    h.now += 50;
+    h_input(&h, ack(5001, SEG(1), WIN));
+    CU_ASSERT_EQUAL(h.tcb.rexmit_at, h.now + h.tcb.rto);
+    h_free(&h);
+}
+
 /* ---- `none` and STCP_RACK=0 keep the older recovery ---- */
 
 static void test_rack_not_for_none(void)
@@ -453,6 +558,12 @@ void register_rack_suites(void)
         {"reneging forgets the SACKs", test_reneging_clears_sacks},
         {"F-RTO: spurious timeout undone", test_frto_spurious_undone},
         {"F-RTO: real loss keeps the timeout", test_frto_real_loss_kept},
+        {"thin flight: six linear timeouts, then backoff", test_thin_flight_linear_timeouts},
+        {"thick flight: the RTO doubles", test_thick_flight_backs_off},
+        {"thin: counted by what is in the network", test_thin_by_pipe_not_flight},
+        {"none: a thin flight's RTO doubles", test_thin_flight_none_backs_off},
+        {"RTO restart: from the oldest segment in the network", test_rtor_from_oldest_in_network},
+        {"RTO restart: not with four or more in the network", test_rtor_not_for_many},
         {"none: no RACK-TLP", test_rack_not_for_none},
         {"receiver: many holes kept apart", test_receiver_many_runs},
     };
