@@ -409,6 +409,7 @@ long sock_option(const struct mysock *s, int option)
         return MAX(3 * window, 65536L);
     case MYSO_SYNCOOKIES:
     case MYSO_RCVTIMEO:
+    case MYSO_USER_TIMEOUT:
         return 0;
     case MYSO_MSS:
         return net_carrier_mss();
@@ -431,6 +432,7 @@ static bool option_valid(int option, long value)
     case MYSO_ISN:
         return value >= -1 && value <= 0xffffffffL;
     case MYSO_RCVTIMEO:
+    case MYSO_USER_TIMEOUT:
         return value >= 0 && value <= 24L * 3600 * 1000;
     case MYSO_MSS:
         return value >= 64 && value <= 65495;
