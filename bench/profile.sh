@@ -18,7 +18,10 @@
 # per MiB (big), per 536-byte segment (w3072) or per connection (rate):
 #   profile: WHAT PROG mbps|rate=.. cpu_ms=.. csw=.. syscalls=.. wakeups=..
 #            newtasks=.. (all per unit; cpu_ms is task-clock, both processes)
-# then one `perf record` (cpu-clock, 2 kHz) of the STCP run and its top
+# then one run under perf stat of the system calls that matter, per unit,
+# of STCP and its yardstick (recvmsg_eagain: reads that found nothing):
+#   calls: WHAT NAME=N ...
+# and one `perf record` (cpu-clock, 2 kHz) of the STCP run and its top
 # functions, kernel and user space together:
 #   top: WHAT PCT% SYMBOL
 # Needs perf and the bench programs in build/bench (make bench builds them;
@@ -68,6 +71,28 @@ stat() {
     echo
 }
 
+# calls LABEL UNITS CMD...: one run under perf stat counting the system
+# calls that matter here (their tracepoints; perf trace loses events at
+# these rates and slows the run fourfold), per unit, the commonest first;
+# recvmsg_eagain is the reads that found nothing:  calls: LABEL NAME=N ...
+SYSCALLS="futex recvmsg sendmsg sendmmsg ppoll poll read write rt_sigprocmask tgkill clone3
+          mprotect madvise mmap brk accept accept4 connect close socket"
+calls() {
+    local label=$1 units=$2 out line n ev=() c
+    shift 2
+    for c in $SYSCALLS; do ev+=(-e "syscalls:sys_enter_$c"); done
+    out=$(perf stat -x, -o "$W/calls" "${ev[@]}" -e syscalls:sys_exit_recvmsg \
+        --filter 'ret == -11' -- "$@" 2>/dev/null) || return 1
+    line=$(grep -E '^(stcp|tcp|udp)' <<<"$out" | tail -1)
+    n=$units
+    [ "$units" = conns ] && n=$(field "$line" conns)
+    awk -F, '$3 ~ /^syscalls:/ && $1 + 0 > 0 {
+            name = $3; sub(/syscalls:sys_enter_/, "", name); sub(/syscalls:sys_exit_recvmsg/, "recvmsg_eagain", name)
+            print $1, name }' "$W/calls" | sort -rn |
+        awk -v n="$n" -v l="$label" '{s = s sprintf(" %s=%.3g", $2, $1 / n)}
+            END {print "calls: " l s}'
+}
+
 # top LABEL CMD...: one perf record of CMD, its 12 busiest functions.
 top() {
     local label=$1
@@ -84,23 +109,29 @@ case $WHAT in all | big)
     stat "big stcp -M 65000 -w 262144" $MIB64 mbps \
         "$B/stcp_xfer" xfer -M 65000 -w 262144 -n 64M || rc=1
     stat "big kernel-tcp" $MIB64 mbps "$B/tcp_kernel" xfer -n 64M || rc=1
+    calls "big stcp (per MiB)" $MIB64 "$B/stcp_xfer" xfer -M 65000 -w 262144 -n 64M || rc=1
+    calls "big kernel-tcp (per MiB)" $MIB64 "$B/tcp_kernel" xfer -n 64M || rc=1
     top "big" "$B/stcp_xfer" xfer -M 65000 -w 262144 -n 64M || rc=1
     ;;
 esac
 case $WHAT in all | w3072)
     rtt=$("$B/udp_pingpong" -n 20000 2>/dev/null | sed -n 's/.*median_us=\([0-9.]*\).*/\1/p')
     echo "profile: w3072 ping-pong median RTT ${rtt:-?} us: bound $(awk -v r="${rtt:-0}" \
-        'BEGIN {printf "%.1f", r > 0 ? 3072 / r : 0}') MB/s"
+        'BEGIN {printf "%.1f", (r > 0) ? 3072 / r : 0}') MB/s"
     stat "w3072 stcp -w 3072 (per segment)" "$SEGS16" mbps \
         "$B/stcp_xfer" xfer -w 3072 -n 16M || rc=1
     stat "w3072 udp_window -w 3072 (per segment)" "$SEGS16" mbps \
         "$B/udp_window" -w 3072 -n 16M || rc=1
+    calls "w3072 stcp (per segment)" "$SEGS16" "$B/stcp_xfer" xfer -w 3072 -n 16M || rc=1
+    calls "w3072 udp_window (per segment)" "$SEGS16" "$B/udp_window" -w 3072 -n 16M || rc=1
     top "w3072" "$B/stcp_xfer" xfer -w 3072 -n 16M || rc=1
     ;;
 esac
 case $WHAT in all | rate)
     stat "rate stcp (per connection)" conns rate "$B/stcp_xfer" rate -t 2 || rc=1
     stat "rate kernel-tcp (per connection)" conns rate "$B/tcp_kernel" conn -t 1 || rc=1
+    calls "rate stcp (per connection)" conns "$B/stcp_xfer" rate -t 2 || rc=1
+    calls "rate kernel-tcp (per connection)" conns "$B/tcp_kernel" conn -t 1 || rc=1
     top "rate" "$B/stcp_xfer" rate -t 2 || rc=1
     ;;
 esac
