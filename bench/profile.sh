@@ -75,7 +75,7 @@ stat() {
 # calls that matter here (their tracepoints; perf trace loses events at
 # these rates and slows the run fourfold), per unit, the commonest first;
 # recvmsg_eagain is the reads that found nothing:  calls: LABEL NAME=N ...
-SYSCALLS="futex recvmsg sendmsg sendmmsg ppoll poll read write rt_sigprocmask tgkill clone3
+SYSCALLS="futex recvmsg sendmsg sendmmsg recvfrom sendto ppoll poll read write rt_sigprocmask tgkill clone3
           mprotect madvise mmap brk accept accept4 connect close socket"
 calls() {
     local label=$1 units=$2 out line n ev=() c
