@@ -15,7 +15,9 @@
 #
 # For each program, ROUNDS runs under `perf stat` (software events and
 # tracepoints: this VM has no hardware counters), the median of each figure
-# per MiB (big), per 536-byte segment (w3072) or per connection (rate):
+# per MiB (big), per 536-byte segment (w3072) or per connection (rate).
+# The rates here are slowed by the syscall tracepoints (every system call
+# takes the traced path): quote make bench's, not these.
 #   profile: WHAT PROG mbps|rate=.. cpu_ms=.. csw=.. syscalls=.. wakeups=..
 #            newtasks=.. (all per unit; cpu_ms is task-clock, both processes)
 # then one run under perf stat of the system calls that matter, per unit,
@@ -59,7 +61,7 @@ stat() {
             $3 == "task-clock" {c = $1} $3 == "context-switches" {s = $1}
             $3 == "raw_syscalls:sys_enter" {y = $1} $3 == "sched:sched_wakeup" {w = $1}
             $3 == "task:task_newtask" {t = $1}
-            END {printf "%s %.6g %.6g %.6g %.6g %.6g\n", rate, c / n, s / n, y / n, w / n, t / n}' \
+            END {printf "%s %.3g %.3g %.3g %.3g %.3g\n", rate, c / n, s / n, y / n, w / n, t / n}' \
             "$W/stat" >>"$W/rows"
     done
     printf "profile: %s" "$label"
@@ -88,7 +90,7 @@ calls() {
     [ "$units" = conns ] && n=$(field "$line" conns)
     awk -F, '$3 ~ /^syscalls:/ && $1 + 0 > 0 {
             name = $3; sub(/syscalls:sys_enter_/, "", name); sub(/syscalls:sys_exit_recvmsg/, "recvmsg_eagain", name)
-            print $1, name }' "$W/calls" | sort -rn |
+            print $1, name }' "$W/calls" | sort -rn | head -10 |
         awk -v n="$n" -v l="$label" '{s = s sprintf(" %s=%.3g", $2, $1 / n)}
             END {print "calls: " l s}'
 }
