@@ -84,11 +84,15 @@ enum mysock_option {
     MYSO_MSS = 7,        /* largest payload we send in one segment, and the MSS option
                             we announce: 64..65495 bytes; default 536 (STCP_MSS) on
                             the udp carrier, the path MTU less 40 on IP carriers */
-    MYSO_CC = 8          /* congestion control, a name: "none" (classic STCP: the
+    MYSO_CC = 8,         /* congestion control, a name: "none" (classic STCP: the
                             window is the only limit), "newreno" or "cubic"; default
                             STCP_CC from the environment, else "cubic".  A string:
-                            set and read it with mysetsockopt_str/mygetsockopt_str
-                            (no comma after the last entry: C89 has none) */
+                            set and read it with mysetsockopt_str/mygetsockopt_str */
+    MYSO_USER_TIMEOUT = 9 /* give up on a silent peer after this many milliseconds
+                            without an answer (and 16 unanswered tries), as Linux's
+                            TCP_USER_TIMEOUT; 0: STCP_USER_TIMEOUT_MS, else RFC 1122's
+                            100 s (3 min for a SYN).  (No comma after the last entry:
+                            C89 has none) */
 };
 
 /* The largest MYSO_WINDOW: 16 MiB. */

@@ -145,7 +145,7 @@ struct conn {
     uint32_t first_syn_seq; /* its sequence number */
 };
 
-enum { MYSO_COUNT = 8 };
+enum { MYSO_COUNT = 10 }; /* opt[MYSO_CC] unused: a string */
 
 struct mysock {
     pthread_mutex_t lock;

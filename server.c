@@ -274,19 +274,34 @@ static int send_reply(mysocket_t sd, const char *name, long long length, const c
     return write_all(sd, line, (size_t)n);
 }
 
+/* Sends the file and closes fd.  It is closed as soon as its last byte has
+ * been read, before that byte is written: a client that takes its reply
+ * slowly then holds one descriptor of ours (its connection), not two, so
+ * a server holding 10,000 clients stays within 10,000 and a few. */
 static int send_file(mysocket_t sd, int fd, off_t length)
 {
     char buf[65536];
     off_t left = length;
-    while (left > 0) {
+    int rc = 0;
+    while (left > 0 && rc == 0) {
         ssize_t n = read(fd, buf, (size_t)(left < (off_t)sizeof buf ? left : (off_t)sizeof buf));
-        if (n <= 0)
-            return -1; /* the file shrank: the client will see a short reply */
-        if (write_all(sd, buf, (size_t)n) < 0)
-            return -1;
+        if (n <= 0) {
+            rc = -1; /* the file shrank: the client will see a short reply */
+            break;
+        }
         left -= n;
+        if (left == 0) {
+            close(fd);
+            fd = -1;
+        }
+        rc = write_all(sd, buf, (size_t)n);
     }
-    return 0;
+    if (fd >= 0) {
+        int err = errno; /* what failed, for the caller's message */
+        close(fd);
+        errno = err;
+    }
+    return rc;
 }
 
 static const char *ssthresh_str(uint32_t ssthresh, char *buf, size_t len)
@@ -340,10 +355,10 @@ static void serve(mysocket_t sd)
     } else {
         struct stat st;
         fstat(fd, &st);
-        if (send_reply(sd, name, (long long)st.st_size, "OK") == 0 &&
-            send_file(sd, fd, st.st_size) < 0)
+        if (send_reply(sd, name, (long long)st.st_size, "OK") < 0)
+            close(fd);
+        else if (send_file(sd, fd, st.st_size) < 0)
             fprintf(stderr, "server: sending %s failed: %s\n", name, strerror(errno));
-        close(fd);
     }
     /* Printed after the close, so they are the final figures. */
     struct mystats st;

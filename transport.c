@@ -55,7 +55,12 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->rto_min = 200; /* microseconds: loopback RTTs are tens of them */
     cfg->rto_max = 100 * STCP_MSEC;
     cfg->max_retries = 16;
-    cfg->abort_silence = 5 * STCP_SEC;
+    /* RFC 1122 4.2.3.5: R2 at least 100 s for data, 3 min for a SYN.  A peer
+     * that is only starved of CPU (thousands of connections on two cores)
+     * must not be taken for a dead one; MYSO_USER_TIMEOUT and
+     * STCP_USER_TIMEOUT_MS shorten it where a dead peer must be found fast. */
+    cfg->abort_silence = 100 * STCP_SEC;
+    cfg->abort_silence_syn = 180 * STCP_SEC;
     cfg->time_wait = 1 * STCP_SEC;
     cfg->persist_max = 500 * STCP_MSEC;
     cfg->orphan_timeout = 60 * STCP_SEC;
@@ -510,7 +515,8 @@ static bool peer_gone(const struct tcb *t, unsigned tries, unsigned max_tries, s
      * when it began to owe us an answer: an idle spell, when nothing was
      * asked of it, is not silence. */
     stcp_usec_t since = MAX(t->last_heard, t->flight_since);
-    return tries > max_tries && now - since >= t->cfg.abort_silence;
+    stcp_usec_t limit = t->state == TCPS_SYN_SENT ? t->cfg.abort_silence_syn : t->cfg.abort_silence;
+    return tries > max_tries && now - since >= limit;
 }
 
 /* Unanswered keepalives, after abort_silence, that end a connection. */
@@ -3209,7 +3215,14 @@ static void drv_event(void *ctx, enum tcp_event ev, int err)
     case TCP_EV_ERROR:
         trace_close(d, d->now);
         publish_stats(d);
-        stcp_log(d->sd, STCP_LOG_INFO, "connection failed: %s", strerror(err));
+        /* Which give-up it was: the tries of each timer and how long the
+         * peer had been silent. */
+        stcp_log(d->sd, STCP_LOG_INFO,
+                 "connection failed: %s in %s (tries: %u resends, %u probes, %u keepalives; "
+                 "silent %llu ms)",
+                 strerror(err), tcp_state_name(d->logged_state), d->tcb.backoff,
+                 d->tcb.unanswered_probes, d->tcb.unanswered_keepalives,
+                 (unsigned long long)((d->now - d->tcb.last_heard) / STCP_MSEC));
         stcp_set_error(d->sd, err);
         if (!d->unblocked) {
             d->unblocked = true;
@@ -3391,6 +3404,19 @@ static uint32_t random_isn(void)
     return isn;
 }
 
+/* The give-up time (the user timeout, RFC 9293 3.9): MYSO_USER_TIMEOUT,
+ * else STCP_USER_TIMEOUT_MS, else RFC 1122's (tcp_config_default).  A
+ * configured one applies to the SYN as well, as Linux's TCP_USER_TIMEOUT. */
+static void user_timeout(mysocket_t sd, struct tcp_config *cfg)
+{
+    long ms = stcp_get_option(sd, MYSO_USER_TIMEOUT);
+    const char *env = getenv("STCP_USER_TIMEOUT_MS");
+    if (ms <= 0 && env && *env)
+        ms = strtol(env, NULL, 10);
+    if (ms > 0)
+        cfg->abort_silence = cfg->abort_silence_syn = (stcp_usec_t)ms * STCP_MSEC;
+}
+
 void transport_init(mysocket_t sd, bool_t is_active)
 {
     struct driver *d = calloc(1, sizeof *d);
@@ -3408,6 +3434,7 @@ void transport_init(mysocket_t sd, bool_t is_active)
     const char *rto_init = getenv("STCP_RTO_INIT_US");
     if (rto_init && *rto_init)
         cfg.rto_initial = strtoull(rto_init, NULL, 10);
+    user_timeout(sd, &cfg);
     /* STCP_SACK=0 / STCP_WSCALE=0: do not offer them (for comparisons). */
     const char *sack = getenv("STCP_SACK");
     cfg.sack = !(sack && strcmp(sack, "0") == 0);

@@ -269,7 +269,9 @@ struct tcp_config {
     stcp_usec_t rto_min;            /* RFC 6298 lower bound, for a loopback path */
     stcp_usec_t rto_max;            /* upper bound for the backed-off RTO */
     unsigned max_retries;           /* timeouts in a row before giving up ... */
-    stcp_usec_t abort_silence;      /* ... once the peer has also been silent this long */
+    stcp_usec_t abort_silence;      /* ... once the peer has also been silent this long
+                                       (the user timeout; RFC 1122 4.2.3.5's R2: 100 s) */
+    stcp_usec_t abort_silence_syn;  /* the same for our SYN in SYN_SENT (R2 for a SYN: 3 min) */
     stcp_usec_t time_wait;          /* TIME_WAIT length (2 MSL) */
     stcp_usec_t persist_max;        /* upper bound of the zero-window probe interval */
     stcp_usec_t orphan_timeout;     /* FIN_WAIT_2 after myclose: give up on a silent peer */

@@ -224,7 +224,7 @@ if [ "$MODE" = full ]; then
     # The server stops answering (SIGSTOP): the client gives up by itself.
     STCP_NETEM=$slow_path start_server -U
     start=$SECONDS
-    STCP_NETEM=$slow_path timeout 60 "$BIN/client" -U -f f16777216 -o "$WORK/stop.got" \
+    STCP_USER_TIMEOUT_MS=5000 STCP_NETEM=$slow_path timeout 60 "$BIN/client" -U -f f16777216 -o "$WORK/stop.got" \
         "127.0.0.1:$PORT" 2> "$WORK/stop.err" &
     cpid=$!
     wait_for 10 test -s "$WORK/stop.got" # mid-transfer: bytes have arrived

@@ -3,7 +3,9 @@
  * carrier carrying segments larger than the classic MSS.
  *
  * The known IPv4 checksum was computed independently (Python: RFC 1071
- * over the header bytes), not by this code. */
+ * over the header bytes), not by this code.  Also MYSO_USER_TIMEOUT, which
+ * needs a udp connection. */
+#define _POSIX_C_SOURCE 200809L
 #include <CUnit/CUnit.h>
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,7 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+#include <unistd.h>
+
 #include "carrier.h"
+#include "mysock.h"
 #include "network.h"
 #include "transport.h"
 
@@ -345,6 +351,45 @@ static void test_udp_split_bad_checksum(void)
     net_ep_close(b);
 }
 
+/* MYSO_USER_TIMEOUT: milliseconds, 0 the default, checked; and it reaches
+ * the transport: a connect to a port that never answers (a UDP socket
+ * that does not read, so no ICMP either) fails with ETIMEDOUT after it,
+ * not after the default 3 minutes. */
+static void test_user_timeout_option(void)
+{
+    unsetenv("STCP_USER_TIMEOUT_MS");
+    mysocket_t sd = mysocket(TRUE);
+    CU_ASSERT_FATAL(sd >= 0);
+    long v = -1;
+    CU_ASSERT_EQUAL(mygetsockopt(sd, MYSO_USER_TIMEOUT, &v), 0);
+    CU_ASSERT_EQUAL(v, 0);
+    errno = 0;
+    CU_ASSERT_EQUAL(mysetsockopt(sd, MYSO_USER_TIMEOUT, -1), -1);
+    CU_ASSERT_EQUAL(errno, EINVAL);
+    CU_ASSERT_EQUAL(mysetsockopt(sd, MYSO_USER_TIMEOUT, 300), 0);
+    CU_ASSERT_EQUAL(mygetsockopt(sd, MYSO_USER_TIMEOUT, &v), 0);
+    CU_ASSERT_EQUAL(v, 300);
+
+    int silent = socket(AF_INET, SOCK_DGRAM, 0);
+    CU_ASSERT_FATAL(silent >= 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    CU_ASSERT_FATAL(bind(silent, (struct sockaddr *)&addr, sizeof addr) == 0);
+    CU_ASSERT_FATAL(getsockname(silent, (struct sockaddr *)&addr, &len) == 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    errno = 0;
+    CU_ASSERT_EQUAL(myconnect(sd, (struct sockaddr *)&addr, sizeof addr), -1);
+    CU_ASSERT_EQUAL(errno, ETIMEDOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* 16 SYNs at the initial RTO take a few seconds; the default user
+     * timeout for a SYN is 180 s: anything under a minute tells them apart. */
+    CU_ASSERT(t1.tv_sec - t0.tv_sec < 60);
+    myclose(sd);
+    close(silent);
+}
+
 void register_carrier_suites(void)
 {
     CU_pSuite s = CU_add_suite("ipv4", NULL, NULL);
@@ -360,4 +405,7 @@ void register_carrier_suites(void)
     CU_add_test(s, "a 60000-byte segment in one datagram", test_udp_large_segment);
     CU_add_test(s, "corked sends held, sent in order; split receive", test_udp_cork_and_split);
     CU_add_test(s, "split receive drops a bad checksum", test_udp_split_bad_checksum);
+    s = CU_add_suite("user timeout", NULL, NULL);
+    CU_add_test(s, "MYSO_USER_TIMEOUT: checked, and a silent connect gives up after it",
+                test_user_timeout_option);
 }

@@ -1839,11 +1839,19 @@ static void test_timer_persist_backoff_capped(void)
     h_free(&h);
 }
 
+/* A user timeout of 5 s (MYSO_USER_TIMEOUT / STCP_USER_TIMEOUT_MS), so the
+ * give-up rule's tests stay within the harness's record of segments. */
+static void short_user_timeout(struct harness *h)
+{
+    h->tcb.cfg.abort_silence = h->tcb.cfg.abort_silence_syn = 5 * STCP_SEC;
+}
+
 /* A silent peer: given up after max_retries and abort_silence. */
 static void test_timer_abort_when_peer_silent(void)
 {
     struct harness h;
     est(&h, H_WINDOW);
+    short_user_timeout(&h);
     stcp_usec_t heard = h.now;
     h_write(&h, "hello");
     for (int i = 0; i < 1000 && h.tcb.state != TCPS_CLOSED; i++)
@@ -1868,6 +1876,7 @@ static void test_timer_idle_is_not_silence(void)
 {
     struct harness h;
     est(&h, H_WINDOW);
+    short_user_timeout(&h);
     h_advance(&h, 2 * h.tcb.cfg.abort_silence); /* idle: nothing asked of the peer */
     stcp_usec_t sent = h.now;
     h_write(&h, "hello");
@@ -1885,6 +1894,7 @@ static void test_timer_garbage_does_not_keep_peer_alive(void)
 {
     struct harness h;
     est(&h, H_WINDOW);
+    short_user_timeout(&h);
     stcp_usec_t heard = h.now;
     h_write(&h, "hello");
     for (int i = 0; i < 1000 && h.tcb.state != TCPS_CLOSED; i++) {
@@ -2025,6 +2035,7 @@ static void test_timer_connect_timeout(void)
 {
     struct harness h;
     h_init(&h, H_WINDOW);
+    short_user_timeout(&h);
     h_open_active(&h, 1000);
     for (int i = 0; i < 1000 && h.tcb.state != TCPS_CLOSED; i++)
         h_advance(&h, h.tcb.rexmit_at - h.now);
@@ -2032,6 +2043,47 @@ static void test_timer_connect_timeout(void)
     CU_ASSERT_EQUAL(h.error, ETIMEDOUT);
     CU_ASSERT_EQUAL(h.established, 0);
     CU_ASSERT_EQUAL(h.closed, 1);
+    h_free(&h);
+}
+
+/* Runs the timers until the connection fails or limit has passed since
+ * start; the segments are not kept (a silent peer gets hundreds). */
+static void run_timers_until(struct harness *h, stcp_usec_t start, stcp_usec_t limit)
+{
+    while (h->tcb.state != TCPS_CLOSED && h->now - start < limit) {
+        stcp_usec_t at = MIN(h->tcb.rexmit_at, h->tcb.persist_at);
+        h_advance(h, MIN(at, start + limit) - h->now);
+        h_clear(h);
+    }
+}
+
+/* By default a silent peer is given RFC 1122 4.2.3.5's R2: at least 100 s
+ * for data and 3 minutes for a SYN (a peer only starved of CPU is not
+ * dropped), and the connection still ends on its own. */
+static void test_timer_default_user_timeout_rfc1122(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    stcp_usec_t sent = h.now;
+    h_write(&h, "hello");
+    run_timers_until(&h, sent, 99 * STCP_SEC);
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    CU_ASSERT(h.tcb.stats.rexmit_timeout > h.tcb.cfg.max_retries);
+    run_timers_until(&h, sent, 200 * STCP_SEC);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.error, ETIMEDOUT);
+    CU_ASSERT(h.now - sent >= 100 * STCP_SEC);
+    h_free(&h);
+
+    h_init(&h, H_WINDOW);
+    h_open_active(&h, 1000);
+    stcp_usec_t syn = h.now;
+    run_timers_until(&h, syn, 179 * STCP_SEC);
+    EXPECT_STATE(&h, TCPS_SYN_SENT);
+    run_timers_until(&h, syn, 300 * STCP_SEC);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.error, ETIMEDOUT);
+    CU_ASSERT(h.now - syn >= 180 * STCP_SEC);
     h_free(&h);
 }
 
@@ -3038,6 +3090,8 @@ void register_core_suites(void)
         {"FIN alone in a zero window is retransmitted",
          test_fin_alone_in_zero_window_is_retransmitted},
         {"connect timeout", test_timer_connect_timeout},
+        {"default user timeout: RFC 1122's 100 s for data, 3 min for a SYN",
+         test_timer_default_user_timeout_rfc1122},
         {"orphan FIN_WAIT_2 timeout", test_timer_orphan_fin_wait_2},
         {"unreachable while connecting", test_timer_unreachable_while_connecting},
     };
