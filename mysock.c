@@ -172,22 +172,6 @@ static void raise_fd_limit(void)
     }
 }
 
-/* A connection's buffers (queues of 64 KiB and more) come from glibc's
- * per-thread arenas, which give their free top back to the kernel as soon
- * as it exceeds 128 KiB: a process that opens and closes connections one
- * after the other gave back, and faulted in again, the same pages for every
- * connection (in the connection-rate loop, 2 madvise calls, 10.6 page
- * faults and 1.9 ms of CPU per connection; with 1 MiB kept, 1, 8.2 and
- * 1.6 ms).  So up to 1 MiB stays free per arena; sock_destroy's malloc_trim
- * still gives memory back when many connections end.  Not when the user
- * set the threshold. */
-static void keep_freed_memory(void)
-{
-    const char *tunables = getenv("GLIBC_TUNABLES");
-    if (!getenv("MALLOC_TRIM_THRESHOLD_") && !(tunables && strstr(tunables, "trim_threshold")))
-        mallopt(M_TRIM_THRESHOLD, 1 << 20);
-}
-
 /* Out of descriptors: say so once, with the limit, not just "EMFILE". */
 static void report_fd_limit(int err)
 {
@@ -216,7 +200,6 @@ int sock_table_limit(void)
         }
         table_limit = (int)n;
         raise_fd_limit();
-        keep_freed_memory();
     }
     int limit = table_limit;
     pthread_mutex_unlock(&table_lock);
