@@ -1298,12 +1298,29 @@ static bool send_new_segment(struct tcb *t, stcp_usec_t now, uint32_t wnd)
     return true;
 }
 
+/* Sender-side silly window avoidance for the congestion window: where
+ * cwnd, not the peer's window, is the limit, only a whole segment goes (or
+ * the last of the queued data, or anything when nothing is in flight).
+ * cwnd grows by a few bytes per ACK in congestion avoidance, and sending
+ * those few bytes at once put a 4-20 byte segment after nearly every full
+ * one through the bottleneck (a third of its packets, each with a header
+ * and an ACK).  The peer's window keeps the classic rules (none's cwnd is
+ * that window, so `none` is unchanged). */
+static bool cwnd_allows_segment(const struct tcb *t, uint32_t wnd)
+{
+    uint32_t flight = t->snd_nxt - t->snd_una;
+    if (t->cc.cwnd >= MIN(t->snd_wnd, t->cfg.window) || !flight)
+        return true;
+    uint32_t usable = wnd > flight ? wnd - flight : 0;
+    return usable >= MIN(send_mss(t), data_unsent(t));
+}
+
 /* New data as far as send_window() allows, packed in full segments, then
  * the FIN once all data has gone. */
 static void send_new_data(struct tcb *t, stcp_usec_t now)
 {
     uint32_t wnd = send_window(t);
-    while (send_new_segment(t, now, wnd))
+    while (cwnd_allows_segment(t, wnd) && send_new_segment(t, now, wnd))
         ;
     /* Remembered for the ACKs that come back: when several are taken in
      * one batch, only the first would see the window full otherwise, and

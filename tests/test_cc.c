@@ -166,6 +166,37 @@ static void test_newreno_no_growth_when_not_cwnd_limited(void)
     h_free(&h);
 }
 
+/* Sender silly window avoidance under cwnd: an ACK that opens cwnd by less
+ * than an MSS sends nothing (before: a segment of those few bytes), and
+ * full segments go once a whole MSS fits.  Where the last queued bytes
+ * are less than an MSS, they go. */
+static void test_cwnd_sends_whole_segments(void)
+{
+    const struct cc_algo *algos[] = {&cc_newreno, &cc_cubic};
+    for (unsigned a = 0; a < 2; a++) {
+        struct harness h;
+        full_window(&h, algos[a]);
+        peer_ack(&h, DATA + 100); /* cwnd + 100, flight - 100: 200 bytes of room */
+        CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 100);
+        EXPECT_NOUT(&h, 0);
+        peer_ack(&h, DATA + MSS); /* cwnd + 436 more: two whole segments of room */
+        CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + MSS);
+        EXPECT_NOUT(&h, 2);
+        EXPECT_SEG(&h, 0, TH_ACK, END, 5001, WIN, MSS);
+        EXPECT_SEG(&h, 1, TH_ACK, END + MSS, 5001, WIN, MSS);
+        h_free(&h);
+    }
+    /* Only 100 bytes queued beyond the window: they go at once. */
+    struct harness h;
+    est_cc(&h, &cc_newreno);
+    h_write_n(&h, IW + 100);
+    h_clear(&h);
+    peer_ack(&h, DATA + 100);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, END, 5001, WIN, 100);
+    h_free(&h);
+}
+
 /* Congestion avoidance: one MSS once a whole cwnd has been acknowledged. */
 static void test_newreno_avoidance_one_mss_per_rtt(void)
 {
@@ -574,6 +605,7 @@ void register_cc_suites(void)
         {"newreno: slow start after a timeout", test_newreno_slow_start_after_timeout},
         {"newreno: no growth when not cwnd-limited", test_newreno_no_growth_when_not_cwnd_limited},
         {"newreno: avoidance, one MSS per RTT", test_newreno_avoidance_one_mss_per_rtt},
+        {"cwnd: whole segments only (sender SWS)", test_cwnd_sends_whole_segments},
         {"newreno: three dupacks halve", test_newreno_three_dupacks_halve},
         {"newreno: ssthresh at least 2 MSS", test_newreno_ssthresh_floor},
         {"newreno: partial then full ACK", test_newreno_partial_then_full_ack},
