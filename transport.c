@@ -68,6 +68,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->wscale = true;
     cfg->rack = true;
     cfg->frto = true;
+    cfg->hystart = true;
 }
 
 unsigned tcp_wscale_for(uint32_t window)
@@ -1560,6 +1561,7 @@ static void cc_start(struct tcb *t, stcp_usec_t now)
     cc->mss = send_mss(t);
     cc->max_cwnd = t->cfg.window;
     cc->handshake_resent = t->stats.rexmit_timeout > 0;
+    cc->hystart = t->cfg.hystart;
     cc->algo->init(cc, now);
     if (t->have_rtt && cc->algo->on_rtt_sample)
         cc->algo->on_rtt_sample(cc, t->srtt, t->srtt);
@@ -1780,8 +1782,11 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
     t->backoff = 0;
     if (t->in_recovery)
         recovery_ack(t, now, acked);
-    else if (acked && cwnd_limited && t->cc.algo->on_ack) /* not for a SYN alone */
+    else if (acked && cwnd_limited && t->cc.algo->on_ack) { /* not for a SYN alone */
+        t->cc.snd_una = t->snd_una;
+        t->cc.snd_max = t->snd_max;
         t->cc.algo->on_ack(&t->cc, acked, now);
+    }
     t->rexmit_at = t->snd_una == t->snd_max ? STCP_NO_TIMER : now + t->rto;
     t->rack.tlp_rearm = true;
     if (t->env.acked)
@@ -3357,6 +3362,8 @@ void transport_init(mysocket_t sd, bool_t is_active)
     cfg.rack = !(rack && strcmp(rack, "0") == 0);
     const char *frto = getenv("STCP_FRTO");
     cfg.frto = !(frto && strcmp(frto, "0") == 0);
+    const char *hystart = getenv("STCP_HYSTART");
+    cfg.hystart = !(hystart && strcmp(hystart, "0") == 0);
     long window = stcp_get_option(sd, MYSO_WINDOW);
     if (window > 0)
         cfg.window = (uint32_t)window;

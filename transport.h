@@ -285,6 +285,8 @@ struct tcp_config {
     bool rack;                      /* RACK-TLP loss detection (RFC 8985) when SACK is in
                                        use and the algorithm has a loss window */
     bool frto;                      /* with rack: undo spurious timeouts (RFC 5682) */
+    bool hystart;                   /* newreno, cubic: leave the first slow start early
+                                       (HyStart: RFC 9406's delay rise, the ACK train) */
 };
 void tcp_config_default(struct tcp_config *cfg);
 
