@@ -385,14 +385,18 @@ static void print_stats(const struct mystats *s)
  * established, and the file's last byte in the application's hands (both
  * counted from mysocket, just before myconnect).  The
  * process's start-up and the close after the last byte are not in it, so
- * a bench can take a transfer's goodput from it (bench/bottleneck.sh). */
-static void print_timing(double start, double established, double last_byte, long long length)
+ * a bench can take a transfer's goodput from it (bench/bottleneck.sh); the
+ * wall-clock (CLOCK_REALTIME) ends let it put several clients on one time
+ * line. */
+static void print_timing(double start, double start_wall, double established, double last_byte,
+                         long long length)
 {
     double secs = last_byte - start;
     fprintf(stderr,
             "client: timing: connected after %.6f s, last byte after %.6f s (from "
-            "mysocket); %lld bytes, %.3f Mbit/s\n",
-            established - start, secs, length, secs > 0 ? (double)length * 8 / secs / 1e6 : 0.0);
+            "mysocket); %lld bytes, %.3f Mbit/s; wall clock %.6f to %.6f\n",
+            established - start, secs, length, secs > 0 ? (double)length * 8 / secs / 1e6 : 0.0,
+            start_wall, start_wall + secs);
 }
 
 static int fetch(const struct options *o, const char *name)
@@ -402,6 +406,9 @@ static int fetch(const struct options *o, const char *name)
         return -1;
     }
     double start = now_seconds();
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    double start_wall = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
     mysocket_t sd = connect_to(o);
     if (sd < 0)
         return -1;
@@ -451,7 +458,7 @@ out:;
     if (o->verbose) {
         print_stats(&st);
         if (rc == 0)
-            print_timing(start, established, last_byte, length);
+            print_timing(start, start_wall, established, last_byte, length);
     }
     return rc;
 }
