@@ -120,10 +120,19 @@ void cc_hystart_rtt(struct cc_state *cc, uint64_t rtt)
     cc->hs.rtt = rtt;
 }
 
-static void hs_leave(struct cc_state *cc, int how)
+static void hs_leave(struct cc_state *cc)
 {
     cc->ssthresh = cc->cwnd;
-    cc->hs.left = how;
+    cc->hs.left = cc->hs.css_by_train ? CC_SS_LEFT_TRAIN : CC_SS_LEFT_DELAY;
+}
+
+/* RFC 9406's RttThresh for a least RTT of min_rtt. */
+static uint64_t hs_rtt_thresh(uint64_t min_rtt)
+{
+    uint64_t thresh = min_rtt / HS_MIN_RTT_DIVISOR;
+    return thresh < HS_MIN_RTT_THRESH   ? HS_MIN_RTT_THRESH
+           : thresh > HS_MAX_RTT_THRESH ? HS_MAX_RTT_THRESH
+                                        : thresh;
 }
 
 /* RFC 9406: at each round's start, the last round's least RTT is kept and
@@ -137,7 +146,7 @@ static void hs_new_round(struct cc_state *cc)
     hs->window_end = cc->snd_max;
     hs->round_begun = true;
     if (hs->css_baseline && ++hs->css_rounds >= HS_CSS_ROUNDS)
-        hs_leave(cc, CC_SS_LEFT_DELAY);
+        hs_leave(cc);
 }
 
 /* This ACK's RTT sample, into the round's and the path's least RTT. */
@@ -158,11 +167,7 @@ static bool hs_delay_increased(const struct cc_hystart *hs)
 {
     if (hs->samples < HS_N_RTT_SAMPLE || !hs->round_min_rtt || !hs->last_round_min_rtt)
         return false;
-    uint64_t thresh = hs->last_round_min_rtt / HS_MIN_RTT_DIVISOR;
-    thresh = thresh < HS_MIN_RTT_THRESH   ? HS_MIN_RTT_THRESH
-             : thresh > HS_MAX_RTT_THRESH ? HS_MAX_RTT_THRESH
-                                          : thresh;
-    return hs->round_min_rtt >= hs->last_round_min_rtt + thresh;
+    return hs->round_min_rtt >= hs->last_round_min_rtt + hs_rtt_thresh(hs->last_round_min_rtt);
 }
 
 /* The ACK train: true once ACKs have come back to back for half the least
@@ -184,18 +189,37 @@ static bool hs_train_long(struct cc_hystart *hs, uint64_t now)
     return hs->min_rtt && len >= HS_TRAIN_MIN && len > hs->min_rtt / 2;
 }
 
+/* Conservative slow start begins: RTTs are now measured against
+ * baseline. */
+static void hs_enter_css(struct cc_hystart *hs, uint64_t baseline, bool by_train)
+{
+    hs->css_baseline = baseline ? baseline : 1;
+    hs->css_by_train = by_train;
+    hs->css_rounds = 0;
+    hs->css_growth = 0;
+}
+
 /* One ACK in CSS: a quarter of slow start's growth; back to slow start
- * if the RTT has come down below the baseline (the rise was jitter). */
+ * if the RTT has come down below the baseline (the rise was jitter,
+ * RFC 9406), and -- our addition -- congestion avoidance at once if it has
+ * risen by RttThresh above it: the queue is building now.  That ends a
+ * CSS the ACK train began (the flight then already fills the path, and
+ * the queue shows a round later, well before it overflows), while a train
+ * that was not one (a loaded machine's timing) leaves cwnd growing,
+ * slowly, for CSS_ROUNDS rounds instead of stuck far below the path. */
 static void hs_css_ack(struct cc_state *cc, uint32_t inc)
 {
     struct cc_hystart *hs = &cc->hs;
     hs->css_growth += inc;
     cc->cwnd += hs->css_growth / HS_CSS_GROWTH_DIVISOR;
     hs->css_growth %= HS_CSS_GROWTH_DIVISOR;
-    if (hs->samples >= HS_N_RTT_SAMPLE && hs->round_min_rtt < hs->css_baseline) {
+    if (hs->samples < HS_N_RTT_SAMPLE)
+        return;
+    if (hs->round_min_rtt < hs->css_baseline) {
         hs->css_baseline = 0;
         hs->css_rounds = 0;
-    }
+    } else if (hs->round_min_rtt >= hs->css_baseline + hs_rtt_thresh(hs->css_baseline))
+        hs_leave(cc);
 }
 
 void cc_slow_start_ack(struct cc_state *cc, uint32_t acked, uint64_t now)
@@ -221,10 +245,7 @@ void cc_slow_start_ack(struct cc_state *cc, uint32_t acked, uint64_t now)
     if (cc->cwnd < HS_LOW_WINDOW * cc->mss)
         return;
     if (train)
-        hs_leave(cc, CC_SS_LEFT_TRAIN);
-    else if (hs_delay_increased(hs)) {
-        hs->css_baseline = hs->round_min_rtt;
-        hs->css_rounds = 0;
-        hs->css_growth = 0;
-    }
+        hs_enter_css(hs, hs->min_rtt, true); /* the path's own RTT: no queue yet */
+    else if (hs_delay_increased(hs))
+        hs_enter_css(hs, hs->round_min_rtt, false);
 }

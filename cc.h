@@ -48,8 +48,10 @@ struct cc_cubic_state {
  *   - the ACK train of Hybrid Slow Start (Ha and Rhee; Linux's CUBIC has
  *     it): ACKs that come back to back for half the least RTT mean the
  *     bottleneck was busy with our data that long, so the flight already
- *     fills the path: ssthresh = cwnd.  It sees the path fill before any
- *     queue builds, which the delay signal cannot.
+ *     fills the path.  It sees the path fill before any queue builds,
+ *     which the delay signal cannot.  It starts CSS too, which ends as
+ *     soon as the RTT rises by RttThresh over its baseline (the queue
+ *     building a round later), or after CSS_ROUNDS rounds.
  * Times in microseconds; 0 means "none yet". */
 struct cc_hystart {
     uint32_t window_end;         /* RFC 9406 windowEnd: the round ends once snd_una passes it */
@@ -64,6 +66,7 @@ struct cc_hystart {
     uint64_t train_start;        /* the first ACK of the current train */
     uint64_t train_last;         /* its latest ACK */
     uint32_t css_growth;         /* growth owed in CSS, bytes x CSS_GROWTH_DIVISOR */
+    bool css_by_train;           /* CSS began on the ACK train, not on RTTs */
     enum { CC_SS_NOT_LEFT, CC_SS_LEFT_DELAY, CC_SS_LEFT_TRAIN } left; /* how slow start ended */
 };
 

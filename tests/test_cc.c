@@ -437,8 +437,8 @@ static void est_path(struct harness *h, const struct cc_algo *algo, bool hystart
 }
 
 /* One RTT later, the initial window's ten segments are ACKed one by one,
- * spacing us apart; returns the first ACK after which ssthresh was set
- * (1..10), or 0. */
+ * spacing us apart; returns the first ACK after which slow start had
+ * given way (to CSS, or to congestion avoidance), 1..10, or 0. */
 static unsigned ack_train(struct harness *h, stcp_usec_t spacing)
 {
     h->now += PATH_RTT;
@@ -446,17 +446,18 @@ static unsigned ack_train(struct harness *h, stcp_usec_t spacing)
         if (k > 1)
             h->now += spacing;
         peer_ack(h, DATA + k * MSS);
-        if (h->tcb.cc.ssthresh != UINT32_MAX)
+        if (h->tcb.cc.ssthresh != UINT32_MAX || h->tcb.cc.hs.css_baseline)
             return k;
     }
     return 0;
 }
 
 /* ACKs back to back (2 ms apart) for more than half the RTT (10 ms): the
- * flight fills the path, slow start ends with ssthresh = cwnd -- at the
+ * flight fills the path, and slow start gives way to CSS -- at the
  * seventh ACK (12 ms into the train; cwnd 17 segments, above the 16
- * below which HyStart does nothing), for both algorithms.  Growth is then
- * congestion avoidance's. */
+ * below which HyStart does nothing), for both algorithms, with the path's
+ * least RTT (20 ms) as the baseline.  The next ACK grows cwnd by a
+ * quarter of slow start's growth. */
 static void test_hystart_ack_train_ends_slow_start(void)
 {
     const struct cc_algo *algos[] = {&cc_newreno, &cc_cubic};
@@ -464,12 +465,13 @@ static void test_hystart_ack_train_ends_slow_start(void)
         struct harness h;
         est_path(&h, algos[a], true);
         CU_ASSERT_EQUAL(ack_train(&h, 2000), 7);
-        CU_ASSERT_EQUAL(h.tcb.cc.ssthresh, IW + 7 * MSS);
         CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 7 * MSS);
-        CU_ASSERT_EQUAL(h.tcb.cc.hs.left, CC_SS_LEFT_TRAIN);
+        CU_ASSERT_EQUAL(h.tcb.cc.hs.css_baseline, PATH_RTT);
+        CU_ASSERT(h.tcb.cc.hs.css_by_train);
+        CU_ASSERT_EQUAL(h.tcb.cc.ssthresh, UINT32_MAX);
         h.now += 2000;
         peer_ack(&h, DATA + 8 * MSS);
-        CU_ASSERT(h.tcb.cc.cwnd < IW + 8 * MSS); /* not slow start's + 1 MSS */
+        CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 7 * MSS + MSS / 4);
         h_free(&h);
     }
     /* 3 ms apart is still back to back on a 20 ms path (gaps up to a
@@ -517,9 +519,11 @@ static void hs_path_init(struct hs_path *p)
     p->now = 10 * 1000000ull;
 }
 
+static uint64_t hs_spacing = 10000; /* us between ACKs: no train */
+
 static void hs_ack(struct hs_path *p, uint64_t rtt)
 {
-    p->now += 10000;
+    p->now += hs_spacing;
     p->cc.snd_una += 2 * CMSS_HS;
     cc_newreno.on_rtt_sample(&p->cc, rtt, rtt);
     cc_newreno.on_ack(&p->cc, 2 * CMSS_HS, p->now);
@@ -558,6 +562,28 @@ static void test_hystart_delay_rise_css_then_avoidance(void)
     hs_round(&p, 1, 24000); /* the fifth round in CSS begins: done */
     CU_ASSERT_EQUAL(p.cc.ssthresh, p.cc.cwnd);
     CU_ASSERT_EQUAL(p.cc.hs.left, CC_SS_LEFT_DELAY);
+}
+
+/* A CSS the ACK train began (ACKs 0.5 ms apart for more than half of the
+ * 20 ms RTT) ends in congestion avoidance as soon as a round's least RTT
+ * is 4 ms above the path's (the queue builds), not after CSS_ROUNDS; a
+ * rise of less keeps it in CSS. */
+static void test_hystart_train_css_ends_on_rtt_rise(void)
+{
+    struct hs_path p;
+    hs_path_init(&p);
+    hs_spacing = 500;
+    hs_round(&p, 22, 20000); /* 21 gaps of 0.5 ms: 10.5 ms of train */
+    CU_ASSERT(p.cc.hs.css_by_train);
+    CU_ASSERT_EQUAL(p.cc.hs.css_baseline, 20000);
+    hs_spacing = 10000;
+    hs_round(&p, 8, 23999);
+    CU_ASSERT_EQUAL(p.cc.ssthresh, UINT32_MAX); /* 3.999 ms: still CSS */
+    hs_round(&p, 7, 24000);
+    CU_ASSERT_EQUAL(p.cc.ssthresh, UINT32_MAX); /* seven samples: not yet */
+    hs_ack(&p, 24000);
+    CU_ASSERT_EQUAL(p.cc.ssthresh, p.cc.cwnd);
+    CU_ASSERT_EQUAL(p.cc.hs.left, CC_SS_LEFT_TRAIN);
 }
 
 /* A rise of less than 4 ms is no signal; and a round in CSS whose least
@@ -774,6 +800,7 @@ void register_cc_suites(void)
         {"hystart: no exit without a train, or when off", test_hystart_no_exit_without_train},
         {"hystart: RFC 9406 delay rise, CSS, then avoidance",
          test_hystart_delay_rise_css_then_avoidance},
+        {"hystart: the train's CSS ends on an RTT rise", test_hystart_train_css_ends_on_rtt_rise},
         {"hystart: RFC 9406 jitter resumes slow start",
          test_hystart_delay_jitter_resumes_slow_start},
         {"newreno: three dupacks halve", test_newreno_three_dupacks_halve},
