@@ -200,26 +200,23 @@ static void hs_enter_css(struct cc_hystart *hs, uint64_t baseline, bool by_train
 }
 
 /* One ACK in CSS: a quarter of slow start's growth; back to slow start
- * if the RTT has come down below the baseline (the rise was jitter,
- * RFC 9406), and -- our addition -- congestion avoidance at once if it has
- * risen by RttThresh above it: the queue is building now.  That ends a
- * CSS the ACK train began (the flight then already fills the path, and
- * the queue shows a round later, well before it overflows), while a train
- * that was not one (a loaded machine's timing) leaves cwnd growing,
- * slowly, for CSS_ROUNDS rounds instead of stuck far below the path. */
+ * if the RTT has come down below the baseline (the rise was jitter).
+ * CSS lasts CSS_ROUNDS rounds, whatever the RTT does meanwhile (RFC
+ * 9406): a signal that was not one -- on a loaded machine both the RTT
+ * and the ACKs' timing jitter by milliseconds -- then still leaves cwnd
+ * three times larger, not stuck where it fired (ending CSS at the next
+ * RTT rise was tried: a cubic flow left slow start at half the path's
+ * BDP and took the rest of a 16 MiB transfer to fill it). */
 static void hs_css_ack(struct cc_state *cc, uint32_t inc)
 {
     struct cc_hystart *hs = &cc->hs;
     hs->css_growth += inc;
     cc->cwnd += hs->css_growth / HS_CSS_GROWTH_DIVISOR;
     hs->css_growth %= HS_CSS_GROWTH_DIVISOR;
-    if (hs->samples < HS_N_RTT_SAMPLE)
-        return;
-    if (hs->round_min_rtt < hs->css_baseline) {
+    if (hs->samples >= HS_N_RTT_SAMPLE && hs->round_min_rtt < hs->css_baseline) {
         hs->css_baseline = 0;
         hs->css_rounds = 0;
-    } else if (hs->round_min_rtt >= hs->css_baseline + hs_rtt_thresh(hs->css_baseline))
-        hs_leave(cc);
+    }
 }
 
 void cc_slow_start_ack(struct cc_state *cc, uint32_t acked, uint64_t now)

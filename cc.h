@@ -49,9 +49,8 @@ struct cc_cubic_state {
  *     it): ACKs that come back to back for half the least RTT mean the
  *     bottleneck was busy with our data that long, so the flight already
  *     fills the path.  It sees the path fill before any queue builds,
- *     which the delay signal cannot.  It starts CSS too, which ends as
- *     soon as the RTT rises by RttThresh over its baseline (the queue
- *     building a round later), or after CSS_ROUNDS rounds.
+ *     which the delay signal cannot.  It starts CSS too (its baseline:
+ *     the least RTT seen), so a train that was not one costs little.
  * Times in microseconds; 0 means "none yet". */
 struct cc_hystart {
     uint32_t window_end;         /* RFC 9406 windowEnd: the round ends once snd_una passes it */

@@ -565,10 +565,10 @@ static void test_hystart_delay_rise_css_then_avoidance(void)
 }
 
 /* A CSS the ACK train began (ACKs 0.5 ms apart for more than half of the
- * 20 ms RTT) ends in congestion avoidance as soon as a round's least RTT
- * is 4 ms above the path's (the queue builds), not after CSS_ROUNDS; a
- * rise of less keeps it in CSS. */
-static void test_hystart_train_css_ends_on_rtt_rise(void)
+ * 20 ms RTT) has the path's least RTT as its baseline, and lasts
+ * CSS_ROUNDS rounds, however the RTT rises meanwhile (RFC 9406's CSS):
+ * then ssthresh = cwnd. */
+static void test_hystart_train_css_lasts_its_rounds(void)
 {
     struct hs_path p;
     hs_path_init(&p);
@@ -577,11 +577,13 @@ static void test_hystart_train_css_ends_on_rtt_rise(void)
     CU_ASSERT(p.cc.hs.css_by_train);
     CU_ASSERT_EQUAL(p.cc.hs.css_baseline, 20000);
     hs_spacing = 10000;
-    hs_round(&p, 8, 23999);
-    CU_ASSERT_EQUAL(p.cc.ssthresh, UINT32_MAX); /* 3.999 ms: still CSS */
-    hs_round(&p, 7, 24000);
-    CU_ASSERT_EQUAL(p.cc.ssthresh, UINT32_MAX); /* seven samples: not yet */
-    hs_ack(&p, 24000);
+    for (unsigned r = 1; r < 5; r++) {
+        uint32_t before = p.cc.cwnd;
+        hs_round(&p, 8, 30000);
+        CU_ASSERT_EQUAL(p.cc.cwnd - before, 8 * 2 * CMSS_HS / 4); /* CSS's growth */
+        CU_ASSERT_EQUAL(p.cc.ssthresh, UINT32_MAX);
+    }
+    hs_round(&p, 1, 30000); /* the fifth round in CSS begins */
     CU_ASSERT_EQUAL(p.cc.ssthresh, p.cc.cwnd);
     CU_ASSERT_EQUAL(p.cc.hs.left, CC_SS_LEFT_TRAIN);
 }
@@ -800,7 +802,7 @@ void register_cc_suites(void)
         {"hystart: no exit without a train, or when off", test_hystart_no_exit_without_train},
         {"hystart: RFC 9406 delay rise, CSS, then avoidance",
          test_hystart_delay_rise_css_then_avoidance},
-        {"hystart: the train's CSS ends on an RTT rise", test_hystart_train_css_ends_on_rtt_rise},
+        {"hystart: the train's CSS lasts its rounds", test_hystart_train_css_lasts_its_rounds},
         {"hystart: RFC 9406 jitter resumes slow start",
          test_hystart_delay_jitter_resumes_slow_start},
         {"newreno: three dupacks halve", test_newreno_three_dupacks_halve},
