@@ -110,9 +110,10 @@ static bool seq_before(uint32_t a, uint32_t b)
     return (int32_t)(a - b) < 0;
 }
 
-void cc_hystart_init(struct cc_state *cc)
+void cc_hystart_init(struct cc_state *cc, bool ack_train)
 {
     cc->hs = (struct cc_hystart){0};
+    cc->hs.ack_train = ack_train;
 }
 
 void cc_hystart_rtt(struct cc_state *cc, uint64_t rtt)
@@ -238,7 +239,7 @@ void cc_slow_start_ack(struct cc_state *cc, uint32_t acked, uint64_t now)
         return;
     }
     cc->cwnd += inc;
-    bool train = hs_train_long(hs, now);
+    bool train = hs->ack_train && hs_train_long(hs, now);
     if (cc->cwnd < HS_LOW_WINDOW * cc->mss)
         return;
     if (train)

@@ -66,6 +66,7 @@ struct cc_hystart {
     uint64_t train_last;         /* its latest ACK */
     uint32_t css_growth;         /* growth owed in CSS, bytes x CSS_GROWTH_DIVISOR */
     bool css_by_train;           /* CSS began on the ACK train, not on RTTs */
+    bool ack_train;              /* the algorithm takes the ACK train as a signal */
     enum { CC_SS_NOT_LEFT, CC_SS_LEFT_DELAY, CC_SS_LEFT_TRAIN } left; /* how slow start ended */
 };
 
@@ -132,7 +133,8 @@ extern const struct cc_algo cc_cubic;
 /* Pieces the window-based algorithms share. */
 uint32_t cc_initial_window(const struct cc_state *cc);   /* RFC 6928 */
 void cc_slow_start(struct cc_state *cc, uint32_t acked); /* RFC 5681 3.1 */
-void cc_hystart_init(struct cc_state *cc);
+/* ack_train: the ACK train may start CSS too, not only RFC 9406's RTTs. */
+void cc_hystart_init(struct cc_state *cc, bool ack_train);
 void cc_hystart_rtt(struct cc_state *cc, uint64_t rtt); /* an RTT sample, from on_rtt_sample */
 /* Slow start's growth for one ACK, with HyStart's exits (the first slow
  * start only); on_ack calls it while cwnd < ssthresh. */

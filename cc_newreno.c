@@ -23,7 +23,9 @@ static void newreno_init(struct cc_state *cc, uint64_t now)
     cc->cwnd = cc_initial_window(cc);
     cc->ssthresh = UINT32_MAX;
     BYTES_ACKED(cc) = 0;
-    cc_hystart_init(cc);
+    /* Both HyStart signals: after slow start's overshoot NewReno's
+     * halvings, one per recovery, left cwnd below the path's BDP. */
+    cc_hystart_init(cc, true);
 }
 
 static void newreno_on_ack(struct cc_state *cc, uint32_t acked, uint64_t now)

@@ -453,31 +453,32 @@ static unsigned ack_train(struct harness *h, stcp_usec_t spacing)
 }
 
 /* ACKs back to back (2 ms apart) for more than half the RTT (10 ms): the
- * flight fills the path, and slow start gives way to CSS -- at the
- * seventh ACK (12 ms into the train; cwnd 17 segments, above the 16
- * below which HyStart does nothing), for both algorithms, with the path's
- * least RTT (20 ms) as the baseline.  The next ACK grows cwnd by a
- * quarter of slow start's growth. */
+ * flight fills the path, and newreno's slow start gives way to CSS -- at
+ * the seventh ACK (12 ms into the train; cwnd 17 segments, above the 16
+ * below which HyStart does nothing), with the path's least RTT (20 ms) as
+ * the baseline.  The next ACK grows cwnd by a quarter of slow start's
+ * growth.  Cubic takes RFC 9406's RTTs alone (cc_cubic.c says why): the
+ * same train leaves it in slow start. */
 static void test_hystart_ack_train_ends_slow_start(void)
 {
-    const struct cc_algo *algos[] = {&cc_newreno, &cc_cubic};
-    for (unsigned a = 0; a < 2; a++) {
-        struct harness h;
-        est_path(&h, algos[a], true);
-        CU_ASSERT_EQUAL(ack_train(&h, 2000), 7);
-        CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 7 * MSS);
-        CU_ASSERT_EQUAL(h.tcb.cc.hs.css_baseline, PATH_RTT);
-        CU_ASSERT(h.tcb.cc.hs.css_by_train);
-        CU_ASSERT_EQUAL(h.tcb.cc.ssthresh, UINT32_MAX);
-        h.now += 2000;
-        peer_ack(&h, DATA + 8 * MSS);
-        CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 7 * MSS + MSS / 4);
-        h_free(&h);
-    }
+    struct harness h;
+    est_path(&h, &cc_newreno, true);
+    CU_ASSERT_EQUAL(ack_train(&h, 2000), 7);
+    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 7 * MSS);
+    CU_ASSERT_EQUAL(h.tcb.cc.hs.css_baseline, PATH_RTT);
+    CU_ASSERT(h.tcb.cc.hs.css_by_train);
+    CU_ASSERT_EQUAL(h.tcb.cc.ssthresh, UINT32_MAX);
+    h.now += 2000;
+    peer_ack(&h, DATA + 8 * MSS);
+    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 7 * MSS + MSS / 4);
+    h_free(&h);
+    est_path(&h, &cc_cubic, true);
+    CU_ASSERT_EQUAL(ack_train(&h, 2000), 0);
+    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 10 * MSS); /* slow start throughout */
+    h_free(&h);
     /* 3 ms apart is still back to back on a 20 ms path (gaps up to a
      * quarter of the RTT): 12 ms into the train cwnd is 15 segments, below
      * HyStart's 16, so the sixth ACK (15 ms) ends slow start. */
-    struct harness h;
     est_path(&h, &cc_newreno, true);
     CU_ASSERT_EQUAL(ack_train(&h, 3000), 6);
     h_free(&h);
