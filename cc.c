@@ -92,3 +92,158 @@ void cc_reno_exit_recovery(struct cc_state *cc, uint32_t flight)
 {
     cc->cwnd = min_u32(cc->ssthresh, max_u32(flight, cc->mss) + cc->mss);
 }
+
+/* ---- HyStart: leaving the first slow start early (struct cc_hystart) ---- */
+
+#define HS_LOW_WINDOW         16    /* segments: below it, plain slow start (as Linux) */
+#define HS_MIN_RTT_THRESH     4000  /* us, RFC 9406 */
+#define HS_MAX_RTT_THRESH     16000 /* us, RFC 9406 */
+#define HS_MIN_RTT_DIVISOR    8     /* RFC 9406 */
+#define HS_N_RTT_SAMPLE       8     /* RFC 9406 */
+#define HS_CSS_GROWTH_DIVISOR 4     /* RFC 9406 */
+#define HS_CSS_ROUNDS         5     /* RFC 9406 */
+#define HS_TRAIN_GAP          2000  /* us: the least gap that ends a train (Linux: always 2 ms) */
+#define HS_TRAIN_MIN          4000  /* us: a shorter train is no evidence (jitter, loopback) */
+
+static bool seq_before(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) < 0;
+}
+
+void cc_hystart_init(struct cc_state *cc, bool ack_train)
+{
+    cc->hs = (struct cc_hystart){0};
+    cc->hs.ack_train = ack_train;
+}
+
+void cc_hystart_rtt(struct cc_state *cc, uint64_t rtt)
+{
+    cc->hs.rtt = rtt;
+}
+
+static void hs_leave(struct cc_state *cc)
+{
+    cc->ssthresh = cc->cwnd;
+    cc->hs.left = cc->hs.css_by_train ? CC_SS_LEFT_TRAIN : CC_SS_LEFT_DELAY;
+}
+
+/* RFC 9406's RttThresh for a least RTT of min_rtt. */
+static uint64_t hs_rtt_thresh(uint64_t min_rtt)
+{
+    uint64_t thresh = min_rtt / HS_MIN_RTT_DIVISOR;
+    return thresh < HS_MIN_RTT_THRESH   ? HS_MIN_RTT_THRESH
+           : thresh > HS_MAX_RTT_THRESH ? HS_MAX_RTT_THRESH
+                                        : thresh;
+}
+
+/* RFC 9406: at each round's start, the last round's least RTT is kept and
+ * counting begins again; a round in CSS counts towards its end. */
+static void hs_new_round(struct cc_state *cc)
+{
+    struct cc_hystart *hs = &cc->hs;
+    hs->last_round_min_rtt = hs->round_min_rtt;
+    hs->round_min_rtt = 0;
+    hs->samples = 0;
+    hs->window_end = cc->snd_max;
+    hs->round_begun = true;
+    if (hs->css_baseline && ++hs->css_rounds >= HS_CSS_ROUNDS)
+        hs_leave(cc);
+}
+
+/* This ACK's RTT sample, into the round's and the path's least RTT. */
+static void hs_take_sample(struct cc_hystart *hs)
+{
+    if (!hs->rtt)
+        return;
+    if (!hs->round_min_rtt || hs->rtt < hs->round_min_rtt)
+        hs->round_min_rtt = hs->rtt;
+    if (!hs->min_rtt || hs->rtt < hs->min_rtt)
+        hs->min_rtt = hs->rtt;
+    hs->samples++;
+    hs->rtt = 0;
+}
+
+/* RFC 9406 4.2: has this round's least RTT risen enough over the last's? */
+static bool hs_delay_increased(const struct cc_hystart *hs)
+{
+    if (hs->samples < HS_N_RTT_SAMPLE || !hs->round_min_rtt || !hs->last_round_min_rtt)
+        return false;
+    return hs->round_min_rtt >= hs->last_round_min_rtt + hs_rtt_thresh(hs->last_round_min_rtt);
+}
+
+/* The ACK train: true once ACKs have come back to back for half the least
+ * RTT, and at least HS_TRAIN_MIN.  Back to back: no gap above a quarter
+ * of the least RTT (at least HS_TRAIN_GAP).  While the flight is below
+ * the path's BDP, each round's ACKs are followed by an idle gap of RTT
+ * minus their train; with this tolerance trains merge once the flight
+ * reaches about 3/4 of the BDP, and slow start ends half an RTT later,
+ * near 1.25 BDP -- the path is full, the queue is not.  (Linux's 2 ms
+ * alone broke the train on a loaded machine whenever a process was
+ * descheduled for a moment, and slow start then ran into the queue.) */
+static bool hs_train_long(struct cc_hystart *hs, uint64_t now)
+{
+    uint64_t gap = hs->min_rtt / 4 > HS_TRAIN_GAP ? hs->min_rtt / 4 : HS_TRAIN_GAP;
+    if (!hs->train_start || now - hs->train_last > gap)
+        hs->train_start = now;
+    hs->train_last = now;
+    uint64_t len = now - hs->train_start;
+    return hs->min_rtt && len >= HS_TRAIN_MIN && len > hs->min_rtt / 2;
+}
+
+/* Conservative slow start begins: RTTs are now measured against
+ * baseline. */
+static void hs_enter_css(struct cc_hystart *hs, uint64_t baseline, bool by_train)
+{
+    hs->css_baseline = baseline ? baseline : 1;
+    hs->css_by_train = by_train;
+    hs->css_rounds = 0;
+    hs->css_growth = 0;
+}
+
+/* One ACK in CSS: a quarter of slow start's growth; back to slow start
+ * if the RTT has come down below the baseline (the rise was jitter).
+ * CSS lasts CSS_ROUNDS rounds, whatever the RTT does meanwhile (RFC
+ * 9406): a signal that was not one -- on a loaded machine both the RTT
+ * and the ACKs' timing jitter by milliseconds -- then still leaves cwnd
+ * three times larger, not stuck where it fired (ending CSS at the next
+ * RTT rise was tried: a cubic flow left slow start at half the path's
+ * BDP and took the rest of a 16 MiB transfer to fill it). */
+static void hs_css_ack(struct cc_state *cc, uint32_t inc)
+{
+    struct cc_hystart *hs = &cc->hs;
+    hs->css_growth += inc;
+    cc->cwnd += hs->css_growth / HS_CSS_GROWTH_DIVISOR;
+    hs->css_growth %= HS_CSS_GROWTH_DIVISOR;
+    if (hs->samples >= HS_N_RTT_SAMPLE && hs->round_min_rtt < hs->css_baseline) {
+        hs->css_baseline = 0;
+        hs->css_rounds = 0;
+    }
+}
+
+void cc_slow_start_ack(struct cc_state *cc, uint32_t acked, uint64_t now)
+{
+    struct cc_hystart *hs = &cc->hs;
+    /* Only the first slow start: later ones have ssthresh from a loss. */
+    if (!cc->hystart || cc->ssthresh != UINT32_MAX || cc->after_timeout) {
+        cc_slow_start(cc, acked);
+        return;
+    }
+    if (!hs->round_begun || !seq_before(cc->snd_una, hs->window_end))
+        hs_new_round(cc);
+    hs_take_sample(hs);
+    if (cc->ssthresh != UINT32_MAX)
+        return; /* CSS's last round is over: congestion avoidance */
+    uint32_t inc = min_u32(acked, 2 * cc->mss);
+    if (hs->css_baseline) {
+        hs_css_ack(cc, inc);
+        return;
+    }
+    cc->cwnd += inc;
+    bool train = hs->ack_train && hs_train_long(hs, now);
+    if (cc->cwnd < HS_LOW_WINDOW * cc->mss)
+        return;
+    if (train)
+        hs_enter_css(hs, hs->min_rtt, true); /* the path's own RTT: no queue yet */
+    else if (hs_delay_increased(hs))
+        hs_enter_css(hs, hs->round_min_rtt, false);
+}

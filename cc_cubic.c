@@ -51,6 +51,14 @@ static void cubic_init(struct cc_state *cc, uint64_t now)
     cc->cwnd = cc_initial_window(cc);
     cc->ssthresh = UINT32_MAX;
     cc->priv.cubic = (struct cc_cubic_state){0};
+    /* RFC 9406's RTTs only, no ACK train: a flow that joins a busy link
+     * sees its ACKs come back to back from the start (the others' data
+     * spaces them), and left slow start with a small share, which CUBIC's
+     * curve, flat where slow start ended, was slow to make up (Jain's
+     * index of four cubic flows below 0.95 in 3 runs of 6, 1 of 6 without
+     * HyStart); and CUBIC's cuts of 0.7 after the overshoot stayed above
+     * the BDP on the bench's path. */
+    cc_hystart_init(cc, false);
 }
 
 /* The first ACK of congestion avoidance: t starts now (RFC 9438 4.2). */
@@ -115,7 +123,7 @@ static void congestion_avoidance(struct cc_state *cc, uint32_t acked, uint64_t n
 static void cubic_on_ack(struct cc_state *cc, uint32_t acked, uint64_t now)
 {
     if (cc->cwnd < cc->ssthresh)
-        cc_slow_start(cc, acked);
+        cc_slow_start_ack(cc, acked, now);
     else
         congestion_avoidance(cc, acked, now);
 }
@@ -166,8 +174,8 @@ static void cubic_on_timeout(struct cc_state *cc, uint32_t flight, bool repeated
 
 static void cubic_on_rtt_sample(struct cc_state *cc, uint64_t rtt, uint64_t srtt)
 {
-    (void)rtt;
     cc->priv.cubic.srtt = srtt;
+    cc_hystart_rtt(cc, rtt);
 }
 
 const struct cc_algo cc_cubic = {

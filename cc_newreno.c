@@ -23,13 +23,15 @@ static void newreno_init(struct cc_state *cc, uint64_t now)
     cc->cwnd = cc_initial_window(cc);
     cc->ssthresh = UINT32_MAX;
     BYTES_ACKED(cc) = 0;
+    /* Both HyStart signals: after slow start's overshoot NewReno's
+     * halvings, one per recovery, left cwnd below the path's BDP. */
+    cc_hystart_init(cc, true);
 }
 
 static void newreno_on_ack(struct cc_state *cc, uint32_t acked, uint64_t now)
 {
-    (void)now;
     if (cc->cwnd < cc->ssthresh) {
-        cc_slow_start(cc, acked);
+        cc_slow_start_ack(cc, acked, now);
         return;
     }
     BYTES_ACKED(cc) += acked;
@@ -64,6 +66,13 @@ static void newreno_exit_recovery(struct cc_state *cc, uint32_t flight, uint64_t
     cc_reno_exit_recovery(cc, flight);
 }
 
+/* RTT samples are for HyStart alone (slow start's early exit). */
+static void newreno_on_rtt_sample(struct cc_state *cc, uint64_t rtt, uint64_t srtt)
+{
+    (void)srtt;
+    cc_hystart_rtt(cc, rtt);
+}
+
 const struct cc_algo cc_newreno = {
     .name = "newreno",
     .loss_window = true,
@@ -74,4 +83,5 @@ const struct cc_algo cc_newreno = {
     .on_partial_ack = cc_reno_partial_ack,
     .on_exit_recovery = newreno_exit_recovery,
     .on_timeout = newreno_on_timeout,
+    .on_rtt_sample = newreno_on_rtt_sample,
 };

@@ -48,7 +48,7 @@ static void usage(const char *prog)
             "  -c ALGO     congestion control: none, newreno, cubic (default: STCP_CC, "
             "else cubic)\n"
             "  -P MS       stop reading for MS milliseconds halfway (watch flow control)\n"
-            "  -v          print counters at the end\n",
+            "  -v          print counters at the end, and the transfer's timing\n",
             prog);
     exit(2);
 }
@@ -282,8 +282,11 @@ static void pause_reading(long ms)
         ;
 }
 
-/* Receive exactly length bytes into out_fd (-1: discard), then EOF. */
-static int receive_body(const struct options *o, mysocket_t sd, long long length, int out_fd)
+/* Receive exactly length bytes into out_fd (-1: discard), then EOF.
+ * *last_byte: when the application had the file's last byte (before the
+ * end of the connection is read). */
+static int receive_body(const struct options *o, mysocket_t sd, long long length, int out_fd,
+                        double *last_byte)
 {
     static char buf[65536];
     struct progress prog = {!o->quiet && isatty(STDERR_FILENO), now_seconds(), 0};
@@ -313,6 +316,7 @@ static int receive_body(const struct options *o, mysocket_t sd, long long length
         got += n;
         progress_show(&prog, got, length, false);
     }
+    *last_byte = now_seconds();
     progress_show(&prog, got, length, true);
     char extra;
     int n = myread(sd, &extra, 1);
@@ -377,15 +381,38 @@ static void print_stats(const struct mystats *s)
             (unsigned long long)st.queue_full);
 }
 
+/* -v: the transfer's timing: the connection
+ * established, and the file's last byte in the application's hands (both
+ * counted from mysocket, just before myconnect).  The
+ * process's start-up and the close after the last byte are not in it, so
+ * a bench can take a transfer's goodput from it (bench/bottleneck.sh); the
+ * wall-clock (CLOCK_REALTIME) ends let it put several clients on one time
+ * line. */
+static void print_timing(double start, double start_wall, double established, double last_byte,
+                         long long length)
+{
+    double secs = last_byte - start;
+    fprintf(stderr,
+            "client: timing: connected after %.6f s, last byte after %.6f s (from "
+            "mysocket); %lld bytes, %.3f Mbit/s; wall clock %.6f to %.6f\n",
+            established - start, secs, length, secs > 0 ? (double)length * 8 / secs / 1e6 : 0.0,
+            start_wall, start_wall + secs);
+}
+
 static int fetch(const struct options *o, const char *name)
 {
     if (strchr(name, '\n') || strchr(name, '\r')) {
         fprintf(stderr, "client: a file name cannot hold a line break\n");
         return -1;
     }
+    double start = now_seconds();
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    double start_wall = (double)wall.tv_sec + (double)wall.tv_nsec / 1e9;
     mysocket_t sd = connect_to(o);
     if (sd < 0)
         return -1;
+    double established = now_seconds(), last_byte = 0;
     int rc = -1;
     int out_fd = -1;
     char request[4096 + 3];
@@ -416,7 +443,7 @@ static int fetch(const struct options *o, const char *name)
             goto out;
         }
     }
-    if (receive_body(o, sd, length, out_fd) == 0)
+    if (receive_body(o, sd, length, out_fd, &last_byte) == 0)
         rc = 0;
     if (out_fd >= 0 && close(out_fd) < 0) {
         perror("client: close");
@@ -428,8 +455,11 @@ out:;
     memset(&st, 0, sizeof st);
     if (myclose_stats(sd, &st) < 0 && rc == 0)
         fprintf(stderr, "client: warning: close: %s\n", strerror(errno));
-    if (o->verbose)
+    if (o->verbose) {
         print_stats(&st);
+        if (rc == 0)
+            print_timing(start, start_wall, established, last_byte, length);
+    }
     return rc;
 }
 

@@ -75,6 +75,7 @@ void tcp_config_default(struct tcp_config *cfg)
     cfg->frto = true;
     cfg->thin_linear = true;
     cfg->rto_restart = true;
+    cfg->hystart = true;
 }
 
 unsigned tcp_wscale_for(uint32_t window)
@@ -1306,12 +1307,29 @@ static bool send_new_segment(struct tcb *t, stcp_usec_t now, uint32_t wnd)
     return true;
 }
 
+/* Sender-side silly window avoidance for the congestion window: where
+ * cwnd, not the peer's window, is the limit, only a whole segment goes (or
+ * the last of the queued data, or anything when nothing is in flight).
+ * cwnd grows by a few bytes per ACK in congestion avoidance, and sending
+ * those few bytes at once put a 4-20 byte segment after nearly every full
+ * one through the bottleneck (a third of its packets, each with a header
+ * and an ACK).  The peer's window keeps the classic rules (none's cwnd is
+ * that window, so `none` is unchanged). */
+static bool cwnd_allows_segment(const struct tcb *t, uint32_t wnd)
+{
+    uint32_t flight = t->snd_nxt - t->snd_una;
+    if (t->cc.cwnd >= MIN(t->snd_wnd, t->cfg.window) || !flight)
+        return true;
+    uint32_t usable = wnd > flight ? wnd - flight : 0;
+    return usable >= MIN(send_mss(t), data_unsent(t));
+}
+
 /* New data as far as send_window() allows, packed in full segments, then
  * the FIN once all data has gone. */
 static void send_new_data(struct tcb *t, stcp_usec_t now)
 {
     uint32_t wnd = send_window(t);
-    while (send_new_segment(t, now, wnd))
+    while (cwnd_allows_segment(t, wnd) && send_new_segment(t, now, wnd))
         ;
     /* Remembered for the ACKs that come back: when several are taken in
      * one batch, only the first would see the window full otherwise, and
@@ -1595,6 +1613,7 @@ static void cc_start(struct tcb *t, stcp_usec_t now)
     cc->mss = send_mss(t);
     cc->max_cwnd = t->cfg.window;
     cc->handshake_resent = t->stats.rexmit_timeout > 0;
+    cc->hystart = t->cfg.hystart;
     cc->algo->init(cc, now);
     if (t->have_rtt && cc->algo->on_rtt_sample)
         cc->algo->on_rtt_sample(cc, t->srtt, t->srtt);
@@ -1815,8 +1834,11 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
     t->backoff = 0;
     if (t->in_recovery)
         recovery_ack(t, now, acked);
-    else if (acked && cwnd_limited && t->cc.algo->on_ack) /* not for a SYN alone */
+    else if (acked && cwnd_limited && t->cc.algo->on_ack) { /* not for a SYN alone */
+        t->cc.snd_una = t->snd_una;
+        t->cc.snd_max = t->snd_max;
         t->cc.algo->on_ack(&t->cc, acked, now);
+    }
     t->rexmit_at = t->snd_una == t->snd_max ? STCP_NO_TIMER : now + t->rto;
     t->rto_restart_due = t->rexmit_at != STCP_NO_TIMER;
     t->rack.tlp_rearm = true;
@@ -3448,6 +3470,8 @@ void transport_init(mysocket_t sd, bool_t is_active)
     cfg.thin_linear = !(thin && strcmp(thin, "0") == 0);
     const char *rtor = getenv("STCP_RTOR");
     cfg.rto_restart = !(rtor && strcmp(rtor, "0") == 0);
+    const char *hystart = getenv("STCP_HYSTART");
+    cfg.hystart = !(hystart && strcmp(hystart, "0") == 0);
     long window = stcp_get_option(sd, MYSO_WINDOW);
     if (window > 0)
         cfg.window = (uint32_t)window;

@@ -290,6 +290,8 @@ struct tcp_config {
     bool thin_linear;               /* with a loss window: a thin flight's first timeouts
                                        do not double the RTO (README, "Loss recovery") */
     bool rto_restart;               /* with rack: RTO Restart for a small flight (RFC 7765) */
+    bool hystart;                   /* newreno, cubic: leave the first slow start early
+                                       (HyStart: RFC 9406's delay rise, the ACK train) */
 };
 void tcp_config_default(struct tcp_config *cfg);
 

@@ -31,8 +31,15 @@
 # bytes -- BN_NONE_BYTES (2 MiB) for BN_BYTES and BN_NONE_SLOW_BYTES
 # (256 KiB) for BN_SLOW_BYTES -- to keep make bench within its time; the
 # table says how many.  BN_SECTIONS ("link mix loss") chooses the parts.
-# Goodput is file bytes over the client process's wall time (connect to end
-# of file), as a share of the link rate; drops are the emulator's (queue
+# Goodput is file bytes over the time from the client's connect call (its
+# mysocket, just before myconnect) to the file's last byte in its hands, as
+# a share of the link rate: the client's -v timing line, as kernel tools
+# time a transfer.  It used to be the client process's wall time, which
+# also counted the process's start-up (25-100 ms on this shared machine,
+# measured with STCP_LOG=info: the time from exec to the SYN) and the close
+# after the last byte; that figure stays beside it, in its own column.  A
+# client without the timing line falls back to the process's wall time (the
+# table says so).  Drops are the emulator's (queue
 # overflow, data direction); retransmissions are the server's (-v: on
 # timeout + on duplicate ACKs + on SACK information).  Medians of BN_RUNS
 # (3) runs, with the min-max.
@@ -168,17 +175,27 @@ finish() {
         awk '{ s += $1 } END { print s + 0 }')))
 }
 
-# fetch FILE ALGO I: client number I; writes "rc start end" to $WORK/res.I.
+# fetch FILE ALGO I: client number I; writes "rc start end pstart pend" to
+# $WORK/res.I: start and end from the client's timing line (connect call to
+# last byte, wall clock), pstart and pend around the process.
 fetch() {
-    local s e rc
+    local s e rc t
     s=$EPOCHREALTIME
     # shellcheck disable=SC2046
-    timeout "$LIMIT" "$ROOT/client" -q -w "$WINDOW" $(cc_args "$2") $(mss_args) -f "$1" "$LINK_ADDR" \
+    timeout "$LIMIT" "$ROOT/client" -q -v -w "$WINDOW" $(cc_args "$2") $(mss_args) -f "$1" "$LINK_ADDR" \
         >/dev/null 2>"$WORK/err.$3"
     rc=$?
     e=$EPOCHREALTIME
-    echo "$rc $s $e" >"$WORK/res.$3"
+    t=$(sed -n 's/^client: timing: .*; wall clock \([0-9.]*\) to \([0-9.]*\)$/\1 \2/p' "$WORK/err.$3")
+    if [ -z "$t" ]; then
+        t="$s $e"
+        [ "$rc" = 0 ] && : >"$WORK/process_timing"
+    fi
+    echo "$rc $t $s $e" >"$WORK/res.$3"
 }
+
+# said I: what client I said beyond its -v counters (an error, a warning).
+said() { grep -v -E '^client: (segments|resent|dropped|srtt|congestion|SACK|carrier|timing)' "$WORK/err.$1" | tail -1; }
 
 # flows KEY ALGO RATE QUEUE FILE BYTES N RUN: N clients at once through one
 # bottleneck; records goodput shares, Jain's index, drops, retransmissions.
@@ -193,20 +210,24 @@ flows() {
     local ok=1
     for i in $(seq "$n"); do
         read -r rc _ _ <"$WORK/res.$i"
-        [ "$rc" = 0 ] || { ok=0; note_fail "$key run $run: client $i exit $rc: $(tail -1 "$WORK/err.$i")"; }
-        [ -s "$WORK/err.$i" ] && log "$key run $run: client $i said: $(tail -1 "$WORK/err.$i")"
+        [ "$rc" = 0 ] || { ok=0; note_fail "$key run $run: client $i exit $rc: $(said "$i")"; }
+        [ -n "$(said "$i")" ] && log "$key run $run: client $i said: $(said "$i")"
     done
     [ "$ok" = 1 ] || return
-    local link agg jain
+    local link agg jain pagg
     link=$(bps "$rate")
     # Aggregate: all the bytes over first start to last end; Jain's index
-    # over each flow's own goodput.
-    read -r agg jain < <(cat "$WORK"/res.* | awk -v b="$bytes" '{
+    # over each flow's own goodput.  pagg: the same over the processes'
+    # wall times.
+    read -r agg jain pagg < <(cat "$WORK"/res.* | awk -v b="$bytes" '{
         r = b * 8 / ($3 - $2); s += r; q += r * r; n++
         if (n == 1 || $2 < first) first = $2
-        if (n == 1 || $3 > last) last = $3 }
-        END { printf "%.0f %.4f\n", n * b * 8 / (last - first), s * s / (n * q) }')
+        if (n == 1 || $3 > last) last = $3
+        if (n == 1 || $4 < pfirst) pfirst = $4
+        if (n == 1 || $5 > plast) plast = $5 }
+        END { printf "%.0f %.4f %.0f\n", n * b * 8 / (last - first), s * s / (n * q), n * b * 8 / (plast - pfirst) }')
     rec "${key}_share" "$(calc "$agg / $link")"
+    rec "${key}_pshare" "$(calc "$pagg / $link")"
     rec "${key}_jain" "$jain"
     rec "${key}_drops" "$DROPS"
     rec "${key}_rexmit" "$REXMIT"
@@ -269,7 +290,7 @@ mix() {
     local b
     for i in $(seq "$i"); do
         read -r rc st en <"$WORK/res.$i"
-        [ "$rc" = 0 ] || { note_fail "mix run $run: client $i exit $rc: $(tail -1 "$WORK/err.$i")"; return; }
+        [ "$rc" = 0 ] || { note_fail "mix run $run: client $i exit $rc: $(said "$i")"; return; }
         b=$(bytes_of "$(tr ' ' '\n' <<<"$MIX" | awk -v i="$i" 'NF && ++n == i')" big)
         rec "mix_${i}_share" "$(calc "$b * 8 / ($en - $st) / $link")"
         shares+="$(calc "$b * 8 / ($en - $st) / $link") "
@@ -351,22 +372,22 @@ echo "- $RUNS runs of each; $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git -C "$
 echo "- window $WINDOW and MSS ${MSS:-536 (the udp default)} on both ends; delay ${DELAY_MS} ms each way; drop-tail queue of one bandwidth-delay product (rate x ${DELAY_MS}x2 ms); no random loss"
 [ "$HAVE_CC" = 1 ] || echo "- the client has no -c: the transport's only behaviour (no congestion control; the window is the window)"
 echo
-echo "| Algorithm | Path | Flows x bytes | Goodput, % of link (min–max) | Jain | Drops at the bottleneck | Server retransmissions | Mean queue, bytes | linkem's kernel drops |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| Algorithm | Path | Flows x bytes | Goodput, % of link (min–max) | Jain | Drops at the bottleneck | Server retransmissions | Mean queue, bytes | linkem's kernel drops | Over the processes' wall time |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 for algo in $CC_LIST; do
     k=$(tr -c 'a-z0-9\n' '_' <<<"$algo")
-    echo "| $algo | $RATE, queue $FAST_Q B | 1 x $(bytes_of "$algo" big) | $(med "${k}_one_share" pct) | — | $(med "${k}_one_drops") | $(med "${k}_one_rexmit") | $(med "${k}_one_qmean") | $(med "${k}_one_kdrops") |"
-    echo "| $algo | $RATE, queue $FAST_Q B | $FLOWS x $(bytes_of "$algo" big) | $(med "${k}_many_share" pct) aggregate | $(med "${k}_many_jain" frac) | $(med "${k}_many_drops") | $(med "${k}_many_rexmit") | $(med "${k}_many_qmean") | $(med "${k}_many_kdrops") |"
-    echo "| $algo | $SLOW_RATE, queue $SLOW_Q B | 1 x $(bytes_of "$algo" small) | $(med "${k}_slow_share" pct) | — | $(med "${k}_slow_drops") | $(med "${k}_slow_rexmit") | $(med "${k}_slow_qmean") | $(med "${k}_slow_kdrops") |"
+    echo "| $algo | $RATE, queue $FAST_Q B | 1 x $(bytes_of "$algo" big) | $(med "${k}_one_share" pct) | — | $(med "${k}_one_drops") | $(med "${k}_one_rexmit") | $(med "${k}_one_qmean") | $(med "${k}_one_kdrops") | $(med "${k}_one_pshare" pct) |"
+    echo "| $algo | $RATE, queue $FAST_Q B | $FLOWS x $(bytes_of "$algo" big) | $(med "${k}_many_share" pct) aggregate | $(med "${k}_many_jain" frac) | $(med "${k}_many_drops") | $(med "${k}_many_rexmit") | $(med "${k}_many_qmean") | $(med "${k}_many_kdrops") | $(med "${k}_many_pshare" pct) |"
+    echo "| $algo | $SLOW_RATE, queue $SLOW_Q B | 1 x $(bytes_of "$algo" small) | $(med "${k}_slow_share" pct) | — | $(med "${k}_slow_drops") | $(med "${k}_slow_rexmit") | $(med "${k}_slow_qmean") | $(med "${k}_slow_kdrops") | $(med "${k}_slow_pshare" pct) |"
 done
 if [ -s "$WORK/m/mix_jain" ]; then
     i=0
     for a in $MIX; do
         i=$((i + 1))
-        echo "| mix: flow $i of \"$MIX\" | $RATE, queue $FAST_Q B | its share of the link, 1 x $(bytes_of "$a" big) | $(med "mix_${i}_share" pct) | $([ $i = 1 ] && med mix_jain frac) | | | | |"
+        echo "| mix: flow $i of \"$MIX\" | $RATE, queue $FAST_Q B | its share of the link, 1 x $(bytes_of "$a" big) | $(med "mix_${i}_share" pct) | $([ $i = 1 ] && med mix_jain frac) | | | | | |"
     done
 elif [ "$HAVE_CC" != 1 ]; then
-    echo "| mix \"$MIX\" | — | not run: the client has no -c | | | | | | |"
+    echo "| mix \"$MIX\" | — | not run: the client has no -c | | | | | | | |"
 fi
 has loss && {
 echo
@@ -400,6 +421,15 @@ for profile in none classic $LOSSES; do
 done
 }
 echo
+if [ -e "$WORK/process_timing" ]; then
+    echo "Goodput is file bytes over the client process's wall time (this client prints no"
+    echo "timing line), as a share of the link rate."
+else
+    echo "Goodput is file bytes over the time from the client's connect call to the file's"
+    echo "last byte in its hands (client -v's timing line), as a share of the link rate; the"
+    echo "last column takes the client process's wall time instead (its start-up and the"
+    echo "close after the last byte included, as this table did before)."
+fi
 echo "Kernel drops are datagrams the kernel dropped on linkem's own sockets (receive"
 echo "buffer full, SO_RXQ_OVFL): losses that are not the emulated link's."
 echo "Goodput counts file bytes only; the link also carries each segment's 20-byte"

@@ -166,6 +166,37 @@ static void test_newreno_no_growth_when_not_cwnd_limited(void)
     h_free(&h);
 }
 
+/* Sender silly window avoidance under cwnd: an ACK that opens cwnd by less
+ * than an MSS sends nothing (before: a segment of those few bytes), and
+ * full segments go once a whole MSS fits.  Where the last queued bytes
+ * are less than an MSS, they go. */
+static void test_cwnd_sends_whole_segments(void)
+{
+    const struct cc_algo *algos[] = {&cc_newreno, &cc_cubic};
+    for (unsigned a = 0; a < 2; a++) {
+        struct harness h;
+        full_window(&h, algos[a]);
+        peer_ack(&h, DATA + 100); /* cwnd + 100, flight - 100: 200 bytes of room */
+        CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 100);
+        EXPECT_NOUT(&h, 0);
+        peer_ack(&h, DATA + MSS); /* cwnd + 436 more: two whole segments of room */
+        CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + MSS);
+        EXPECT_NOUT(&h, 2);
+        EXPECT_SEG(&h, 0, TH_ACK, END, 5001, WIN, MSS);
+        EXPECT_SEG(&h, 1, TH_ACK, END + MSS, 5001, WIN, MSS);
+        h_free(&h);
+    }
+    /* Only 100 bytes queued beyond the window: they go at once. */
+    struct harness h;
+    est_cc(&h, &cc_newreno);
+    h_write_n(&h, IW + 100);
+    h_clear(&h);
+    peer_ack(&h, DATA + 100);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, END, 5001, WIN, 100);
+    h_free(&h);
+}
+
 /* Congestion avoidance: one MSS once a whole cwnd has been acknowledged. */
 static void test_newreno_avoidance_one_mss_per_rtt(void)
 {
@@ -384,6 +415,199 @@ static void test_cubic_slow_start_per_ack(void)
     h_free(&h);
 }
 
+/* ======================= HyStart: the first slow start's exit ============ */
+
+#define PATH_RTT 20000u /* us */
+#define CMSS_HS  1000u
+
+/* ESTABLISHED with algo after a handshake of PATH_RTT (the RTO is then
+ * far above it), hystart as given; the initial window sent, more queued. */
+static void est_path(struct harness *h, const struct cc_algo *algo, bool hystart)
+{
+    h_init(h, WIN);
+    h->tcb.cfg.cc = algo;
+    h->tcb.cfg.hystart = hystart;
+    h_open_active(h, 1000);
+    h->now += PATH_RTT;
+    h_input(h, synack(5000, 1001, WIN));
+    CU_ASSERT_FATAL(h->tcb.state == TCPS_ESTABLISHED);
+    h_clear(h);
+    h_write_n(h, 60000);
+    CU_ASSERT_EQUAL_FATAL(h->nout, 10);
+}
+
+/* One RTT later, the initial window's ten segments are ACKed one by one,
+ * spacing us apart; returns the first ACK after which slow start had
+ * given way (to CSS, or to congestion avoidance), 1..10, or 0. */
+static unsigned ack_train(struct harness *h, stcp_usec_t spacing)
+{
+    h->now += PATH_RTT;
+    for (unsigned k = 1; k <= 10; k++) {
+        if (k > 1)
+            h->now += spacing;
+        peer_ack(h, DATA + k * MSS);
+        if (h->tcb.cc.ssthresh != UINT32_MAX || h->tcb.cc.hs.css_baseline)
+            return k;
+    }
+    return 0;
+}
+
+/* ACKs back to back (2 ms apart) for more than half the RTT (10 ms): the
+ * flight fills the path, and newreno's slow start gives way to CSS -- at
+ * the seventh ACK (12 ms into the train; cwnd 17 segments, above the 16
+ * below which HyStart does nothing), with the path's least RTT (20 ms) as
+ * the baseline.  The next ACK grows cwnd by a quarter of slow start's
+ * growth.  Cubic takes RFC 9406's RTTs alone (cc_cubic.c says why): the
+ * same train leaves it in slow start. */
+static void test_hystart_ack_train_ends_slow_start(void)
+{
+    struct harness h;
+    est_path(&h, &cc_newreno, true);
+    CU_ASSERT_EQUAL(ack_train(&h, 2000), 7);
+    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 7 * MSS);
+    CU_ASSERT_EQUAL(h.tcb.cc.hs.css_baseline, PATH_RTT);
+    CU_ASSERT(h.tcb.cc.hs.css_by_train);
+    CU_ASSERT_EQUAL(h.tcb.cc.ssthresh, UINT32_MAX);
+    h.now += 2000;
+    peer_ack(&h, DATA + 8 * MSS);
+    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 7 * MSS + MSS / 4);
+    h_free(&h);
+    est_path(&h, &cc_cubic, true);
+    CU_ASSERT_EQUAL(ack_train(&h, 2000), 0);
+    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 10 * MSS); /* slow start throughout */
+    h_free(&h);
+    /* 3 ms apart is still back to back on a 20 ms path (gaps up to a
+     * quarter of the RTT): 12 ms into the train cwnd is 15 segments, below
+     * HyStart's 16, so the sixth ACK (15 ms) ends slow start. */
+    est_path(&h, &cc_newreno, true);
+    CU_ASSERT_EQUAL(ack_train(&h, 3000), 6);
+    h_free(&h);
+}
+
+/* The same ACKs 6 ms apart are no train (gaps above a quarter of the RTT:
+ * the path is idle between them), and with HyStart off (STCP_HYSTART=0)
+ * even a train does not end slow start. */
+static void test_hystart_no_exit_without_train(void)
+{
+    struct harness h;
+    est_path(&h, &cc_newreno, true);
+    CU_ASSERT_EQUAL(ack_train(&h, 6000), 0);
+    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 10 * MSS); /* slow start throughout */
+    h_free(&h);
+    est_path(&h, &cc_newreno, false);
+    CU_ASSERT_EQUAL(ack_train(&h, 2000), 0);
+    CU_ASSERT_EQUAL(h.tcb.cc.cwnd, IW + 10 * MSS);
+    h_free(&h);
+}
+
+/* RFC 9406 by its hooks, MSS 1000, cwnd 20 MSS, ACKs 10 ms apart (no
+ * train).  round(): one round of n ACKs of 2 MSS with RTT sample rtt; the
+ * first ACK passes the last round's end (snd_una reaches snd_max). */
+struct hs_path {
+    struct cc_state cc;
+    uint64_t now;
+};
+
+static void hs_path_init(struct hs_path *p)
+{
+    memset(p, 0, sizeof *p);
+    p->cc.algo = &cc_newreno;
+    p->cc.mss = CMSS_HS;
+    p->cc.max_cwnd = 1u << 30;
+    p->cc.hystart = true;
+    cc_newreno.init(&p->cc, 0);
+    p->cc.cwnd = 20 * CMSS_HS;
+    p->now = 10 * 1000000ull;
+}
+
+static uint64_t hs_spacing = 10000; /* us between ACKs: no train */
+
+static void hs_ack(struct hs_path *p, uint64_t rtt)
+{
+    p->now += hs_spacing;
+    p->cc.snd_una += 2 * CMSS_HS;
+    cc_newreno.on_rtt_sample(&p->cc, rtt, rtt);
+    cc_newreno.on_ack(&p->cc, 2 * CMSS_HS, p->now);
+}
+
+static void hs_round(struct hs_path *p, unsigned n, uint64_t rtt)
+{
+    p->cc.snd_una = p->cc.snd_max;   /* the last round's data all ACKed */
+    p->cc.snd_max += 1000 * CMSS_HS; /* this round's, sent meanwhile */
+    p->cc.snd_una -= 2 * CMSS_HS;    /* hs_ack adds it back */
+    for (unsigned i = 0; i < n; i++)
+        hs_ack(p, rtt);
+}
+
+/* A round whose least RTT is 4 ms (RFC 9406's MIN_RTT_THRESH; 20/8 is
+ * less) above the last round's: after its eighth sample (N_RTT_SAMPLE),
+ * Conservative Slow Start -- growth a quarter of slow start's -- and after
+ * CSS_ROUNDS (5) rounds in CSS, ssthresh = cwnd. */
+static void test_hystart_delay_rise_css_then_avoidance(void)
+{
+    struct hs_path p;
+    hs_path_init(&p);
+    hs_round(&p, 8, 20000);
+    CU_ASSERT_EQUAL(p.cc.cwnd, 36 * CMSS_HS); /* slow start: 2 MSS per ACK */
+    hs_round(&p, 7, 24000);
+    CU_ASSERT_EQUAL(p.cc.cwnd, 50 * CMSS_HS); /* seven samples: not yet */
+    hs_ack(&p, 24000);                        /* the eighth: rise seen */
+    CU_ASSERT_EQUAL(p.cc.hs.css_baseline, 24000);
+    uint32_t before = p.cc.cwnd;
+    hs_ack(&p, 24000);
+    CU_ASSERT_EQUAL(p.cc.cwnd - before, 2 * CMSS_HS / 4); /* CSS */
+    for (unsigned r = 1; r < 5; r++) {
+        hs_round(&p, 8, 24000);
+        CU_ASSERT_EQUAL(p.cc.ssthresh, UINT32_MAX);
+    }
+    hs_round(&p, 1, 24000); /* the fifth round in CSS begins: done */
+    CU_ASSERT_EQUAL(p.cc.ssthresh, p.cc.cwnd);
+    CU_ASSERT_EQUAL(p.cc.hs.left, CC_SS_LEFT_DELAY);
+}
+
+/* A CSS the ACK train began (ACKs 0.5 ms apart for more than half of the
+ * 20 ms RTT) has the path's least RTT as its baseline, and lasts
+ * CSS_ROUNDS rounds, however the RTT rises meanwhile (RFC 9406's CSS):
+ * then ssthresh = cwnd. */
+static void test_hystart_train_css_lasts_its_rounds(void)
+{
+    struct hs_path p;
+    hs_path_init(&p);
+    hs_spacing = 500;
+    hs_round(&p, 22, 20000); /* 21 gaps of 0.5 ms: 10.5 ms of train */
+    CU_ASSERT(p.cc.hs.css_by_train);
+    CU_ASSERT_EQUAL(p.cc.hs.css_baseline, 20000);
+    hs_spacing = 10000;
+    for (unsigned r = 1; r < 5; r++) {
+        uint32_t before = p.cc.cwnd;
+        hs_round(&p, 8, 30000);
+        CU_ASSERT_EQUAL(p.cc.cwnd - before, 8 * 2 * CMSS_HS / 4); /* CSS's growth */
+        CU_ASSERT_EQUAL(p.cc.ssthresh, UINT32_MAX);
+    }
+    hs_round(&p, 1, 30000); /* the fifth round in CSS begins */
+    CU_ASSERT_EQUAL(p.cc.ssthresh, p.cc.cwnd);
+    CU_ASSERT_EQUAL(p.cc.hs.left, CC_SS_LEFT_TRAIN);
+}
+
+/* A rise of less than 4 ms is no signal; and a round in CSS whose least
+ * RTT falls below the baseline was jitter: back to slow start. */
+static void test_hystart_delay_jitter_resumes_slow_start(void)
+{
+    struct hs_path p;
+    hs_path_init(&p);
+    hs_round(&p, 8, 20000);
+    hs_round(&p, 8, 23999);
+    CU_ASSERT_EQUAL(p.cc.hs.css_baseline, 0); /* 3.999 ms: no */
+    hs_round(&p, 8, 28000);                   /* 4.001 ms over 23.999 */
+    CU_ASSERT_EQUAL(p.cc.hs.css_baseline, 28000);
+    hs_round(&p, 8, 21000); /* RTT down again: the rise was jitter */
+    CU_ASSERT_EQUAL(p.cc.hs.css_baseline, 0);
+    uint32_t before = p.cc.cwnd;
+    hs_ack(&p, 21000);
+    CU_ASSERT_EQUAL(p.cc.cwnd - before, 2 * CMSS_HS); /* slow start again */
+    CU_ASSERT_EQUAL(p.cc.ssthresh, UINT32_MAX);
+}
+
 /* ======================= CUBIC, against RFC 9438 ========================= */
 
 #define CMSS 1000u
@@ -574,6 +798,14 @@ void register_cc_suites(void)
         {"newreno: slow start after a timeout", test_newreno_slow_start_after_timeout},
         {"newreno: no growth when not cwnd-limited", test_newreno_no_growth_when_not_cwnd_limited},
         {"newreno: avoidance, one MSS per RTT", test_newreno_avoidance_one_mss_per_rtt},
+        {"cwnd: whole segments only (sender SWS)", test_cwnd_sends_whole_segments},
+        {"hystart: an ACK train ends slow start", test_hystart_ack_train_ends_slow_start},
+        {"hystart: no exit without a train, or when off", test_hystart_no_exit_without_train},
+        {"hystart: RFC 9406 delay rise, CSS, then avoidance",
+         test_hystart_delay_rise_css_then_avoidance},
+        {"hystart: the train's CSS lasts its rounds", test_hystart_train_css_lasts_its_rounds},
+        {"hystart: RFC 9406 jitter resumes slow start",
+         test_hystart_delay_jitter_resumes_slow_start},
         {"newreno: three dupacks halve", test_newreno_three_dupacks_halve},
         {"newreno: ssthresh at least 2 MSS", test_newreno_ssthresh_floor},
         {"newreno: partial then full ACK", test_newreno_partial_then_full_ack},
