@@ -431,9 +431,9 @@ static bool option_valid(int option, long value)
         return value == 0 || value == 1;
     case MYSO_ISN:
         return value >= -1 && value <= 0xffffffffL;
-    case MYSO_RCVTIMEO:
+    case MYSO_RCVTIMEO: /* milliseconds, up to a day as the user timeout */
     case MYSO_USER_TIMEOUT:
-        return value >= 0 && value <= 24L * 3600 * 1000;
+        return value >= 0 && value <= MYSO_USER_TIMEOUT_MAX;
     case MYSO_MSS:
         return value >= 64 && value <= 65495;
     default:

@@ -67,27 +67,27 @@ extern uint32_t mylocalip(uint32_t peer_addr);
  * myconnect; a listening socket passes its options on to the connections it
  * accepts. */
 enum mysock_option {
-    MYSO_WINDOW = 1,     /* largest receive window advertised, and the send window:
-                            1..16777216 bytes (beyond 65535 through window
-                            scaling), default 3072 (the STCP value) */
-    MYSO_RCVBUF = 2,     /* receive queue between transport and myread, bytes;
-                            default max(2 * MYSO_WINDOW, 64 KiB) rounded up
-                            to a whole number of MYSO_MSS */
-    MYSO_SNDBUF = 3,     /* send queue between mywrite and transport, bytes
-                            (with our transport it also holds the bytes in
-                            flight); default max(3 * MYSO_WINDOW, 64 KiB) */
-    MYSO_SYNCOOKIES = 4, /* listening socket: answer SYNs with SYN cookies (0/1) */
-    MYSO_ISN = 5,        /* testing: force the initial sequence number (0..2^32-1),
-                            -1 for a random one (the default) */
-    MYSO_RCVTIMEO = 6,   /* myread gives up after this many milliseconds without
-                            data, returning -1 with errno EAGAIN (0: wait forever) */
-    MYSO_MSS = 7,        /* largest payload we send in one segment, and the MSS option
-                            we announce: 64..65495 bytes; default 536 (STCP_MSS) on
-                            the udp carrier, the path MTU less 40 on IP carriers */
-    MYSO_CC = 8,         /* congestion control, a name: "none" (classic STCP: the
-                            window is the only limit), "newreno" or "cubic"; default
-                            STCP_CC from the environment, else "cubic".  A string:
-                            set and read it with mysetsockopt_str/mygetsockopt_str */
+    MYSO_WINDOW = 1,      /* largest receive window advertised, and the send window:
+                             1..16777216 bytes (beyond 65535 through window
+                             scaling), default 3072 (the STCP value) */
+    MYSO_RCVBUF = 2,      /* receive queue between transport and myread, bytes;
+                             default max(2 * MYSO_WINDOW, 64 KiB) rounded up
+                             to a whole number of MYSO_MSS */
+    MYSO_SNDBUF = 3,      /* send queue between mywrite and transport, bytes
+                             (with our transport it also holds the bytes in
+                             flight); default max(3 * MYSO_WINDOW, 64 KiB) */
+    MYSO_SYNCOOKIES = 4,  /* listening socket: answer SYNs with SYN cookies (0/1) */
+    MYSO_ISN = 5,         /* testing: force the initial sequence number (0..2^32-1),
+                             -1 for a random one (the default) */
+    MYSO_RCVTIMEO = 6,    /* myread gives up after this many milliseconds without
+                             data, returning -1 with errno EAGAIN (0: wait forever) */
+    MYSO_MSS = 7,         /* largest payload we send in one segment, and the MSS option
+                             we announce: 64..65495 bytes; default 536 (STCP_MSS) on
+                             the udp carrier, the path MTU less 40 on IP carriers */
+    MYSO_CC = 8,          /* congestion control, a name: "none" (classic STCP: the
+                             window is the only limit), "newreno" or "cubic"; default
+                             STCP_CC from the environment, else "cubic".  A string:
+                             set and read it with mysetsockopt_str/mygetsockopt_str */
     MYSO_USER_TIMEOUT = 9 /* give up on a silent peer after this many milliseconds
                             without an answer (and 16 unanswered tries), as Linux's
                             TCP_USER_TIMEOUT; 0: STCP_USER_TIMEOUT_MS, else RFC 1122's
@@ -97,6 +97,9 @@ enum mysock_option {
 
 /* The largest MYSO_WINDOW: 16 MiB. */
 #define MYSO_WINDOW_MAX (16L * 1024 * 1024)
+
+/* The largest MYSO_USER_TIMEOUT: one day, in milliseconds. */
+#define MYSO_USER_TIMEOUT_MAX (24L * 3600 * 1000)
 
 extern int mysetsockopt(mysocket_t sd, int option, long value);
 extern int mygetsockopt(mysocket_t sd, int option, long *value);

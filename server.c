@@ -275,9 +275,10 @@ static int send_reply(mysocket_t sd, const char *name, long long length, const c
 }
 
 /* Sends the file and closes fd.  It is closed as soon as its last byte has
- * been read, before that byte is written: a client that takes its reply
- * slowly then holds one descriptor of ours (its connection), not two, so
- * a server holding 10,000 clients stays within 10,000 and a few. */
+ * been read, before that byte is written: a client slow to take the last
+ * 64 KiB of its reply (all of a file up to 64 KiB) then holds one
+ * descriptor of ours (its connection), not two, so a server holding
+ * 10,000 clients of small files stays within 10,000 and a few. */
 static int send_file(mysocket_t sd, int fd, off_t length)
 {
     char buf[65536];

@@ -499,12 +499,18 @@ static void rtt_sample(struct tcb *t, stcp_usec_t r)
     t->rto = rto_estimate(t); /* a fresh sample ends any backoff */
 }
 
-/* Back off after a timeout (RFC 6298 5.5): double, up to rto_max, but
- * never below what the estimates themselves say (a slow path). */
+/* Back off after a timeout (RFC 6298 5.5): double, up to rto_max for the
+ * first max_retries in a row (on loopback heavy loss must not stall a
+ * transfer for seconds), then up to RTO_CEILING (RFC 6298 2.5: at least
+ * 60 s): a peer silent that long is probably gone, and the user timeout
+ * (100 s) must not mean a thousand resends to it.  Never below what the
+ * estimates themselves say (a slow path). */
+#define RTO_CEILING (60 * STCP_SEC)
+
 static void rto_backoff(struct tcb *t)
 {
-    stcp_usec_t cap = MAX(t->cfg.rto_max, rto_estimate(t));
-    t->rto = MIN(t->rto * 2, cap);
+    stcp_usec_t cap = t->backoff > t->cfg.max_retries ? RTO_CEILING : t->cfg.rto_max;
+    t->rto = MIN(t->rto * 2, MAX(cap, rto_estimate(t)));
 }
 
 /* Give up only after max_retries timeouts in a row and abort_silence
@@ -519,6 +525,11 @@ static bool peer_gone(const struct tcb *t, unsigned tries, unsigned max_tries, s
     stcp_usec_t limit = t->state == TCPS_SYN_SENT ? t->cfg.abort_silence_syn : t->cfg.abort_silence;
     return tries > max_tries && now - since >= limit;
 }
+
+/* A flight this many segments or more can reveal a loss by the SACKs or
+ * duplicate ACKs of later segments; a smaller one ("thin") often cannot:
+ * RFC 7765's rrthresh, and Linux's threshold for a thin stream. */
+#define SMALL_FLIGHT_SEGMENTS 4
 
 /* Unanswered keepalives, after abort_silence, that end a connection. */
 #define KEEPALIVE_TRIES 3
@@ -1469,10 +1480,6 @@ static void rack_output(struct tcb *t, stcp_usec_t now)
     }
 }
 
-/* Segments in the network below which the RTO restarts from the oldest
- * (RFC 7765's rrthresh). */
-#define RTOR_SEGMENTS 4
-
 /* The tail loss probe's timer (RFC 8985 7.2): while data is in flight
  * outside recovery, 2 SRTT after the last new data sent or ACKed, but no
  * later than the retransmission timer (the probe then goes instead). */
@@ -1494,8 +1501,9 @@ static void tlp_schedule(struct tcb *t, stcp_usec_t now)
 /* RTO Restart (after RFC 7765): an ACK restarted the timer for RTO from
  * now (RFC 6298 5.3), which gives the oldest segment still in the network
  * up to a round trip more than RTO.  With fewer than four segments in the
- * network no duplicate ACKs or SACKs can reveal its loss, so the timer
- * instead fires RTO after that segment was (last) sent.  Checked after
+ * network a loss at the tail has too few segments after it to be SACKed,
+ * and its repair waits for the timer; so the timer instead fires RTO
+ * after that segment was (last) sent.  Checked after
  * output, when what the windows allow has gone (RFC 7765 asks that no
  * unsent data be ready: here it also applies when the congestion window
  * holds the rest back).  Never earlier than now: if that segment is older
@@ -1504,7 +1512,7 @@ static void tlp_schedule(struct tcb *t, stcp_usec_t now)
 static void rto_restart(struct tcb *t, stcp_usec_t now)
 {
     t->rto_restart_due = false;
-    uint32_t few = RTOR_SEGMENTS * send_mss(t);
+    uint32_t few = SMALL_FLIGHT_SEGMENTS * send_mss(t);
     if (!t->cfg.rto_restart || !rack_on(t) || t->rexmit_at == STCP_NO_TIMER ||
         t->persist_at != STCP_NO_TIMER)
         return;
@@ -2641,8 +2649,8 @@ static void cc_timeout(struct tcb *t, stcp_usec_t now)
     cc_event(t, TCP_CC_TIMEOUT);
 }
 
-/* Linear timeouts for a thin flight (as Linux's tcp_thin_linear_timeouts,
- * after Petlund et al.): with fewer than THIN_SEGMENTS segments in the
+/* Linear timeouts for a thin flight (after Linux's thin-stream linear
+ * timeouts and Petlund et al.): with fewer than SMALL_FLIGHT_SEGMENTS in the
  * network, no duplicate ACKs can start a fast retransmit, and on a lossy
  * path a lone resend or its ACK is lost again often (44% at 25% loss each
  * way), so timeouts in a row are random loss, not a path that got slower.
@@ -2650,22 +2658,25 @@ static void cc_timeout(struct tcb *t, stcp_usec_t now)
  * estimate instead of doubling it (RFC 6298 5.5); after them the backoff
  * resumes.  In the network: with RACK, the pipe (SACKed segments and
  * those taken for lost are not; after a timeout only the resends sent
- * under the loss window are), else what was sent and not SACKed.  Only
+ * under the loss window are), else what was sent and not SACKed.  Unlike
+ * Linux, which counts every segment outstanding, the pipe makes any flow
+ * thin once a timeout has taken its flight for lost, so a bulk flow's
+ * 2nd to 6th timeouts in a row stay at the estimate too.  In ESTABLISHED
+ * only (as Linux): a handshake or a close backs off as RFC 6298 says.  Only
  * for an algorithm with a loss window: it has cut cwnd to one segment, so
  * at most one segment per RTO goes out while no ACK comes; under `none`
  * the backoff is the only brake there is, and stays (README, "Loss
  * recovery"). */
-#define THIN_SEGMENTS        4
 #define THIN_LINEAR_TIMEOUTS 6
 
 static bool thin_linear_timeout(const struct tcb *t)
 {
-    if (!t->cfg.thin_linear || !t->syn_acked || !t->cc.algo || !t->cc.algo->loss_window ||
-        t->backoff > THIN_LINEAR_TIMEOUTS)
+    if (!t->cfg.thin_linear || t->state != TCPS_ESTABLISHED || !t->cc.algo ||
+        !t->cc.algo->loss_window || t->backoff > THIN_LINEAR_TIMEOUTS)
         return false;
     uint32_t out =
         rack_on(t) ? rack_pipe(t) : t->snd_nxt - t->snd_una - sb_sacked_below(&t->sb, t->snd_nxt);
-    return out < THIN_SEGMENTS * send_mss(t);
+    return out < SMALL_FLIGHT_SEGMENTS * send_mss(t);
 }
 
 static void on_rexmit_timeout(struct tcb *t, stcp_usec_t now)
@@ -3433,8 +3444,16 @@ static void user_timeout(mysocket_t sd, struct tcp_config *cfg)
 {
     long ms = stcp_get_option(sd, MYSO_USER_TIMEOUT);
     const char *env = getenv("STCP_USER_TIMEOUT_MS");
-    if (ms <= 0 && env && *env)
-        ms = strtol(env, NULL, 10);
+    if (ms <= 0 && env && *env) {
+        char *end = NULL;
+        errno = 0;
+        long v = strtol(env, &end, 10);
+        if (errno || *end || v < 1 || v > MYSO_USER_TIMEOUT_MAX)
+            stcp_log(sd, STCP_LOG_WARN, "STCP_USER_TIMEOUT_MS=%s ignored: not 1..%ld ms", env,
+                     MYSO_USER_TIMEOUT_MAX);
+        else
+            ms = v;
+    }
     if (ms > 0)
         cfg->abort_silence = cfg->abort_silence_syn = (stcp_usec_t)ms * STCP_MSEC;
 }

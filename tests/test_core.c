@@ -2059,7 +2059,11 @@ static void run_timers_until(struct harness *h, stcp_usec_t start, stcp_usec_t l
 
 /* By default a silent peer is given RFC 1122 4.2.3.5's R2: at least 100 s
  * for data and 3 minutes for a SYN (a peer only starved of CPU is not
- * dropped), and the connection still ends on its own. */
+ * dropped), and the connection still ends on its own.  After the first
+ * max_retries tries the backoff grows towards 60 s, so that wait costs a
+ * few dozen resends, not one per rto_max (about a thousand). */
+#define SILENT_PEER_MAX_RESENDS(h) ((h)->tcb.cfg.max_retries + 12)
+
 static void test_timer_default_user_timeout_rfc1122(void)
 {
     struct harness h;
@@ -2073,17 +2077,33 @@ static void test_timer_default_user_timeout_rfc1122(void)
     EXPECT_STATE(&h, TCPS_CLOSED);
     CU_ASSERT_EQUAL(h.error, ETIMEDOUT);
     CU_ASSERT(h.now - sent >= 100 * STCP_SEC);
+    CU_ASSERT(h.tcb.stats.rexmit_timeout <= SILENT_PEER_MAX_RESENDS(&h));
     h_free(&h);
 
     h_init(&h, H_WINDOW);
     h_open_active(&h, 1000);
-    stcp_usec_t syn = h.now;
-    run_timers_until(&h, syn, 179 * STCP_SEC);
+    stcp_usec_t syn_at = h.now;
+    run_timers_until(&h, syn_at, 179 * STCP_SEC);
     EXPECT_STATE(&h, TCPS_SYN_SENT);
-    run_timers_until(&h, syn, 300 * STCP_SEC);
+    run_timers_until(&h, syn_at, 300 * STCP_SEC);
     EXPECT_STATE(&h, TCPS_CLOSED);
     CU_ASSERT_EQUAL(h.error, ETIMEDOUT);
-    CU_ASSERT(h.now - syn >= 180 * STCP_SEC);
+    CU_ASSERT(h.now - syn_at >= 180 * STCP_SEC);
+    CU_ASSERT(h.tcb.stats.rexmit_timeout <= SILENT_PEER_MAX_RESENDS(&h));
+    h_free(&h);
+
+    /* A SYN whose sender never completes the handshake (or spoofed): the
+     * SYN-ACK is resent a bounded number of times. */
+    h_init(&h, H_WINDOW);
+    h_open_passive(&h, 7000);
+    h_input(&h, syn(300));
+    EXPECT_STATE(&h, TCPS_SYN_RECEIVED);
+    stcp_usec_t synack = h.now;
+    run_timers_until(&h, synack, 300 * STCP_SEC);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT(h.now - synack >= 100 * STCP_SEC);
+    CU_ASSERT(h.tcb.stats.rexmit_timeout > h.tcb.cfg.max_retries);
+    CU_ASSERT(h.tcb.stats.rexmit_timeout <= SILENT_PEER_MAX_RESENDS(&h));
     h_free(&h);
 }
 
