@@ -289,7 +289,7 @@ mix() {
     link=$(bps "$RATE")
     local b
     for i in $(seq "$i"); do
-        read -r rc st en <"$WORK/res.$i"
+        read -r rc st en _ <"$WORK/res.$i"
         [ "$rc" = 0 ] || { note_fail "mix run $run: client $i exit $rc: $(said "$i")"; return; }
         b=$(bytes_of "$(tr ' ' '\n' <<<"$MIX" | awk -v i="$i" 'NF && ++n == i')" big)
         rec "mix_${i}_share" "$(calc "$b * 8 / ($en - $st) / $link")"
