@@ -3437,6 +3437,37 @@ static uint32_t random_isn(void)
     return isn;
 }
 
+/* An on/off switch from the environment: on unless set to "0" (the
+ * switches exist to turn a mechanism off for comparisons). */
+static bool env_switch_on(const char *name)
+{
+    const char *v = getenv(name);
+    return !(v && strcmp(v, "0") == 0);
+}
+
+/* A time in microseconds from the environment, if set. */
+static void env_usec(const char *name, stcp_usec_t *value)
+{
+    const char *v = getenv(name);
+    if (v && *v)
+        *value = strtoull(v, NULL, 10);
+}
+
+/* The transport's experiment knobs (README, "Environment"). */
+static void config_from_env(struct tcp_config *cfg)
+{
+    env_usec("STCP_RTO_MIN_US", &cfg->rto_min);
+    env_usec("STCP_RTO_MAX_US", &cfg->rto_max);
+    env_usec("STCP_RTO_INIT_US", &cfg->rto_initial);
+    cfg->sack = env_switch_on("STCP_SACK"); /* 0: not offered */
+    cfg->wscale = env_switch_on("STCP_WSCALE");
+    cfg->rack = env_switch_on("STCP_RACK");
+    cfg->frto = env_switch_on("STCP_FRTO");
+    cfg->thin_linear = env_switch_on("STCP_THIN_LINEAR");
+    cfg->rto_restart = env_switch_on("STCP_RTOR");
+    cfg->hystart = env_switch_on("STCP_HYSTART");
+}
+
 /* The give-up time (the user timeout, RFC 9293 3.9): MYSO_USER_TIMEOUT,
  * else STCP_USER_TIMEOUT_MS, else RFC 1122's (tcp_config_default).  A
  * configured one applies to the SYN as well, as Linux's TCP_USER_TIMEOUT. */
@@ -3466,31 +3497,8 @@ void transport_init(mysocket_t sd, bool_t is_active)
         cookie = NULL;
     struct tcp_config cfg;
     tcp_config_default(&cfg);
-    const char *rto_min = getenv("STCP_RTO_MIN_US");
-    if (rto_min && *rto_min)
-        cfg.rto_min = strtoull(rto_min, NULL, 10);
-    const char *rto_max = getenv("STCP_RTO_MAX_US");
-    if (rto_max && *rto_max)
-        cfg.rto_max = strtoull(rto_max, NULL, 10);
-    const char *rto_init = getenv("STCP_RTO_INIT_US");
-    if (rto_init && *rto_init)
-        cfg.rto_initial = strtoull(rto_init, NULL, 10);
+    config_from_env(&cfg);
     user_timeout(sd, &cfg);
-    /* STCP_SACK=0 / STCP_WSCALE=0: do not offer them (for comparisons). */
-    const char *sack = getenv("STCP_SACK");
-    cfg.sack = !(sack && strcmp(sack, "0") == 0);
-    const char *wscale = getenv("STCP_WSCALE");
-    cfg.wscale = !(wscale && strcmp(wscale, "0") == 0);
-    const char *rack = getenv("STCP_RACK");
-    cfg.rack = !(rack && strcmp(rack, "0") == 0);
-    const char *frto = getenv("STCP_FRTO");
-    cfg.frto = !(frto && strcmp(frto, "0") == 0);
-    const char *thin = getenv("STCP_THIN_LINEAR");
-    cfg.thin_linear = !(thin && strcmp(thin, "0") == 0);
-    const char *rtor = getenv("STCP_RTOR");
-    cfg.rto_restart = !(rtor && strcmp(rtor, "0") == 0);
-    const char *hystart = getenv("STCP_HYSTART");
-    cfg.hystart = !(hystart && strcmp(hystart, "0") == 0);
     long window = stcp_get_option(sd, MYSO_WINDOW);
     if (window > 0)
         cfg.window = (uint32_t)window;
