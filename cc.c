@@ -105,11 +105,6 @@ void cc_reno_exit_recovery(struct cc_state *cc, uint32_t flight)
 #define HS_TRAIN_GAP          2000  /* us: the least gap that ends a train (Linux: always 2 ms) */
 #define HS_TRAIN_MIN          4000  /* us: a shorter train is no evidence (jitter, loopback) */
 
-static bool seq_before(uint32_t a, uint32_t b)
-{
-    return (int32_t)(a - b) < 0;
-}
-
 void cc_hystart_init(struct cc_state *cc, bool ack_train)
 {
     cc->hs = (struct cc_hystart){0};
@@ -148,6 +143,17 @@ static void hs_new_round(struct cc_state *cc)
     hs->round_begun = true;
     if (hs->css_baseline && ++hs->css_rounds >= HS_CSS_ROUNDS)
         hs_leave(cc);
+}
+
+/* Is the round still on: its end beyond snd_una, but not beyond snd_max?
+ * (An end outside [snd_una, snd_max] is stale: the ACKs that ended the
+ * round did not reach on_ack -- the sender was held back by the peer's
+ * window or the application -- and after 2^31 bytes of that a plain
+ * sequence comparison would say the round had not even begun.) */
+static bool hs_in_round(const struct cc_state *cc)
+{
+    uint32_t ahead = cc->hs.window_end - cc->snd_una;
+    return ahead != 0 && ahead <= cc->snd_max - cc->snd_una;
 }
 
 /* This ACK's RTT sample, into the round's and the path's least RTT. */
@@ -228,7 +234,7 @@ void cc_slow_start_ack(struct cc_state *cc, uint32_t acked, uint64_t now)
         cc_slow_start(cc, acked);
         return;
     }
-    if (!hs->round_begun || !seq_before(cc->snd_una, hs->window_end))
+    if (!hs->round_begun || !hs_in_round(cc))
         hs_new_round(cc);
     hs_take_sample(hs);
     if (cc->ssthresh != UINT32_MAX)

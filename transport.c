@@ -1830,6 +1830,8 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
     }
     sndbuf_drop(&t->sndbuf, MIN(acked, t->sndbuf.len));
     t->snd_una = ack;
+    t->cc.snd_una = ack; /* what cc.h promises before every on_ack */
+    t->cc.snd_max = t->snd_max;
     sb_trim(&t->sb, ack);
     if (seq_lt(t->snd_nxt, ack))
         t->snd_nxt = ack; /* the peer had more than a go-back-N had resent */
@@ -1842,11 +1844,9 @@ static void ack_new_data(struct tcb *t, stcp_usec_t now, uint32_t ack)
     t->backoff = 0;
     if (t->in_recovery)
         recovery_ack(t, now, acked);
-    else if (acked && cwnd_limited && t->cc.algo->on_ack) { /* not for a SYN alone */
-        t->cc.snd_una = t->snd_una;
-        t->cc.snd_max = t->snd_max;
+    else if (acked && cwnd_limited && t->cc.algo->on_ack) /* not for a SYN alone */
         t->cc.algo->on_ack(&t->cc, acked, now);
-    }
+    t->cc.hs.rtt = 0; /* the sample was this ACK's, whether on_ack took it or not */
     t->rexmit_at = t->snd_una == t->snd_max ? STCP_NO_TIMER : now + t->rto;
     t->rto_restart_due = t->rexmit_at != STCP_NO_TIMER;
     t->rack.tlp_rearm = true;

@@ -589,6 +589,24 @@ static void test_hystart_train_css_lasts_its_rounds(void)
     CU_ASSERT_EQUAL(p.cc.hs.left, CC_SS_LEFT_TRAIN);
 }
 
+/* A round whose end went stale -- more than 2^31 bytes acknowledged
+ * without on_ack, the sender held back by the peer's window -- ends at
+ * the next on_ack: CSS still counts its rounds and ends. */
+static void test_hystart_stale_round_end(void)
+{
+    struct hs_path p;
+    hs_path_init(&p);
+    hs_round(&p, 8, 20000);
+    hs_round(&p, 8, 24000);
+    CU_ASSERT_EQUAL(p.cc.hs.css_baseline, 24000); /* in CSS */
+    p.cc.snd_max += 0x80000100u;                  /* sent and ACKed, no on_ack */
+    p.cc.snd_una = p.cc.snd_max;
+    for (unsigned r = 0; r < 5; r++)
+        hs_round(&p, 8, 24000);
+    CU_ASSERT_EQUAL(p.cc.ssthresh, p.cc.cwnd);
+    CU_ASSERT_EQUAL(p.cc.hs.left, CC_SS_LEFT_DELAY);
+}
+
 /* A rise of less than 4 ms is no signal; and a round in CSS whose least
  * RTT falls below the baseline was jitter: back to slow start. */
 static void test_hystart_delay_jitter_resumes_slow_start(void)
@@ -806,6 +824,7 @@ void register_cc_suites(void)
         {"hystart: the train's CSS lasts its rounds", test_hystart_train_css_lasts_its_rounds},
         {"hystart: RFC 9406 jitter resumes slow start",
          test_hystart_delay_jitter_resumes_slow_start},
+        {"hystart: a stale round end (2^31 bytes without on_ack)", test_hystart_stale_round_end},
         {"newreno: three dupacks halve", test_newreno_three_dupacks_halve},
         {"newreno: ssthresh at least 2 MSS", test_newreno_ssthresh_floor},
         {"newreno: partial then full ACK", test_newreno_partial_then_full_ack},
