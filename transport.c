@@ -513,8 +513,9 @@ static void rto_backoff(struct tcb *t)
 static bool peer_gone(const struct tcb *t, unsigned tries, unsigned max_tries, stcp_usec_t now)
 {
     /* Silence counts from when the peer last spoke, or, if later, from
-     * when it began to owe us an answer: an idle spell, when nothing was
-     * asked of it, is not silence. */
+     * when it began to owe us an answer (flight_since: our data, a
+     * zero-window probe or a keepalive went out after an idle spell): an
+     * idle spell, when nothing was asked of it, is not silence. */
     stcp_usec_t since = MAX(t->last_heard, t->flight_since);
     stcp_usec_t limit = t->state == TCPS_SYN_SENT ? t->cfg.abort_silence_syn : t->cfg.abort_silence;
     return tries > max_tries && now - since >= limit;
@@ -1546,6 +1547,11 @@ static void arm_timers(struct tcb *t, stcp_usec_t now)
         if (t->persist_at == STCP_NO_TIMER) {
             t->persist_shift = 0;
             t->persist_at = now + persist_interval(t);
+            /* The peer owes us an answer from the first probe on: a window
+             * that closed long ago, while we had nothing to send, must not
+             * count as silence (peer_gone would then give up after
+             * max_retries probes, a few seconds, not the user timeout). */
+            t->flight_since = now;
         }
     } else if (t->snd_wnd > 0 || !t->syn_acked || (!data_unsent(t) && !data_in_flight(t))) {
         /* Nothing to probe with: a FIN alone is covered by the retransmission
@@ -2763,6 +2769,14 @@ static void on_keepalive(struct tcb *t, stcp_usec_t now)
         tcp_abort(t, ETIMEDOUT);
         return;
     }
+    /* The first keepalive since we heard asks the peer to answer: the
+     * user timeout counts from it.  Before it the connection was idle --
+     * say a request ACKed long ago whose reply a loaded server has not
+     * sent yet, read only now -- and from last_heard alone the fourth
+     * keepalive, 1.5 s after the first, would end it (bench/many.sh with
+     * MANY_HOLD=1 lost one fetch in three runs so). */
+    if (!t->keepalive_sent)
+        t->flight_since = now;
     emit(t, t->snd_nxt - 1, 0, NULL, 0);
     t->keepalive_sent = now;
     t->stats.keepalives++;
