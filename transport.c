@@ -2957,9 +2957,10 @@ struct driver {
     bool unblocked;
     enum tcp_state logged_state;
     uint64_t reported_rexmit_timeout;
-    stcp_usec_t published; /* when stats were last published */
-    struct trace *trace;   /* STCP_TRACE's file; NULL: not tracing */
-    stcp_usec_t now;       /* the time given to the core's current call */
+    unsigned logged_keepalives; /* unanswered keepalives at the last round */
+    stcp_usec_t published;      /* when stats were last published */
+    struct trace *trace;        /* STCP_TRACE's file; NULL: not tracing */
+    stcp_usec_t now;            /* the time given to the core's current call */
 };
 
 /* A connection made from a SYN cookie: what transport_listen_input learnt,
@@ -3372,6 +3373,24 @@ static void handle_events(struct driver *d, unsigned ev)
 
 #define STATS_INTERVAL (10 * STCP_MSEC)
 
+/* How close a keepalive series came to the give-up: one that starts after
+ * more silence than the user timeout (an idle spell), and one the peer
+ * answered only after several (a loaded peer), are logged. */
+static void report_keepalives(struct driver *d, stcp_usec_t now)
+{
+    const struct tcb *t = &d->tcb;
+    unsigned n = t->unanswered_keepalives;
+    if (n == d->logged_keepalives)
+        return;
+    if (n == 1 && now - t->last_heard >= t->cfg.abort_silence)
+        stcp_log(d->sd, STCP_LOG_INFO, "keepalive after %llu ms of silence",
+                 (unsigned long long)((now - t->last_heard) / STCP_MSEC));
+    else if (n == 0 && d->logged_keepalives > 1)
+        stcp_log(d->sd, STCP_LOG_INFO, "keepalive answered after %u unanswered",
+                 d->logged_keepalives);
+    d->logged_keepalives = n;
+}
+
 /* After each round of work: log state changes and timeouts, and publish
  * statistics now and then (and at every state change). */
 static void report_progress(struct driver *d, stcp_usec_t now)
@@ -3390,6 +3409,7 @@ static void report_progress(struct driver *d, stcp_usec_t now)
                  (unsigned long long)t->rttvar, t->backoff);
         d->reported_rexmit_timeout = t->stats.rexmit_timeout;
     }
+    report_keepalives(d, now);
     if (changed || now - d->published >= STATS_INTERVAL) {
         publish_stats(d);
         d->published = now;
