@@ -513,9 +513,8 @@ static void rto_backoff(struct tcb *t)
 static bool peer_gone(const struct tcb *t, unsigned tries, unsigned max_tries, stcp_usec_t now)
 {
     /* Silence counts from when the peer last spoke, or, if later, from
-     * when it began to owe us an answer (flight_since: our data, a
-     * zero-window probe or a keepalive went out after an idle spell): an
-     * idle spell, when nothing was asked of it, is not silence. */
+     * when it began to owe us an answer: an idle spell, when nothing was
+     * asked of it, is not silence. */
     stcp_usec_t since = MAX(t->last_heard, t->flight_since);
     stcp_usec_t limit = t->state == TCPS_SYN_SENT ? t->cfg.abort_silence_syn : t->cfg.abort_silence;
     return tries > max_tries && now - since >= limit;
@@ -2773,8 +2772,10 @@ static void on_keepalive(struct tcb *t, stcp_usec_t now)
      * user timeout counts from it.  Before it the connection was idle --
      * say a request ACKed long ago whose reply a loaded server has not
      * sent yet, read only now -- and from last_heard alone the fourth
-     * keepalive, 1.5 s after the first, would end it (bench/many.sh with
-     * MANY_HOLD=1 lost one fetch in three runs so). */
+     * keepalive, 1.5 s after the first, would end it if the idle spell
+     * was longer than the user timeout (or the user timeout minus the
+     * time a loaded peer takes to answer: in bench/many.sh with
+     * MANY_HOLD=1 a server answered a keepalive only after 92, 46 s). */
     if (!t->keepalive_sent)
         t->flight_since = now;
     emit(t, t->snd_nxt - 1, 0, NULL, 0);

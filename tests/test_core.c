@@ -2100,9 +2100,9 @@ static void run_all_timers_until(struct harness *h, stcp_usec_t start, stcp_usec
 
 /* Idle time is not silence for keepalives either.  A reader starts to wait
  * on a connection whose peer has sent nothing for longer than the user
- * timeout, because nothing was asked of it (bench/many.sh with
- * MANY_HOLD=1: a request ACKed, then its reply slow to come from a loaded
- * server, read last by its client thread): the keepalives get the whole
+ * timeout, because nothing was asked of it (as in bench/many.sh with
+ * MANY_HOLD=1: a request ACKed, its reply slow to come from a loaded
+ * server, read late by its client thread): the keepalives get the whole
  * user timeout from the first one, not KEEPALIVE_TRIES intervals. */
 static void test_timer_keepalive_idle_is_not_silence(void)
 {
