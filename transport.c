@@ -2771,11 +2771,12 @@ static void on_keepalive(struct tcb *t, stcp_usec_t now)
     /* The first keepalive since we heard asks the peer to answer: the
      * user timeout counts from it.  Before it the connection was idle --
      * say a request ACKed long ago whose reply a loaded server has not
-     * sent yet, read only now -- and from last_heard alone the fourth
-     * keepalive, 1.5 s after the first, would end it if the idle spell
-     * was longer than the user timeout (or the user timeout minus the
-     * time a loaded peer takes to answer: in bench/many.sh with
-     * MANY_HOLD=1 a server answered a keepalive only after 92, 46 s). */
+     * sent yet, read only now.  Counted from last_heard, the idle spell
+     * plus the time the peer takes to answer had to stay under the user
+     * timeout (a loaded server took up to 46 s to answer a keepalive in
+     * bench/many.sh with MANY_HOLD=1); after an idle spell longer than
+     * the user timeout the fourth keepalive, 1.5 s after the first,
+     * ended the connection. */
     if (!t->keepalive_sent)
         t->flight_since = now;
     emit(t, t->snd_nxt - 1, 0, NULL, 0);
