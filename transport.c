@@ -1554,6 +1554,11 @@ static void arm_timers(struct tcb *t, stcp_usec_t now)
         if (t->persist_at == STCP_NO_TIMER) {
             t->persist_shift = 0;
             t->persist_at = now + persist_interval(t);
+            /* The peer owes us an answer from the first probe on: a window
+             * that closed long ago, while we had nothing to send, must not
+             * count as silence (peer_gone would then give up after
+             * max_retries probes, a few seconds, not the user timeout). */
+            t->flight_since = now;
         }
     } else if (t->snd_wnd > 0 || !t->syn_acked || (!data_unsent(t) && !data_in_flight(t))) {
         /* Nothing to probe with: a FIN alone is covered by the retransmission
@@ -2774,6 +2779,17 @@ static void on_keepalive(struct tcb *t, stcp_usec_t now)
         tcp_abort(t, ETIMEDOUT);
         return;
     }
+    /* The first keepalive since we heard asks the peer to answer: the
+     * user timeout counts from it.  Before it the connection was idle --
+     * say a request ACKed long ago whose reply a loaded server has not
+     * sent yet, read only now.  Counted from last_heard, the idle spell
+     * plus the time the peer takes to answer had to stay under the user
+     * timeout (a loaded server took up to 46 s to answer a keepalive in
+     * bench/many.sh with MANY_HOLD=1); after an idle spell longer than
+     * the user timeout the fourth keepalive, 1.5 s after the first,
+     * ended the connection. */
+    if (!t->keepalive_sent)
+        t->flight_since = now;
     emit(t, t->snd_nxt - 1, 0, NULL, 0);
     t->keepalive_sent = now;
     t->stats.keepalives++;
@@ -2954,9 +2970,10 @@ struct driver {
     bool unblocked;
     enum tcp_state logged_state;
     uint64_t reported_rexmit_timeout;
-    stcp_usec_t published; /* when stats were last published */
-    struct trace *trace;   /* STCP_TRACE's file; NULL: not tracing */
-    stcp_usec_t now;       /* the time given to the core's current call */
+    unsigned logged_keepalives; /* unanswered keepalives at the last round */
+    stcp_usec_t published;      /* when stats were last published */
+    struct trace *trace;        /* STCP_TRACE's file; NULL: not tracing */
+    stcp_usec_t now;            /* the time given to the core's current call */
 };
 
 /* A connection made from a SYN cookie: what transport_listen_input learnt,
@@ -3369,6 +3386,24 @@ static void handle_events(struct driver *d, unsigned ev)
 
 #define STATS_INTERVAL (10 * STCP_MSEC)
 
+/* How close a keepalive series came to the give-up: one that starts after
+ * more silence than the user timeout (an idle spell), and one the peer
+ * answered only after several (a loaded peer), are logged. */
+static void report_keepalives(struct driver *d, stcp_usec_t now)
+{
+    const struct tcb *t = &d->tcb;
+    unsigned n = t->unanswered_keepalives;
+    if (n == d->logged_keepalives)
+        return;
+    if (n == 1 && now - t->last_heard >= t->cfg.abort_silence)
+        stcp_log(d->sd, STCP_LOG_INFO, "keepalive after %llu ms of silence",
+                 (unsigned long long)((now - t->last_heard) / STCP_MSEC));
+    else if (n == 0 && d->logged_keepalives > 1)
+        stcp_log(d->sd, STCP_LOG_INFO, "keepalive answered after %u unanswered",
+                 d->logged_keepalives);
+    d->logged_keepalives = n;
+}
+
 /* After each round of work: log state changes and timeouts, and publish
  * statistics now and then (and at every state change). */
 static void report_progress(struct driver *d, stcp_usec_t now)
@@ -3387,6 +3422,7 @@ static void report_progress(struct driver *d, stcp_usec_t now)
                  (unsigned long long)t->rttvar, t->backoff);
         d->reported_rexmit_timeout = t->stats.rexmit_timeout;
     }
+    report_keepalives(d, now);
     if (changed || now - d->published >= STATS_INTERVAL) {
         publish_stats(d);
         d->published = now;

@@ -514,8 +514,10 @@ struct tcb {
     /* TIME_WAIT end, or the FIN_WAIT_2 timeout of an orphaned connection. */
     stcp_usec_t close_at;
     stcp_usec_t last_heard;   /* when the peer last sent anything */
-    stcp_usec_t flight_since; /* when the retransmission timer last started from
-                                 idle: silence before it was owed nothing */
+    stcp_usec_t flight_since; /* when the peer began to owe us an answer (the
+                                 retransmission or persist timer started from
+                                 idle, or the first keepalive): silence before
+                                 it was owed nothing */
 
     /* Keepalive: a silent peer is asked to answer (RFC 1122 4.2.3.6), so a
      * receiver notices when the sender has died. */

@@ -2107,6 +2107,65 @@ static void test_timer_default_user_timeout_rfc1122(void)
     h_free(&h);
 }
 
+/* Runs every timer, keepalives too, until the connection fails or limit
+ * has passed since start; the segments are not kept. */
+static void run_all_timers_until(struct harness *h, stcp_usec_t start, stcp_usec_t limit)
+{
+    while (h->tcb.state != TCPS_CLOSED && h->now - start < limit) {
+        stcp_usec_t at = MIN(tcp_next_timer(&h->tcb), start + limit);
+        h_advance(h, at > h->now ? at - h->now : 0);
+        h_clear(h);
+    }
+}
+
+/* Idle time is not silence for keepalives either.  A reader starts to wait
+ * on a connection whose peer has sent nothing for longer than the user
+ * timeout, because nothing was asked of it (as in bench/many.sh with
+ * MANY_HOLD=1: a request ACKed, its reply slow to come from a loaded
+ * server, read late by its client thread): the keepalives get the whole
+ * user timeout from the first one, not KEEPALIVE_TRIES intervals. */
+static void test_timer_keepalive_idle_is_not_silence(void)
+{
+    struct harness h;
+    est(&h, H_WINDOW);
+    h_advance(&h, 2 * h.tcb.cfg.abort_silence); /* idle, and nobody reads */
+    EXPECT_NOUT(&h, 0);
+    h.tcb.reader_waits = true; /* a myread has waited keepalive_idle */
+    h_advance(&h, 0);
+    EXPECT_NOUT(&h, 1);
+    EXPECT_SEG(&h, 0, TH_ACK, 1000, 5001, H_WINDOW, 0); /* snd_nxt - 1 */
+    stcp_usec_t asked = h.now;
+    run_all_timers_until(&h, asked, 99 * STCP_SEC);
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    CU_ASSERT(h.tcb.stats.keepalives > 100);
+    run_all_timers_until(&h, asked, 200 * STCP_SEC);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.error, ETIMEDOUT);
+    CU_ASSERT(h.now - asked >= h.tcb.cfg.abort_silence);
+    h_free(&h);
+}
+
+/* The same for zero-window probes: the window closed longer than the user
+ * timeout ago while we had nothing to send; then the application writes,
+ * and the probes get the whole user timeout from the first one. */
+static void test_timer_persist_idle_is_not_silence(void)
+{
+    struct harness h;
+    est(&h, 0);
+    h_advance(&h, 2 * h.tcb.cfg.abort_silence); /* nothing to send */
+    stcp_usec_t asked = h.now;
+    h_write(&h, "x");
+    CU_ASSERT_FATAL(h.tcb.persist_at != STCP_NO_TIMER);
+    run_timers_until(&h, asked, 99 * STCP_SEC);
+    EXPECT_STATE(&h, TCPS_ESTABLISHED);
+    CU_ASSERT(h.tcb.unanswered_probes > h.tcb.cfg.max_retries);
+    run_timers_until(&h, asked, 200 * STCP_SEC);
+    EXPECT_STATE(&h, TCPS_CLOSED);
+    CU_ASSERT_EQUAL(h.error, ETIMEDOUT);
+    CU_ASSERT(h.now - asked >= h.tcb.cfg.abort_silence);
+    h_free(&h);
+}
+
 /* FIN_WAIT_2 after close: a peer that never sends its FIN is given up on,
  * at the latest after orphan_timeout. */
 static void test_timer_orphan_fin_wait_2(void)
@@ -3112,6 +3171,10 @@ void register_core_suites(void)
         {"connect timeout", test_timer_connect_timeout},
         {"default user timeout: RFC 1122's 100 s for data, 3 min for a SYN",
          test_timer_default_user_timeout_rfc1122},
+        {"keepalives after an idle spell get the whole user timeout",
+         test_timer_keepalive_idle_is_not_silence},
+        {"zero-window probes after an idle spell get the whole user timeout",
+         test_timer_persist_idle_is_not_silence},
         {"orphan FIN_WAIT_2 timeout", test_timer_orphan_fin_wait_2},
         {"unreachable while connecting", test_timer_unreachable_while_connecting},
     };
