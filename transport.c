@@ -533,6 +533,8 @@ static bool peer_gone(const struct tcb *t, unsigned tries, unsigned max_tries, s
 
 /* Unanswered keepalives, after abort_silence, that end a connection. */
 #define KEEPALIVE_TRIES 3
+/* Unanswered keepalives double the interval up to 2^this times it. */
+#define KEEPALIVE_BACKOFF_MAX 4
 
 /* ---- Send times, for RTT samples ---- */
 
@@ -2768,7 +2770,12 @@ static stcp_usec_t keepalive_due(const struct tcb *t)
         return STCP_NO_TIMER;
     if (!t->keepalive_sent)
         return t->last_heard + (t->reader_waits ? t->cfg.keepalive_idle : t->cfg.keepalive_quiet);
-    return t->keepalive_sent + t->cfg.keepalive_interval;
+    /* Unanswered ones back off: 1, 2, 4, then every 8 s (the interval
+     * doubled per unanswered one, up to 16 times it): a dead peer then
+     * costs about 15 keepalives over the 100 s user timeout, not one
+     * every 500 ms. */
+    unsigned shift = MIN(t->unanswered_keepalives, KEEPALIVE_BACKOFF_MAX);
+    return t->keepalive_sent + (t->cfg.keepalive_interval << shift);
 }
 
 /* An old sequence number (snd_nxt - 1): the peer must answer with an ACK. */
