@@ -70,7 +70,9 @@ uint32_t net_sum(uint32_t sum, const void *buf, size_t len)
     return sum;
 }
 
-uint16_t net_tcp_checksum(uint32_t src_ip, uint32_t dst_ip, const void *seg, size_t len)
+/* The sum of the IPv4 pseudo-header a TCP checksum covers (RFC 9293
+ * 3.1): addresses in network order, zero, protocol, TCP length. */
+static uint32_t pseudo_header_sum(uint32_t src_ip, uint32_t dst_ip, size_t len)
 {
     uint8_t pseudo[12];
     memcpy(pseudo, &src_ip, 4);
@@ -79,7 +81,12 @@ uint16_t net_tcp_checksum(uint32_t src_ip, uint32_t dst_ip, const void *seg, siz
     pseudo[9] = IPPROTO_TCP;
     pseudo[10] = (uint8_t)(len >> 8);
     pseudo[11] = (uint8_t)len;
-    uint32_t sum = net_sum(net_sum(0, pseudo, sizeof pseudo), seg, len);
+    return net_sum(0, pseudo, sizeof pseudo);
+}
+
+uint16_t net_tcp_checksum(uint32_t src_ip, uint32_t dst_ip, const void *seg, size_t len)
+{
+    uint32_t sum = net_sum(pseudo_header_sum(src_ip, dst_ip, len), seg, len);
     return htons((uint16_t)~sum);
 }
 
@@ -1017,14 +1024,8 @@ static ssize_t send_scattered(struct net_ep *ep, const struct iovec *iov, int io
     for (int i = 1; i < iovcnt; i++)
         out[i + 1] = iov[i];
     int n = iovcnt + 1;
-    uint8_t pseudo[12];
-    memcpy(pseudo, &ep->local.sin_addr.s_addr, 4);
-    memcpy(pseudo + 4, &ep->peer.sin_addr.s_addr, 4);
-    pseudo[8] = 0;
-    pseudo[9] = IPPROTO_TCP;
-    pseudo[10] = (uint8_t)(len >> 8);
-    pseudo[11] = (uint8_t)len;
-    uint32_t sum = net_sum_iov(net_sum(0, pseudo, sizeof pseudo), out, n);
+    uint32_t sum = net_sum_iov(
+        pseudo_header_sum(ep->local.sin_addr.s_addr, ep->peer.sin_addr.s_addr, len), out, n);
     h.th_sum = htons((uint16_t)~sum);
     if (ep->corked && batch_hold(ep, out, n, len))
         return (ssize_t)len;
@@ -1074,13 +1075,21 @@ ssize_t net_send_segment(struct net_ep *ep, const struct sockaddr_in *local,
 
 /* ======================== Segments: receiving ============================= */
 
+/* A segment of len bytes whose first 20 are at seg: a sane size and data
+ * offset, and the ports of the datagram that carried it. */
+static bool segment_header_ok(const void *seg, size_t len, const struct sockaddr_in *peer,
+                              const struct sockaddr_in *local)
+{
+    const STCPHeader *h = seg;
+    return len >= sizeof(STCPHeader) && len <= NET_MAX_SEGMENT && h->th_off >= 5 &&
+           (size_t)h->th_off * 4 <= len && h->th_dport == local->sin_port &&
+           h->th_sport == peer->sin_port;
+}
+
 int net_check_segment(const void *seg, size_t len, const struct sockaddr_in *peer,
                       const struct sockaddr_in *local, struct net_counters *ctr)
 {
-    const STCPHeader *h = seg;
-    if (len < sizeof(STCPHeader) || len > NET_MAX_SEGMENT || h->th_off < 5 ||
-        (size_t)h->th_off * 4 > len || h->th_dport != local->sin_port ||
-        h->th_sport != peer->sin_port) {
+    if (!segment_header_ok(seg, len, peer, local)) {
         if (ctr)
             NET_COUNT(ctr, malformed);
         return -1;
@@ -1148,24 +1157,15 @@ ssize_t net_recv_segment_split(struct net_ep *ep, struct net_rx_split *rx, struc
         size_t head = MIN(len, rx->hdr_len);
         rx->in_room = MIN(len - head, rx->room_len);
         size_t spilled = len - head - rx->in_room;
-        const STCPHeader *h = (const STCPHeader *)rx->hdr;
-        if (truncated || len < sizeof(STCPHeader) || len > NET_MAX_SEGMENT || h->th_off < 5 ||
-            (size_t)h->th_off * 4 > len || h->th_dport != local->sin_port ||
-            h->th_sport != peer->sin_port) {
+        if (truncated || !segment_header_ok(rx->hdr, len, peer, local)) {
             NET_COUNT(ep->ctr, malformed);
             log_bad_segment(ep, n, peer);
             continue;
         }
-        uint8_t pseudo[12];
-        memcpy(pseudo, &peer->sin_addr.s_addr, 4);
-        memcpy(pseudo + 4, &local->sin_addr.s_addr, 4);
-        pseudo[8] = 0;
-        pseudo[9] = IPPROTO_TCP;
-        pseudo[10] = (uint8_t)(len >> 8);
-        pseudo[11] = (uint8_t)len;
         iov[1].iov_len = rx->in_room;
         iov[2].iov_len = spilled;
-        uint32_t sum = net_sum_iov(net_sum(0, pseudo, sizeof pseudo), iov, 3);
+        uint32_t sum = net_sum_iov(
+            pseudo_header_sum(peer->sin_addr.s_addr, local->sin_addr.s_addr, len), iov, 3);
         if ((uint16_t)~sum != 0) {
             NET_COUNT(ep->ctr, bad_checksum);
             log_bad_segment(ep, n, peer);
