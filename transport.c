@@ -447,6 +447,12 @@ static uint32_t sb_sacked_below(const struct tcp_scoreboard *sb, uint32_t seq)
     return bytes;
 }
 
+/* Bytes sent from snd_una up to end that the peer has not SACKed. */
+static uint32_t unsacked_below(const struct tcb *t, uint32_t end)
+{
+    return end - t->snd_una - sb_sacked_below(&t->sb, end);
+}
+
 /* How much of the len bytes from seq (unSACKed itself) come before the
  * next SACKed range. */
 static uint32_t sb_unsacked_len(const struct tcp_scoreboard *sb, uint32_t seq, uint32_t len)
@@ -1284,7 +1290,7 @@ static void resend_rewound(struct tcb *t, stcp_usec_t now, uint32_t wnd)
         uint32_t data_end = t->snd_max - (t->fin_sent ? 1 : 0);
         /* What the peer has SACKed since the timeout is not sent again. */
         sb_skip_sacked(&t->sb, &t->snd_nxt, data_end);
-        uint32_t flight = t->snd_nxt - t->snd_una - sb_sacked_below(&t->sb, t->snd_nxt);
+        uint32_t flight = unsacked_below(t, t->snd_nxt);
         uint32_t usable = wnd > flight ? wnd - flight : 0;
         uint32_t left = sb_unsacked_len(&t->sb, t->snd_nxt, data_end - t->snd_nxt);
         uint32_t len = MIN(MIN(send_mss(t), left), usable);
@@ -1521,7 +1527,7 @@ static void rto_restart(struct tcb *t, stcp_usec_t now)
     /* Outside recovery nothing is taken for lost, so the pipe is at least
      * what is sent and not SACKed: a cheap test first, before walking the
      * sent log (a large window's transfer acknowledges thousands). */
-    uint32_t unsacked = t->snd_max - t->snd_una - sb_sacked_below(&t->sb, t->snd_max);
+    uint32_t unsacked = unsacked_below(t, t->snd_max);
     if ((!t->in_recovery && unsacked >= few) || rack_pipe(t) >= few)
         return;
     stcp_usec_t oldest = STCP_NO_TIMER;
@@ -2681,8 +2687,7 @@ static bool thin_linear_timeout(const struct tcb *t)
     if (!t->cfg.thin_linear || t->state != TCPS_ESTABLISHED || !t->cc.algo ||
         !t->cc.algo->loss_window || t->backoff > THIN_LINEAR_TIMEOUTS)
         return false;
-    uint32_t out =
-        rack_on(t) ? rack_pipe(t) : t->snd_nxt - t->snd_una - sb_sacked_below(&t->sb, t->snd_nxt);
+    uint32_t out = rack_on(t) ? rack_pipe(t) : unsacked_below(t, t->snd_nxt);
     return out < SMALL_FLIGHT_SEGMENTS * send_mss(t);
 }
 
