@@ -43,6 +43,13 @@ size_t byteq_get(struct byteq *q, void *dst, size_t len);
 size_t byteq_drop(struct byteq *q, size_t len);
 /* byteq_put of len bytes took nothing for want of memory. */
 bool byteq_put_failed(const struct byteq *q, size_t len);
+/* A put in two steps, so that the copy can be made without the lock: the
+ * free space after the queued bytes, in one piece of at most max bytes
+ * (*room of them; NULL if the queue is full or out of memory), then
+ * byteq_commit of what was written there.  Only one writer may hold a
+ * piece, and nothing else writes the free space meanwhile. */
+uint8_t *byteq_tail(struct byteq *q, size_t max, size_t *room);
+void byteq_commit(struct byteq *q, size_t len);
 
 /* ---- Segments a listener forwards to a connection -------------------------- */
 
@@ -92,6 +99,8 @@ struct conn {
 
     struct byteq sndq;             /* mywrite -> transport */
     size_t sndq_taken;             /* its first bytes, the transport's (stcp_app_take) */
+    bool writing;                  /* a mywrite copies into sndq's free space, unlocked */
+    unsigned writers_queued;       /* mywrites waiting for it to finish */
     struct byteq rcvq;             /* transport -> myread */
     pthread_cond_t rd_cv, wr_cv;   /* myread / mywrite wait here */
     bool wake_reader, wake_writer; /* signals owed, sent when the transport waits */

@@ -1,10 +1,14 @@
 /* duplex.c -- a full-duplex exchange through libstcp.a, using only mysock.h.
  *
- *   duplex [-U] [-n BYTES] [-w WINDOW] [-s] [-r RUNS]
+ *   duplex [-U] [-n BYTES] [-w WINDOW] [-s] [-r RUNS] [-W WRITERS]
  *       Both ends of one connection (in this process) write BYTES while
  *       reading the other's BYTES, check every byte, then close: one end
  *       after the other, or with -s both at the same moment (simultaneous
- *       close).  -r repeats the whole exchange.  Exit 0 if all was well.
+ *       close).  -r repeats the whole exchange.  -W: each end's BYTES are
+ *       written by WRITERS threads (2-4) at once, on the same socket, in
+ *       pieces of 8 KiB, 32 KiB, 128 KiB and 512 KiB; each byte says whose
+ *       it is (its low 2 bits), and the reader checks every writer's bytes
+ *       arrive whole and in their order.  Exit 0 if all was well.
  *   duplex -i SECONDS
  *       Open a connection, leave it idle, and print the CPU time the
  *       process used while idle: "idle: S s, cpu U ms".
@@ -13,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +27,8 @@
 
 #include "mysock.h"
 
+#define MAX_WRITERS 4
+
 struct end {
     const char *name;
     mysocket_t sd;
@@ -29,6 +36,15 @@ struct end {
     size_t bytes;
     int write_err, read_err;
     size_t got;
+    size_t got_of[MAX_WRITERS]; /* -W: bytes read of each of the peer's writers */
+};
+
+static unsigned writers = 1; /* -W */
+
+/* One writer thread of an end: with -W, number k of them. */
+struct writer_arg {
+    struct end *e;
+    unsigned k;
 };
 
 static pthread_barrier_t close_barrier;
@@ -39,23 +55,51 @@ static uint8_t pattern(unsigned tag, size_t i)
     return (uint8_t)((i * 131 + (i >> 9) + tag * 17) & 0xff);
 }
 
+/* Writer k's share of an end's bytes. */
+static size_t share(size_t bytes, unsigned k)
+{
+    return bytes / writers + (k + 1 == writers ? bytes % writers : 0);
+}
+
+/* Byte i of writer k's share: the end's pattern, and with -W, k in the low
+ * two bits. */
+static uint8_t writer_byte(unsigned tag, unsigned k, size_t i)
+{
+    return writers > 1 ? (uint8_t)((pattern(tag, i) & ~3u) | k) : pattern(tag, i);
+}
+
 static void *writer(void *arg)
 {
-    struct end *e = arg;
-    uint8_t buf[8192];
-    size_t sent = 0;
-    while (sent < e->bytes) {
-        size_t n = e->bytes - sent < sizeof buf ? e->bytes - sent : sizeof buf;
+    const struct writer_arg *wa = arg;
+    struct end *e = wa->e;
+    size_t cap = writers > 1 ? (size_t)8192 << (2 * wa->k) : 8192;
+    uint8_t *buf = malloc(cap);
+    size_t sent = 0, bytes = share(e->bytes, wa->k);
+    while (buf && sent < bytes) {
+        size_t n = bytes - sent < cap ? bytes - sent : cap;
         for (size_t i = 0; i < n; i++)
-            buf[i] = pattern(e->tag, sent + i);
+            buf[i] = writer_byte(e->tag, wa->k, sent + i);
         int w = mywrite(e->sd, buf, n);
         if (w <= 0) {
             e->write_err = errno ? errno : EIO;
-            return NULL;
+            break;
         }
         sent += (size_t)w;
     }
+    if (!buf)
+        e->write_err = ENOMEM;
+    free(buf);
     return NULL;
+}
+
+/* Is b the next byte of the peer's (with -W: of its writer's) bytes? */
+static bool byte_expected(struct end *e, uint8_t b)
+{
+    unsigned k = writers > 1 ? b & 3u : 0;
+    if (k >= writers || b != writer_byte(e->tag ^ 1, k, e->got_of[k]))
+        return false;
+    e->got_of[k]++;
+    return true;
 }
 
 /* Read the peer's bytes (written with tag ^ 1) and then EOF. */
@@ -72,7 +116,7 @@ static void *reader(void *arg)
         if (n == 0)
             return NULL;
         for (int i = 0; i < n; i++) {
-            if (buf[i] != pattern(e->tag ^ 1, e->got + (size_t)i)) {
+            if (!byte_expected(e, buf[i])) {
                 fprintf(stderr, "%s: byte %zu differs\n", e->name, e->got + (size_t)i);
                 e->read_err = EILSEQ;
                 return NULL;
@@ -87,10 +131,15 @@ static void *reader(void *arg)
 static void *run_end(void *arg)
 {
     struct end *e = arg;
-    pthread_t w, r;
-    pthread_create(&w, NULL, writer, e);
+    pthread_t w[MAX_WRITERS], r;
+    struct writer_arg wa[MAX_WRITERS];
+    for (unsigned k = 0; k < writers; k++) {
+        wa[k] = (struct writer_arg){e, k};
+        pthread_create(&w[k], NULL, writer, &wa[k]);
+    }
     pthread_create(&r, NULL, reader, e);
-    pthread_join(w, NULL);
+    for (unsigned k = 0; k < writers; k++)
+        pthread_join(w[k], NULL);
     pthread_join(r, NULL);
     if (simultaneous)
         pthread_barrier_wait(&close_barrier);
@@ -128,7 +177,8 @@ static int open_pair(bool_t reliable, long window, mysocket_t *a, mysocket_t *b)
 
 static int exchange(bool_t reliable, long window, size_t bytes)
 {
-    struct end ends[2] = {{"client", -1, 0, bytes, 0, 0, 0}, {"server", -1, 1, bytes, 0, 0, 0}};
+    struct end ends[2] = {{.name = "client", .sd = -1, .tag = 0, .bytes = bytes},
+                          {.name = "server", .sd = -1, .tag = 1, .bytes = bytes}};
     if (open_pair(reliable, window, &ends[0].sd, &ends[1].sd) < 0)
         return -1;
     pthread_barrier_init(&close_barrier, NULL, 2);
@@ -141,7 +191,10 @@ static int exchange(bool_t reliable, long window, size_t bytes)
     int rc = 0;
     for (int i = 0; i < 2; i++) {
         struct end *e = &ends[i];
-        if (e->write_err || e->read_err || e->got != bytes) {
+        bool shares_whole = true;
+        for (unsigned k = 0; k < writers; k++)
+            shares_whole = shares_whole && e->got_of[k] == share(bytes, k);
+        if (e->write_err || e->read_err || e->got != bytes || !shares_whole) {
             fprintf(stderr, "%s: wrote %s, read %zu of %zu bytes (%s)\n", e->name,
                     e->write_err ? strerror(e->write_err) : "all", e->got, bytes,
                     e->read_err ? strerror(e->read_err) : "no read error");
@@ -177,7 +230,9 @@ static int idle(long seconds)
 
 static void usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s [-U] [-n BYTES] [-w WINDOW] [-s] [-r RUNS] | -i SECONDS\n", prog);
+    fprintf(stderr,
+            "usage: %s [-U] [-n BYTES] [-w WINDOW] [-s] [-r RUNS] [-W WRITERS] | -i SECONDS\n",
+            prog);
     exit(2);
 }
 
@@ -187,7 +242,7 @@ int main(int argc, char **argv)
     size_t bytes = 4u << 20;
     long window = 3072, runs = 1, idle_s = -1;
     int c;
-    while ((c = getopt(argc, argv, "Un:w:sr:i:")) != -1) {
+    while ((c = getopt(argc, argv, "Un:w:sr:i:W:")) != -1) {
         switch (c) {
         case 'U':
             reliable = FALSE;
@@ -207,11 +262,15 @@ int main(int argc, char **argv)
         case 'i':
             idle_s = strtol(optarg, NULL, 0);
             break;
+        case 'W':
+            writers = (unsigned)strtoul(optarg, NULL, 0);
+            break;
         default:
             usage(argv[0]);
         }
     }
-    if (optind != argc || runs < 1 || window < 1 || window > 65535)
+    if (optind != argc || runs < 1 || window < 1 || window > 65535 || writers < 1 ||
+        writers > MAX_WRITERS)
         usage(argv[0]);
     if (idle_s >= 0)
         return idle(idle_s);

@@ -64,6 +64,9 @@ check "a file in a subdirectory served" fetch "sub/inner"
 
 # Full duplex through libstcp.a, mysock.h only.
 check "full duplex: 4 MiB each way" timeout 120 "$BIN/tests/duplex" -n 4194304
+# mywrite copies outside the socket's lock: writers on one socket take turns.
+check "full duplex: 4 writer threads a side on one socket, each one's bytes whole and in order" \
+    timeout 120 "$BIN/tests/duplex" -n 4194304 -W 4 -w 65535
 
 if [ "$MODE" = full ]; then
     # An idle connection uses no CPU (no polling): under 1% of 5 s.

@@ -15,6 +15,8 @@ for i in $(seq 20); do make_file "c$i" $((50000 + i * 4099)); done
 export TSAN_OPTIONS="halt_on_error=1 exitcode=66"
 T=build/tsan
 check "tsan: full duplex, 1 MB each way" timeout 300 "$T/tests/duplex" -n 1000000
+check "tsan: 4 writer threads a side on one socket (mywrite's unlocked copy)" \
+    timeout 300 "$T/tests/duplex" -n 1000000 -W 4 -w 65535
 check "tsan: myshutdown cases (half-close both ways, SHUT_RD)" \
     timeout 300 "$T/tests/halfclose" -n 200000
 check "tsan: simultaneous close under the classic profile, 5 runs" \

@@ -231,6 +231,40 @@ static void test_byteq_wraps(void)
     byteq_free(&q);
 }
 
+/* The two-step put mywrite uses to copy without the lock. */
+static void test_byteq_tail_commit(void)
+{
+    struct byteq q;
+    byteq_init(&q, 8);
+    size_t room;
+    CU_ASSERT_PTR_NULL(byteq_tail(&q, 0, &room));
+    uint8_t *p = byteq_tail(&q, 6, &room);
+    CU_ASSERT_FATAL(p != NULL);
+    CU_ASSERT_EQUAL(room, 6);
+    memcpy(p, "abcdef", 6);
+    CU_ASSERT_EQUAL(q.len, 0); /* nothing is queued before the commit */
+    byteq_commit(&q, 6);
+    uint8_t out[8];
+    CU_ASSERT_EQUAL(byteq_get(&q, out, 4), 4);
+    CU_ASSERT(memcmp(out, "abcd", 4) == 0);
+    /* Free: 2 at the end, 4 at the start; a piece stops at the wrap. */
+    p = byteq_tail(&q, 100, &room);
+    CU_ASSERT_FATAL(p != NULL);
+    CU_ASSERT_EQUAL(room, 2);
+    memcpy(p, "gh", 2);
+    byteq_commit(&q, 2);
+    p = byteq_tail(&q, 100, &room);
+    CU_ASSERT_FATAL(p != NULL);
+    CU_ASSERT_EQUAL(room, 4);
+    memcpy(p, "ijkl", 4);
+    byteq_commit(&q, 4);
+    CU_ASSERT_PTR_NULL(byteq_tail(&q, 1, &room)); /* full */
+    CU_ASSERT_EQUAL(room, 0);
+    CU_ASSERT_EQUAL(byteq_get(&q, out, 8), 8);
+    CU_ASSERT(memcmp(out, "efghijkl", 8) == 0);
+    byteq_free(&q);
+}
+
 /* ---- Emulation profiles ---- */
 
 static void test_netem_parse_full(void)
@@ -580,6 +614,8 @@ void register_unit_suites(void)
     CU_add_test(s, "bad th_off rejected", test_parse_rejects_bad_offset);
     s = CU_add_suite("queues", NULL, NULL);
     CU_add_test(s, "byte queue wraps", test_byteq_wraps);
+    CU_add_test(s, "byte queue: tail pieces stop at the wrap, commit appends",
+                test_byteq_tail_commit);
     s = CU_add_suite("netem", NULL, NULL);
     CU_add_test(s, "full profile parsed", test_netem_parse_full);
     CU_add_test(s, "bad profiles rejected", test_netem_parse_errors);
