@@ -1526,7 +1526,8 @@ static int write_refused(const struct mysock *s, const struct conn *c)
  * lock through them kept the transport thread from taking the first
  * bytes -- the first data segment of a 16 MiB transfer went 19 ms after
  * the request.  Only the writer writes the queue's free space, so the
- * piece is its own until committed; concurrent mywrites take turns. */
+ * piece is its own until committed; concurrent mywrites wait for the
+ * call whose piece is out (c->writing). */
 int mywrite(mysocket_t sd, const void *buffer, size_t length)
 {
     struct mysock *s = sock_get(sd);
@@ -1563,8 +1564,6 @@ int mywrite(mysocket_t sd, const void *buffer, size_t length)
         memcpy(dst, (const uint8_t *)buffer + done, room);
         pthread_mutex_lock(&s->lock);
         c->writing = false;
-        if (c->writers_queued)
-            pthread_cond_broadcast(&c->wr_cv);
         /* A close or SHUT_WR meanwhile: the piece is not taken (as if it
          * had come after them), and the loop's check says EPIPE. */
         if (write_refused(s, c))
@@ -1573,6 +1572,10 @@ int mywrite(mysocket_t sd, const void *buffer, size_t length)
         done += room;
         conn_wake(c, APP_DATA);
     }
+    /* The turn ends with the call (a writer keeps it from piece to piece,
+     * so one call's bytes go in one run unless the queue fills). */
+    if (c && c->writers_queued)
+        pthread_cond_broadcast(&c->wr_cv);
     pthread_mutex_unlock(&s->lock);
     sock_put(s);
     if (err && !done) {

@@ -43,16 +43,25 @@ static int send_pattern(mysocket_t sd, int tag, size_t n)
 
 /* Read until the end of the peer's data, checking the pattern.  Returns
  * the byte count, or -1 (errno EILSEQ for a wrong byte). */
+static long recv_from(mysocket_t sd, int tag, size_t got);
+
 static long recv_to_eof(mysocket_t sd, int tag)
 {
+    return recv_from(sd, tag, 0);
+}
+
+/* recv_to_eof for a stream whose first `from` bytes were already read;
+ * returns the count of the rest. */
+static long recv_from(mysocket_t sd, int tag, size_t from)
+{
     uint8_t buf[8192];
-    size_t got = 0;
+    size_t got = from;
     for (;;) {
         int n = myread(sd, buf, sizeof buf);
         if (n < 0)
             return -1;
         if (n == 0)
-            return (long)got;
+            return (long)(got - from);
         for (int i = 0; i < n; i++) {
             if (buf[i] != pattern(tag, got + (size_t)i)) {
                 errno = EILSEQ;
@@ -63,21 +72,29 @@ static long recv_to_eof(mysocket_t sd, int tag)
     }
 }
 
-static int open_pair(mysocket_t *client, mysocket_t *server)
+/* A connected pair; window 0 keeps the default. */
+static int open_pair_window(mysocket_t *client, mysocket_t *server, long window)
 {
     mysocket_t ls = mysocket(reliable);
     struct sockaddr_in sin = {.sin_family = AF_INET};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof sin;
-    if (ls < 0 || mybind(ls, (struct sockaddr *)&sin, sizeof sin) < 0 || mylisten(ls, 4) < 0 ||
+    if (ls < 0 || (window && mysetsockopt(ls, MYSO_WINDOW, window) < 0) ||
+        mybind(ls, (struct sockaddr *)&sin, sizeof sin) < 0 || mylisten(ls, 4) < 0 ||
         mygetsockname(ls, (struct sockaddr *)&sin, &len) < 0)
         return -1;
     *client = mysocket(reliable);
-    if (*client < 0 || myconnect(*client, (struct sockaddr *)&sin, sizeof sin) < 0)
+    if (*client < 0 || (window && mysetsockopt(*client, MYSO_WINDOW, window) < 0) ||
+        myconnect(*client, (struct sockaddr *)&sin, sizeof sin) < 0)
         return -1;
     *server = myaccept(ls, NULL, NULL);
     myclose(ls);
     return *server < 0 ? -1 : 0;
+}
+
+static int open_pair(mysocket_t *client, mysocket_t *server)
+{
+    return open_pair_window(client, server, 0);
 }
 
 static void result(const char *name, const char *why)
@@ -242,6 +259,82 @@ static void case_shut_rd(void)
 }
 
 /* Errors as POSIX shutdown. */
+/* Writes 4 MiB calls until mywrite refuses, counting what it accepted. */
+struct eager_writer {
+    mysocket_t sd;
+    size_t accepted;
+    int last_errno; /* of the call that returned -1 */
+};
+
+static void *write_until_refused(void *arg)
+{
+    struct eager_writer *w = arg;
+    size_t cap = 4u << 20;
+    uint8_t *buf = malloc(cap);
+    for (size_t round = 0; buf && round < 8; round++) { /* at most 32 MiB */
+        for (size_t i = 0; i < cap; i++)
+            buf[i] = pattern(5, w->accepted + i);
+        int n = mywrite(w->sd, buf, cap);
+        if (n < 0) {
+            w->last_errno = errno;
+            break;
+        }
+        w->accepted += (size_t)n;
+    }
+    free(buf);
+    return NULL;
+}
+
+/* SHUT_WR while another thread's mywrite is copying into a 3 MiB send
+ * queue (mywrite copies without the lock): the peer must get exactly the
+ * bytes mywrite said it took -- a piece copied when the shutdown came is
+ * neither sent nor counted -- and the writer's next call fails with
+ * EPIPE.  Repeated, so the shutdown lands at different points. */
+static void case_shut_wr_during_write(void)
+{
+    const char *name = "SHUT_WR during another thread's mywrite: the peer gets what it accepted";
+    const char *why = NULL;
+    for (int round = 0; round < 10 && !why; round++) {
+        mysocket_t c, s;
+        if (open_pair_window(&c, &s, 1 << 20) < 0) {
+            why = "no connection";
+            break;
+        }
+        struct eager_writer w = {.sd = c};
+        pthread_t t;
+        pthread_create(&t, NULL, write_until_refused, &w);
+        /* The first bytes arrive while the writer is still filling the
+         * queue (its first touch of 3 MiB takes milliseconds here); the
+         * shutdown then comes at a different point of that each round. */
+        uint8_t first[1024];
+        long got = 0;
+        size_t want = 1 + (size_t)round * 100; /* at most 1000 */
+        while ((size_t)got < want) {
+            int n = myread(s, first, want - (size_t)got);
+            if (n <= 0)
+                break;
+            for (int i = 0; i < n; i++)
+                if (first[i] != pattern(5, (size_t)got + (size_t)i))
+                    why = "the first bytes differ";
+            got += n;
+        }
+        if (myshutdown(c, SHUT_WR) < 0)
+            why = "SHUT_WR failed";
+        long rest = recv_from(s, 5, (size_t)got);
+        got = rest < 0 ? -1 : got + rest;
+        pthread_join(t, NULL);
+        if (got < 0 && !why)
+            why = "the peer's bytes differ from what was written";
+        else if (got != (long)w.accepted && !why)
+            why = "the peer got other than what mywrite accepted";
+        else if (w.last_errno != EPIPE && !why)
+            why = "the writer was not refused with EPIPE";
+        myclose(c);
+        myclose(s);
+    }
+    result(name, why);
+}
+
 static void case_errors(void)
 {
     const char *name = "errors: EBADF, EINVAL, ENOTCONN";
@@ -301,6 +394,7 @@ int main(int argc, char **argv)
     case_server_half_closes();
     case_both_half_close();
     case_shut_rd();
+    case_shut_wr_during_write();
     case_errors();
     return failures ? 1 : 0;
 }

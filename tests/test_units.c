@@ -231,37 +231,43 @@ static void test_byteq_wraps(void)
     byteq_free(&q);
 }
 
+/* byteq_tail for at most max bytes, then len bytes of src copied into
+ * the piece and committed; returns the piece's size (0: none). */
+static size_t tail_put(struct byteq *q, size_t max, const uint8_t *src, size_t len)
+{
+    size_t room;
+    uint8_t *p = byteq_tail(q, max, &room);
+    if (!p || room < len)
+        return p ? room : 0;
+    for (size_t i = 0; i < len; i++)
+        p[i] = src[i];
+    byteq_commit(q, len);
+    return room;
+}
+
 /* The two-step put mywrite uses to copy without the lock. */
 static void test_byteq_tail_commit(void)
 {
+    static const uint8_t bytes[] = {'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l'};
     struct byteq q;
     byteq_init(&q, 8);
     size_t room;
     CU_ASSERT_PTR_NULL(byteq_tail(&q, 0, &room));
-    uint8_t *p = byteq_tail(&q, 6, &room);
-    CU_ASSERT_FATAL(p != NULL);
-    CU_ASSERT_EQUAL(room, 6);
-    memcpy(p, "abcdef", 6);
-    CU_ASSERT_EQUAL(q.len, 0); /* nothing is queued before the commit */
-    byteq_commit(&q, 6);
+    CU_ASSERT_EQUAL(tail_put(&q, 6, bytes, 6), 6);
     uint8_t out[8];
     CU_ASSERT_EQUAL(byteq_get(&q, out, 4), 4);
-    CU_ASSERT(memcmp(out, "abcd", 4) == 0);
+    CU_ASSERT(memcmp(out, bytes, 4) == 0);
     /* Free: 2 at the end, 4 at the start; a piece stops at the wrap. */
-    p = byteq_tail(&q, 100, &room);
-    CU_ASSERT_FATAL(p != NULL);
-    CU_ASSERT_EQUAL(room, 2);
-    memcpy(p, "gh", 2);
-    byteq_commit(&q, 2);
-    p = byteq_tail(&q, 100, &room);
-    CU_ASSERT_FATAL(p != NULL);
-    CU_ASSERT_EQUAL(room, 4);
-    memcpy(p, "ijkl", 4);
-    byteq_commit(&q, 4);
+    CU_ASSERT_EQUAL(tail_put(&q, 100, bytes + 6, 2), 2);
+    CU_ASSERT_EQUAL(tail_put(&q, 100, bytes + 8, 4), 4);
     CU_ASSERT_PTR_NULL(byteq_tail(&q, 1, &room)); /* full */
     CU_ASSERT_EQUAL(room, 0);
     CU_ASSERT_EQUAL(byteq_get(&q, out, 8), 8);
-    CU_ASSERT(memcmp(out, "efghijkl", 8) == 0);
+    CU_ASSERT(memcmp(out, bytes + 4, 8) == 0);
+    /* Nothing is queued before the commit. */
+    uint8_t *p = byteq_tail(&q, 3, &room);
+    CU_ASSERT(p != NULL && room == 3);
+    CU_ASSERT_EQUAL(q.len, 0);
     byteq_free(&q);
 }
 
