@@ -247,8 +247,29 @@ wait_clients() {
     done
 }
 
+# wait_first N: until one of the N background fetches has ended (bounded
+# as wait_clients).
+wait_first() {
+    for _ in $(seq $((LIMIT * 100 + 1000))); do
+        local i
+        for i in $(seq "$1"); do [ -s "$WORK/res.$i" ] && return; done
+        sleep 0.01
+    done
+}
+
 # mix RUN: the flows of $MIX at once; one server per algorithm (the sender
-# chooses the algorithm), all behind one linkem (-s per server).
+# chooses the algorithm), all behind one linkem (-s per server).  Each
+# flow's share is its bytes through the link from the start to the moment
+# the first flow ends (linkem's per-flow counters, SIGUSR1 then), over the
+# link's capacity in that time: a common interval, in which all the flows
+# competed.  Flows of one algorithm are told apart only by their bytes, so
+# each algorithm's flows are listed largest share first.  Each flow's
+# goodput over its own transfer, as the table gave before, is kept too.
+# `none`'s flows carry their smaller size (file_of): with 16 MiB one of
+# them, stuck resending one segment a timeout, ran into the client's time
+# limit (120 s) in one trial of two.  So the common interval ends early,
+# after about 1.3 s, while cubic may still be in slow start; the table
+# gives both figures.
 mix() {
     local run=$1 algos a n k=0 i=0 addr sargs=() spids=()
     algos=$(tr ' ' '\n' <<<"$MIX" | awk 'NF && !seen[$1]++')
@@ -281,23 +302,43 @@ mix() {
         fi
         LINK_ADDR=$addr fetch "$(file_of "$a" big)" "$a" "$i" &
     done
+    wait_first "$i"
+    local t1=$EPOCHREALTIME
+    kill -USR1 "$LINK_PID" 2>/dev/null
     wait_clients "$i"
     for p in "${spids[@]}"; do wait "$p" 2>/dev/null; done
     kill -TERM "$LINK_PID" 2>/dev/null
     wait "$LINK_PID" 2>/dev/null
-    local link shares jain
+    local link shares="" jain t0="" b own
     link=$(bps "$RATE")
-    local b
     for i in $(seq "$i"); do
         read -r rc st en _ <"$WORK/res.$i"
         [ "$rc" = 0 ] || { note_fail "mix run $run: client $i exit $rc: $(said "$i")"; return; }
         b=$(bytes_of "$(tr ' ' '\n' <<<"$MIX" | awk -v i="$i" 'NF && ++n == i')" big)
-        rec "mix_${i}_share" "$(calc "$b * 8 / ($en - $st) / $link")"
-        shares+="$(calc "$b * 8 / ($en - $st) / $link") "
+        own+="$(calc "$b * 8 / ($en - $st) / $link") "
+        t0=$(awk -v a="$t0" -v b="$st" 'BEGIN { print (a == "" || b < a) ? b : a }')
     done
-    jain=$(tr ' ' '\n' <<<"$shares" | awk 'NF { s += $1; q += $1 * $1; n++ } END { printf "%.4f", s * s / (n * q) }')
+    # The SIGUSR1 report's flow lines: "SERVER BYTES" for each flow.
+    sed -n '/^linkem report=sigusr1/,/^end$/p' "$WORK/link.out" | grep '^flow ' | tr ' ' '\n' |
+        awk -F= '$1 == "server" { s = $2 } $1 == "down_bytes" { print s, $2 }' >"$WORK/mix.flows"
+    [ "$(wc -l <"$WORK/mix.flows")" = "$i" ] ||
+        { note_fail "mix run $run: linkem's snapshot has $(wc -l <"$WORK/mix.flows") flows, not $i"; return; }
+    # Server k's flows, largest first, go to $MIX's flows of algorithm k in order.
+    local j=0 srv_k
+    for a in $MIX; do
+        j=$((j + 1))
+        k=$(awk -v a="$a" '$0 == a { print NR; exit }' <<<"$algos")
+        srv_k=$(sed -n "s/^Server's address is //p" "$WORK/srv$k.out")
+        n=$(tr ' ' '\n' <<<"$MIX" | awk -v a="$a" -v j="$j" 'NF && ++c <= j && $1 == a { m++ } END { print m }')
+        b=$(awk -v s="$srv_k" '$1 == s { print $2 }' "$WORK/mix.flows" | sort -rn | sed -n "${n}p")
+        [ -n "$b" ] || { note_fail "mix run $run: no snapshot for flow $j ($a)"; return; }
+        shares+="$(calc "$b * 8 / ($t1 - $t0) / $link") "
+        rec "mix_${j}_common" "$(calc "$b * 8 / ($t1 - $t0) / $link")"
+        rec "mix_${j}_share" "$(tr ' ' '\n' <<<"$own" | awk -v j="$j" 'NF && ++c == j')"
+    done
+    jain=$(tr ' ' '\n' <<<"$own" | awk 'NF { s += $1; q += $1 * $1; n++ } END { printf "%.4f", s * s / (n * q) }')
     rec mix_jain "$jain"
-    log "mix run $run: shares $shares jain $jain"
+    log "mix run $run: shares to the first end $shares(over $(calc "$t1 - $t0") s); over each own transfer $own; jain $jain"
 }
 
 # lossy KEY ALGO PROFILE RUN: LOSS_BYTES on loopback, no linkem; PROFILE
@@ -384,7 +425,7 @@ if [ -s "$WORK/m/mix_jain" ]; then
     i=0
     for a in $MIX; do
         i=$((i + 1))
-        echo "| mix: flow $i of \"$MIX\" | $RATE, queue $FAST_Q B | its share of the link, 1 x $(bytes_of "$a" big) | $(med "mix_${i}_share" pct) | $([ $i = 1 ] && med mix_jain frac) | | | | | |"
+        echo "| mix: flow $i of \"$MIX\" ($a) | $RATE, queue $FAST_Q B | its share of the link over its own transfer of $(bytes_of "$a" big) bytes (until the first flow ended: $(med "mix_${i}_common" pct)) | $(med "mix_${i}_share" pct) | $([ $i = 1 ] && med mix_jain frac) | | | | | |"
     done
 elif [ "$HAVE_CC" != 1 ]; then
     echo "| mix \"$MIX\" | — | not run: the client has no -c | | | | | | | |"
@@ -429,6 +470,14 @@ else
     echo "last byte in its hands (client -v's timing line), as a share of the link rate; the"
     echo "last column takes the client process's wall time instead (its start-up and the"
     echo "close after the last byte included, as this table did before)."
+fi
+if [ -s "$WORK/m/mix_jain" ]; then
+    echo "The mix: each flow's goodput over its own transfer (Jain's index over these),"
+    echo "and, in brackets, its bytes through the link from the start until the first flow"
+    echo "ended (linkem's per-flow counters, read with SIGUSR1 at that moment) over the link's"
+    echo "capacity in that time: an interval in which all the flows competed.  Flows of one"
+    echo "algorithm are told apart there only by their bytes, largest first, so a row's two"
+    echo "figures need not be the same flow's."
 fi
 echo "Kernel drops are datagrams the kernel dropped on linkem's own sockets (receive"
 echo "buffer full, SO_RXQ_OVFL): losses that are not the emulated link's."
