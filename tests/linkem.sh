@@ -197,6 +197,38 @@ check "two servers: one flow to each" \
     [ "$(tr ' ' '\n' < "$LINK_OUT.report" | sed -n 's/^server=//p' | sort -u | wc -l)" -eq 2 ]
 check "two servers: counters consistent" counters_consistent
 
+# ---- Congestion control at a bottleneck: the short version of make bench ----
+# 256 KiB from a server with a 1 MiB window through 10 Mbit/s, 1 ms each
+# way, a 10-packet queue: path and queue hold about 12 segments of 1460.
+# `none` puts its whole window into the queue at once (hundreds dropped:
+# 170-655 in trials); cubic and newreno grow into the path and lose at
+# most a slow start's overshoot (26-31 and 9-20 in trials).  A count of
+# what the protocol did, not a time: asserted with a factor of 3 to
+# spare.
+make_file f256k 262144
+declare -A ccdrop
+cc_drops() { # cc_drops ALGO: fetch f256k through the link; ccdrop[ALGO] = its drops, or "failed"
+    ccdrop[$1]=failed
+    stop_server
+    start_server -w 1048576 -M 1460 -c "$1" -n 1 || return
+    start_link -r 10mbit -d 1ms -q 10p -S 5 || return
+    fetch_via f256k -w 1048576 -M 1460 -c "$1" || { stop_link; return; }
+    stop_link
+    ccdrop[$1]=$(value '^link dir=down ' drop_queue)
+}
+for algo in none cubic newreno; do cc_drops "$algo"; done
+echo "# drops at the 10-packet queue: none ${ccdrop[none]}, cubic ${ccdrop[cubic]}, newreno ${ccdrop[newreno]}"
+counted() { [[ ${ccdrop[$1]} =~ ^[0-9]+$ ]]; }
+none_overflowed() { counted none && [ "${ccdrop[none]}" -gt 0 ]; }
+fewer_drops() { # fewer_drops ALGO: byte-exact, and a third of none's drops or fewer
+    counted "$1" && counted none && [ $((ccdrop[$1] * 3)) -lt "${ccdrop[none]}" ]
+}
+check "bottleneck: none overflows the queue (byte-exact all the same)" none_overflowed
+check "bottleneck: cubic byte-exact, under a third of none's drops" fewer_drops cubic
+check "bottleneck: newreno byte-exact, under a third of none's drops" fewer_drops newreno
+stop_server
+start_server -w 65535 || exit 1
+
 # ---- Flow limit, junk, idle expiry ----
 start_link -m 2 -i 1 || exit 1
 for _ in 1 2 3; do # three datagrams from three source ports: three would-be flows
