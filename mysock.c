@@ -51,17 +51,17 @@ size_t byteq_space(const struct byteq *q)
 
 size_t byteq_put(struct byteq *q, const void *src, size_t len)
 {
-    len = MIN(len, byteq_space(q));
-    if (!len || (!q->buf && !(q->buf = malloc(q->cap))))
-        return 0; /* full, or no memory (byteq_put_failed) */
-    size_t tail = (q->head + q->len) % (q->cap ? q->cap : 1);
-    size_t first = MIN(len, q->cap - tail);
-    /* memmove: src may lie in the free space itself (a payload received
+    /* One piece up to the end of the buffer, one after the wrap.
+     * memmove: src may lie in the free space itself (a payload received
      * into it, handed up from a little further on). */
-    memmove(q->buf + tail, src, first);
-    memmove(q->buf, (const uint8_t *)src + first, len - first);
-    q->len += len;
-    return len;
+    size_t done = 0, room;
+    uint8_t *dst;
+    while (done < len && (dst = byteq_tail(q, len - done, &room))) {
+        memmove(dst, (const uint8_t *)src + done, room);
+        byteq_commit(q, room);
+        done += room;
+    }
+    return done; /* short: full, or no memory (byteq_put_failed) */
 }
 
 bool byteq_put_failed(const struct byteq *q, size_t len)
