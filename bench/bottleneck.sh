@@ -236,23 +236,16 @@ flows() {
     log "$key run $run: $(calc "$agg / 1e6") Mbit/s ($(calc "100 * $agg / $link")% of the link), jain $jain, drops $DROPS (kernel $KDROPS), resent $REXMIT"
 }
 
-# wait_clients N: the background fetches (and nothing else: the server and
-# linkem are waited for by finish).
+# wait_clients N [K]: until K (default all N) of the N background fetches
+# have ended (and nothing else: the server and linkem are waited for by
+# finish).  Bounded: LIMIT and 10 s more.  Every 10 ms, so that the mix's
+# snapshot comes close to the first flow's end.
 wait_clients() {
-    for _ in $(seq $((LIMIT * 10 + 100))); do
-        local done=0 i
-        for i in $(seq "$1"); do [ -s "$WORK/res.$i" ] && done=$((done + 1)); done
-        [ "$done" -eq "$1" ] && return
-        sleep 0.1
-    done
-}
-
-# wait_first N: until one of the N background fetches has ended (bounded
-# as wait_clients).
-wait_first() {
+    local want=${2:-$1} ended i
     for _ in $(seq $((LIMIT * 100 + 1000))); do
-        local i
-        for i in $(seq "$1"); do [ -s "$WORK/res.$i" ] && return; done
+        ended=0
+        for i in $(seq "$1"); do [ -s "$WORK/res.$i" ] && ended=$((ended + 1)); done
+        [ "$ended" -ge "$want" ] && return
         sleep 0.01
     done
 }
@@ -302,7 +295,7 @@ mix() {
         fi
         LINK_ADDR=$addr fetch "$(file_of "$a" big)" "$a" "$i" &
     done
-    wait_first "$i"
+    wait_clients "$i" 1
     local t1=$EPOCHREALTIME
     kill -USR1 "$LINK_PID" 2>/dev/null
     wait_clients "$i"
